@@ -1,0 +1,363 @@
+//! The object-safe layer: choose the engine at run time.
+//!
+//! [`DynRuntime<T>`] is implemented for every [`Runtime`], so
+//! `Box<dyn DynRuntime<T>>` can hold any engine. Handles become small
+//! integers ([`InstanceId`], [`FuncId`]) into tables kept by the erased store,
+//! and modules become [`DynModule`]s that remember which engine compiled them.
+//! The cost over static dispatch is one virtual call and one table lookup per
+//! operation.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::fmt;
+
+use crate::{
+    BackendKind, Config, Error, ErrorKind, ExportType, FuncType, ImportType, Limits, Linker,
+    Module, Result, Runtime, Store, Val,
+};
+
+/// A compiled module of some engine.
+#[derive(Clone)]
+pub struct DynModule {
+    backend: BackendKind,
+    inner: Arc<dyn Any + Send + Sync>,
+    imports: Arc<[ImportType]>,
+    exports: Arc<[ExportType]>,
+}
+
+impl fmt::Debug for DynModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynModule")
+            .field("backend", &self.backend)
+            .field("imports", &self.imports)
+            .field("exports", &self.exports)
+            .finish()
+    }
+}
+
+impl DynModule {
+    /// Wrap a statically typed module.
+    pub fn new<M: Module>(backend: BackendKind, module: M) -> Self {
+        Self {
+            backend,
+            imports: module.imports().into(),
+            exports: module.exports().into(),
+            inner: Arc::new(module),
+        }
+    }
+
+    /// The engine that compiled it.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// Imports, in declaration order.
+    pub fn imports(&self) -> &[ImportType] {
+        &self.imports
+    }
+
+    /// Exports, in declaration order.
+    pub fn exports(&self) -> &[ExportType] {
+        &self.exports
+    }
+
+    /// The statically typed module, if it was compiled by that engine.
+    pub fn downcast<M: Module>(&self) -> Option<&M> {
+        self.inner.downcast_ref::<M>()
+    }
+}
+
+/// Handle to an instance in a [`DynStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(u32);
+
+/// Handle to a function in a [`DynStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FuncId(u32);
+
+/// An engine chosen at run time, for stores with host state `T`.
+pub trait DynRuntime<T: Send + 'static>: Send + Sync {
+    /// Which engine this is.
+    fn backend(&self) -> BackendKind;
+    /// Its configuration.
+    fn config(&self) -> &Config;
+    /// Compile a binary module.
+    fn compile(&self, wasm: &[u8]) -> Result<DynModule>;
+    /// A new store.
+    fn store(&self, data: T, limits: &Limits) -> Result<Box<dyn DynStore<T>>>;
+}
+
+impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
+    fn backend(&self) -> BackendKind {
+        R::BACKEND
+    }
+
+    fn config(&self) -> &Config {
+        Runtime::config(self)
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<DynModule> {
+        Ok(DynModule::new(R::BACKEND, Runtime::compile(self, wasm)?))
+    }
+
+    fn store(&self, data: T, limits: &Limits) -> Result<Box<dyn DynStore<T>>> {
+        let store = Runtime::store(self, data, limits)?;
+        Ok(Box::new(Erased::<T, R::Store<T>> {
+            store,
+            instances: Vec::new(),
+            funcs: Vec::new(),
+            func_cache: BTreeMap::new(),
+            _t: core::marker::PhantomData,
+        }))
+    }
+}
+
+/// A store of an engine chosen at run time. Mirrors [`Store`] with integer handles.
+pub trait DynStore<T>: Send {
+    /// The engine behind this store.
+    fn backend(&self) -> BackendKind;
+    /// See [`Store::instantiate`].
+    fn instantiate(&mut self, module: &DynModule, linker: &Linker<T>) -> Result<InstanceId>;
+    /// See [`Store::register`].
+    fn register(&mut self, name: &str, instance: InstanceId) -> Result<()>;
+    /// See [`Store::get_func`].
+    fn get_func(&mut self, instance: InstanceId, name: &str) -> Result<FuncId>;
+    /// See [`Store::func_type`].
+    fn func_type(&self, func: FuncId) -> Result<FuncType>;
+    /// See [`Store::call`].
+    fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()>;
+    /// See [`Store::memory_size`].
+    fn memory_size(&mut self, instance: InstanceId, memory: &str) -> Result<u64>;
+    /// See [`Store::memory_read`].
+    fn memory_read(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()>;
+    /// See [`Store::memory_write`].
+    fn memory_write(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()>;
+    /// See [`Store::memory_grow`].
+    fn memory_grow(&mut self, instance: InstanceId, memory: &str, pages: u64) -> Result<u64>;
+    /// See [`Store::global_get`].
+    fn global_get(&mut self, instance: InstanceId, name: &str) -> Result<Val>;
+    /// See [`Store::global_set`].
+    fn global_set(&mut self, instance: InstanceId, name: &str, value: Val) -> Result<()>;
+    /// See [`Store::table_size`].
+    fn table_size(&mut self, instance: InstanceId, name: &str) -> Result<u64>;
+    /// See [`Store::table_get`].
+    fn table_get(&mut self, instance: InstanceId, name: &str, index: u64) -> Result<Val>;
+    /// See [`Store::table_set`].
+    fn table_set(&mut self, instance: InstanceId, name: &str, index: u64, value: Val)
+    -> Result<()>;
+    /// See [`Store::table_grow`].
+    fn table_grow(
+        &mut self,
+        instance: InstanceId,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64>;
+    /// See [`Store::data`].
+    fn data(&self) -> &T;
+    /// See [`Store::data_mut`].
+    fn data_mut(&mut self) -> &mut T;
+    /// See [`Store::fuel`].
+    fn fuel(&mut self) -> Result<u64>;
+    /// See [`Store::set_fuel`].
+    fn set_fuel(&mut self, fuel: u64) -> Result<()>;
+
+    /// Call the export `name` of `instance`, returning its results.
+    fn call_export(&mut self, instance: InstanceId, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let func = self.get_func(instance, name)?;
+        let ty = self.func_type(func)?;
+        let mut results: Vec<Val> = ty.results().iter().map(|t| t.default_value()).collect();
+        self.call(func, args, &mut results)?;
+        Ok(results)
+    }
+}
+
+struct Erased<T, S: Store<T>> {
+    store: S,
+    instances: Vec<S::Instance>,
+    funcs: Vec<S::Func>,
+    func_cache: BTreeMap<(u32, String), u32>,
+    _t: core::marker::PhantomData<fn(T) -> T>,
+}
+
+fn stale(what: &str) -> Error {
+    Error::new(
+        ErrorKind::TypeMismatch,
+        alloc::format!("{what} handle does not belong to this store"),
+    )
+}
+
+impl<T, S: Store<T>> Erased<T, S> {
+    fn inst(&self, id: InstanceId) -> Result<&S::Instance> {
+        self.instances
+            .get(id.0 as usize)
+            .ok_or_else(|| stale("instance"))
+    }
+}
+
+impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
+    fn backend(&self) -> BackendKind {
+        self.store.backend()
+    }
+
+    fn instantiate(&mut self, module: &DynModule, linker: &Linker<T>) -> Result<InstanceId> {
+        let m = module.downcast::<S::Module>().ok_or_else(|| {
+            Error::new(
+                ErrorKind::TypeMismatch,
+                alloc::format!(
+                    "module was compiled by {}, this store belongs to {}",
+                    module.backend(),
+                    self.store.backend()
+                ),
+            )
+        })?;
+        let inst = self.store.instantiate(m, linker)?;
+        let id = u32::try_from(self.instances.len()).map_err(|_| {
+            Error::new(
+                ErrorKind::LimitExceeded(crate::Resource::Instances),
+                "too many instances",
+            )
+        })?;
+        self.instances.push(inst);
+        Ok(InstanceId(id))
+    }
+
+    fn register(&mut self, name: &str, instance: InstanceId) -> Result<()> {
+        let inst = self.inst(instance)?.clone();
+        self.store.register(name, &inst)
+    }
+
+    fn get_func(&mut self, instance: InstanceId, name: &str) -> Result<FuncId> {
+        if let Some(id) = self.func_cache.get(&(instance.0, String::from(name))) {
+            return Ok(FuncId(*id));
+        }
+        let inst = self.inst(instance)?.clone();
+        let f = self.store.get_func(&inst, name)?;
+        let id = self.funcs.len() as u32;
+        self.funcs.push(f);
+        self.func_cache.insert((instance.0, String::from(name)), id);
+        Ok(FuncId(id))
+    }
+
+    fn func_type(&self, func: FuncId) -> Result<FuncType> {
+        let f = self
+            .funcs
+            .get(func.0 as usize)
+            .ok_or_else(|| stale("function"))?;
+        Ok(self.store.func_type(f))
+    }
+
+    fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()> {
+        let f = self
+            .funcs
+            .get(func.0 as usize)
+            .ok_or_else(|| stale("function"))?;
+        self.store.call(f, args, results)
+    }
+
+    fn memory_size(&mut self, instance: InstanceId, memory: &str) -> Result<u64> {
+        let inst = self.inst(instance)?.clone();
+        self.store.memory_size(&inst, memory)
+    }
+
+    fn memory_read(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        let inst = self.inst(instance)?.clone();
+        self.store.memory_read(&inst, memory, offset, buf)
+    }
+
+    fn memory_write(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let inst = self.inst(instance)?.clone();
+        self.store.memory_write(&inst, memory, offset, data)
+    }
+
+    fn memory_grow(&mut self, instance: InstanceId, memory: &str, pages: u64) -> Result<u64> {
+        let inst = self.inst(instance)?.clone();
+        self.store.memory_grow(&inst, memory, pages)
+    }
+
+    fn global_get(&mut self, instance: InstanceId, name: &str) -> Result<Val> {
+        let inst = self.inst(instance)?.clone();
+        self.store.global_get(&inst, name)
+    }
+
+    fn global_set(&mut self, instance: InstanceId, name: &str, value: Val) -> Result<()> {
+        let inst = self.inst(instance)?.clone();
+        self.store.global_set(&inst, name, value)
+    }
+
+    fn table_size(&mut self, instance: InstanceId, name: &str) -> Result<u64> {
+        let inst = self.inst(instance)?.clone();
+        self.store.table_size(&inst, name)
+    }
+
+    fn table_get(&mut self, instance: InstanceId, name: &str, index: u64) -> Result<Val> {
+        let inst = self.inst(instance)?.clone();
+        self.store.table_get(&inst, name, index)
+    }
+
+    fn table_set(
+        &mut self,
+        instance: InstanceId,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<()> {
+        let inst = self.inst(instance)?.clone();
+        self.store.table_set(&inst, name, index, value)
+    }
+
+    fn table_grow(
+        &mut self,
+        instance: InstanceId,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64> {
+        let inst = self.inst(instance)?.clone();
+        self.store.table_grow(&inst, name, delta, init)
+    }
+
+    fn data(&self) -> &T {
+        self.store.data()
+    }
+
+    fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
+    fn fuel(&mut self) -> Result<u64> {
+        self.store.fuel()
+    }
+
+    fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.store.set_fuel(fuel)
+    }
+}

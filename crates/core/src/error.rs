@@ -1,0 +1,346 @@
+//! One error type for every backend.
+//!
+//! [`Error`] is a single pointer wide (the details live behind a `Box`), so
+//! `Result<Val, Error>` stays small on hot paths. Match on [`Error::kind`]; the
+//! engine's own message is kept for humans, never for matching.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use core::fmt;
+
+use crate::BackendKind;
+
+/// Why a guest stopped: the same fault gives the same code on every backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable,
+    /// A load, store or bulk memory operation outside linear memory.
+    MemoryOutOfBounds,
+    /// A table access outside the table (including `call_indirect` past its end).
+    TableOutOfBounds,
+    /// `call_indirect` through a null table slot.
+    IndirectCallToNull,
+    /// `call_indirect` whose callee has a different signature.
+    BadSignature,
+    /// Signed integer division overflow (`i32.div_s` of `MIN / -1`).
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// A trapping float-to-int conversion of NaN or an out-of-range value.
+    BadConversionToInteger,
+    /// The guest exhausted its call stack (runaway recursion).
+    StackOverflow,
+    /// The guest used up its fuel budget ([`Limits::fuel`](crate::Limits::fuel)).
+    OutOfFuel,
+    /// The call ran past its wall-clock deadline ([`Limits::timeout`](crate::Limits::timeout)).
+    Timeout,
+    /// A host function returned an error or panicked.
+    HostError,
+    /// Dereferencing a null reference (`call_ref`, `struct.get`, ...).
+    NullReference,
+    /// A trap this version of anywasm does not classify (the message says which).
+    Other,
+}
+
+impl TrapCode {
+    /// Every code, for tables and exhaustive checks.
+    pub const ALL: [TrapCode; 14] = [
+        TrapCode::Unreachable,
+        TrapCode::MemoryOutOfBounds,
+        TrapCode::TableOutOfBounds,
+        TrapCode::IndirectCallToNull,
+        TrapCode::BadSignature,
+        TrapCode::IntegerOverflow,
+        TrapCode::IntegerDivisionByZero,
+        TrapCode::BadConversionToInteger,
+        TrapCode::StackOverflow,
+        TrapCode::OutOfFuel,
+        TrapCode::Timeout,
+        TrapCode::HostError,
+        TrapCode::NullReference,
+        TrapCode::Other,
+    ];
+
+    /// A short description, stable across backends.
+    pub fn description(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable executed",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::IndirectCallToNull => "indirect call to null",
+            TrapCode::BadSignature => "indirect call type mismatch",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::IntegerDivisionByZero => "integer divide by zero",
+            TrapCode::BadConversionToInteger => "invalid conversion to integer",
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::OutOfFuel => "all fuel consumed",
+            TrapCode::Timeout => "wall-clock deadline exceeded",
+            TrapCode::HostError => "host function failed",
+            TrapCode::NullReference => "null reference",
+            TrapCode::Other => "unclassified trap",
+        }
+    }
+}
+
+impl fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+/// A resource whose limit can be exceeded (see [`Limits`](crate::Limits)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// Bytes of one linear memory.
+    Memory,
+    /// Elements of one table.
+    Table,
+    /// Instances in one store.
+    Instances,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Memory => "memory",
+            Resource::Table => "table elements",
+            Resource::Instances => "instances",
+        })
+    }
+}
+
+/// What went wrong, in a form to match on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The bytes are not a valid module (malformed or failing validation).
+    Compile,
+    /// An import could not be satisfied (missing, or of the wrong type).
+    Unlinkable,
+    /// The guest trapped, during a call or while instantiating.
+    Trap(TrapCode),
+    /// A resource limit was exceeded outside of guest execution, e.g. a
+    /// module whose initial memory is larger than the limit.
+    LimitExceeded(Resource),
+    /// No export of that name (or not of the requested kind).
+    ExportNotFound,
+    /// Arguments, results or a set value do not match the expected types.
+    TypeMismatch,
+    /// A host-side memory or table access outside the guest's bounds.
+    OutOfBounds,
+    /// The feature or limit is not available on this backend or configuration.
+    Unsupported,
+    /// The backend was asked for by name but is not compiled into this build.
+    BackendUnavailable,
+    /// An engine failure anywasm does not classify (the message says which).
+    Engine,
+}
+
+/// A host function's failure, carried through the guest back to the caller.
+///
+/// Returned from host functions; after the guest call unwinds the caller sees
+/// an [`Error`] with kind `Trap(HostError)` and can get this back with
+/// [`Error::host_error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    message: String,
+    panicked: bool,
+}
+
+impl HostError {
+    /// A host error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            panicked: false,
+        }
+    }
+
+    /// A host error recording that the host function panicked.
+    pub fn panicked(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            panicked: true,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the host function panicked (rather than returning an error).
+    pub fn is_panic(&self) -> bool {
+        self.panicked
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.panicked {
+            write!(f, "host function panicked: {}", self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl core::error::Error for HostError {}
+
+#[derive(Debug)]
+struct Inner {
+    kind: ErrorKind,
+    backend: Option<BackendKind>,
+    message: String,
+    host: Option<HostError>,
+}
+
+/// The error of every anywasm operation, whatever the backend.
+pub struct Error(Box<Inner>);
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` with a human-readable message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            backend: None,
+            message: message.into(),
+            host: None,
+        }))
+    }
+
+    /// A trap.
+    pub fn trap(code: TrapCode, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Trap(code), message)
+    }
+
+    /// A host function's failure surfacing as a trap.
+    pub fn from_host(err: HostError) -> Self {
+        let mut e = Self::new(ErrorKind::Trap(TrapCode::HostError), err.to_string());
+        e.0.host = Some(err);
+        e
+    }
+
+    /// The same error, tagged with the backend it came from.
+    pub fn with_backend(mut self, backend: BackendKind) -> Self {
+        self.0.backend = Some(backend);
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The trap code, if this error is a trap.
+    pub fn trap_code(&self) -> Option<TrapCode> {
+        match self.0.kind {
+            ErrorKind::Trap(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The backend that failed, if known.
+    pub fn backend(&self) -> Option<BackendKind> {
+        self.0.backend
+    }
+
+    /// The message (the engine's own wording where there is one).
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The host function's error, if a host function failed.
+    pub fn host_error(&self) -> Option<&HostError> {
+        self.0.host.as_ref()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("backend", &self.0.backend)
+            .field("message", &self.0.message)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(b) = self.0.backend {
+            write!(f, "[{b}] ")?;
+        }
+        match self.0.kind {
+            ErrorKind::Trap(code) => write!(f, "trap: {code}")?,
+            ErrorKind::Compile => f.write_str("invalid module")?,
+            ErrorKind::Unlinkable => f.write_str("unlinkable")?,
+            ErrorKind::LimitExceeded(r) => write!(f, "{r} limit exceeded")?,
+            ErrorKind::ExportNotFound => f.write_str("export not found")?,
+            ErrorKind::TypeMismatch => f.write_str("type mismatch")?,
+            ErrorKind::OutOfBounds => f.write_str("out of bounds")?,
+            ErrorKind::Unsupported => f.write_str("unsupported")?,
+            ErrorKind::BackendUnavailable => f.write_str("backend not compiled in")?,
+            ErrorKind::Engine => f.write_str("engine error")?,
+        }
+        if !self.0.message.is_empty() {
+            write!(f, ": {}", self.0.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        self.0.host.as_ref().map(|h| h as _)
+    }
+}
+
+impl From<HostError> for Error {
+    fn from(err: HostError) -> Self {
+        Error::from_host(err)
+    }
+}
+
+impl From<crate::backend::UnknownBackend> for Error {
+    fn from(err: crate::backend::UnknownBackend) -> Self {
+        Error::new(ErrorKind::BackendUnavailable, err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer() {
+        assert_eq!(core::mem::size_of::<Error>(), core::mem::size_of::<usize>());
+        assert_eq!(
+            core::mem::size_of::<Result<()>>(),
+            core::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn display_names_backend_and_kind() {
+        let e = Error::trap(TrapCode::Unreachable, "wasm trap").with_backend(BackendKind::Wasmi);
+        assert_eq!(
+            e.to_string(),
+            "[wasmi] trap: unreachable executed: wasm trap"
+        );
+        assert_eq!(e.trap_code(), Some(TrapCode::Unreachable));
+    }
+
+    #[test]
+    fn host_error_is_recoverable() {
+        let e = Error::from_host(HostError::panicked("boom"));
+        assert_eq!(e.trap_code(), Some(TrapCode::HostError));
+        assert!(e.host_error().unwrap().is_panic());
+    }
+}

@@ -1,0 +1,250 @@
+//! Host functions, defined once for every engine.
+//!
+//! A [`HostFunc`] is a signature plus a closure over raw [`Val`]s that gets a
+//! [`Caller`]: the calling instance's memory, the store's host state `T`, and
+//! the calling instance's exports for re-entrant calls. A [`Linker`] is the set
+//! of host functions offered to guests; each backend turns it into its
+//! engine's imports when a module is instantiated. Only the imports a module
+//! actually names are created.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::{BackendKind, Error, FuncType, HostError, Result, Val};
+
+/// What a host function sees of its caller. Object-safe, so one closure works
+/// on every backend.
+pub trait Caller<T> {
+    /// The backend running the guest.
+    fn backend(&self) -> BackendKind;
+    /// The store's host state.
+    fn data(&self) -> &T;
+    /// The store's host state, mutably.
+    fn data_mut(&mut self) -> &mut T;
+    /// Size in bytes of the calling instance's memory export named `memory`,
+    /// or `None` if it has none.
+    fn memory_size(&mut self) -> Option<u64>;
+    /// Copy `buf.len()` bytes from guest memory at `offset`. The range is
+    /// checked in 64-bit arithmetic; out of range is [`ErrorKind::OutOfBounds`](crate::ErrorKind).
+    fn read_memory(&mut self, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Copy `data` into guest memory at `offset`, bounds-checked like
+    /// [`read_memory`](Self::read_memory).
+    fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<()>;
+    /// Call an export of the calling instance (host -> guest -> host re-entrancy).
+    fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()>;
+}
+
+/// The closure behind a host function.
+pub type HostFn<T> = dyn Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::result::Result<(), HostError>
+    + Send
+    + Sync;
+
+/// One host function: import name, signature, closure.
+pub struct HostFunc<T> {
+    module: String,
+    name: String,
+    ty: FuncType,
+    func: Arc<HostFn<T>>,
+}
+
+impl<T> Clone for HostFunc<T> {
+    fn clone(&self) -> Self {
+        Self {
+            module: self.module.clone(),
+            name: self.name.clone(),
+            ty: self.ty.clone(),
+            func: self.func.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for HostFunc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostFunc")
+            .field("module", &self.module)
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> HostFunc<T> {
+    /// Import module name.
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+
+    /// Import field name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Signature.
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
+
+    /// Run the closure. Backends call this from their engine trampoline.
+    ///
+    /// With `std`, a panic in the closure is caught and becomes a
+    /// [`HostError`] with [`is_panic`](HostError::is_panic) set, so it never
+    /// unwinds through guest frames. The results are checked against the
+    /// signature, so a closure that writes the wrong type is an error too.
+    pub fn invoke(
+        &self,
+        caller: &mut dyn Caller<T>,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> core::result::Result<(), HostError> {
+        for (slot, ty) in results.iter_mut().zip(self.ty.results()) {
+            *slot = ty.default_value();
+        }
+        #[cfg(feature = "std")]
+        {
+            let f = &self.func;
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(caller, args, results)));
+            match outcome {
+                Ok(r) => r?,
+                Err(payload) => {
+                    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+                        String::from(*s)
+                    } else if let Some(s) = payload.downcast_ref::<String>() {
+                        s.clone()
+                    } else {
+                        String::from("non-string panic payload")
+                    };
+                    return Err(HostError::panicked(msg));
+                }
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        (self.func)(caller, args, results)?;
+        for (i, (v, ty)) in results.iter().zip(self.ty.results()).enumerate() {
+            if v.ty() != *ty {
+                return Err(HostError::new(alloc::format!(
+                    "host function {}::{} wrote a {} as result {i}, its signature says {ty}",
+                    self.module,
+                    self.name,
+                    v.ty()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The host functions offered to guests, engine-agnostic.
+///
+/// ```
+/// use anywasm_core::{FuncType, Linker, Val, ValType};
+/// let mut linker = Linker::<u32>::new();
+/// linker.func("env", "bump", FuncType::new([ValType::I32], [ValType::I32]), |caller, args, results| {
+///     *caller.data_mut() += 1;
+///     results[0] = Val::I32(args[0].as_i32().unwrap() + 1);
+///     Ok(())
+/// });
+/// assert!(linker.get("env", "bump").is_some());
+/// ```
+pub struct Linker<T> {
+    funcs: Vec<HostFunc<T>>,
+}
+
+impl<T> Default for Linker<T> {
+    fn default() -> Self {
+        Self { funcs: Vec::new() }
+    }
+}
+
+impl<T> Clone for Linker<T> {
+    fn clone(&self) -> Self {
+        Self {
+            funcs: self.funcs.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Linker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.funcs).finish()
+    }
+}
+
+impl<T> Linker<T> {
+    /// An empty linker: guests get no host functions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Define (or replace) the host function `module::name`.
+    pub fn func<F>(&mut self, module: &str, name: &str, ty: FuncType, func: F) -> &mut Self
+    where
+        F: Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::result::Result<(), HostError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.funcs
+            .retain(|f| !(f.module == module && f.name == name));
+        self.funcs.push(HostFunc {
+            module: module.into(),
+            name: name.into(),
+            ty,
+            func: Arc::new(func),
+        });
+        self
+    }
+
+    /// The host function `module::name`, if defined.
+    pub fn get(&self, module: &str, name: &str) -> Option<&HostFunc<T>> {
+        self.funcs
+            .iter()
+            .find(|f| f.module == module && f.name == name)
+    }
+
+    /// All host functions.
+    pub fn iter(&self) -> impl Iterator<Item = &HostFunc<T>> {
+        self.funcs.iter()
+    }
+}
+
+/// Check argument values against a signature (backends call this before
+/// handing values to the engine, so a mismatch is a typed error everywhere).
+pub fn check_args(ty: &FuncType, args: &[Val], results: &[Val]) -> Result<()> {
+    if args.len() != ty.params().len() || results.len() != ty.results().len() {
+        return Err(Error::new(
+            crate::ErrorKind::TypeMismatch,
+            alloc::format!(
+                "function {ty} called with {} arguments and room for {} results",
+                args.len(),
+                results.len()
+            ),
+        ));
+    }
+    for (i, (a, t)) in args.iter().zip(ty.params()).enumerate() {
+        if a.ty() != *t {
+            return Err(Error::new(
+                crate::ErrorKind::TypeMismatch,
+                alloc::format!("argument {i} is {}, function {ty} expects {t}", a.ty()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check that `[offset, offset + len)` lies inside `size` bytes, in 64-bit
+/// arithmetic that cannot wrap.
+pub fn check_range(offset: u64, len: usize, size: u64) -> Result<core::ops::Range<usize>> {
+    let end = offset.checked_add(len as u64);
+    match end {
+        Some(end) if end <= size => Ok(offset as usize..end as usize),
+        _ => Err(Error::new(
+            crate::ErrorKind::OutOfBounds,
+            alloc::format!(
+                "access of {len} bytes at offset {offset} outside memory of {size} bytes"
+            ),
+        )),
+    }
+}

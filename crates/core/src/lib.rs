@@ -1,0 +1,61 @@
+//! # anywasm-core
+//!
+//! The contract between anywasm and a WebAssembly engine, with no engine in it.
+//! `no_std` + `alloc`; the `std` feature adds panic catching in host functions.
+//!
+//! - [`Runtime`], [`Module`], [`Store`]: what a backend implements (statically
+//!   dispatched; generic code costs nothing over the engine). [`StoreExt`]
+//!   adds conveniences to every store.
+//! - [`DynRuntime`], [`DynStore`]: the object-safe layer for choosing the
+//!   engine at run time.
+//! - [`Val`], [`ValType`], [`FuncType`]: bit-exact values (floats as bits, NaN
+//!   payloads preserved).
+//! - [`Error`], [`ErrorKind`], [`TrapCode`]: one error type for every backend;
+//!   the same guest fault is the same [`TrapCode`] on every engine.
+//! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
+//! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
+//!   each store's budgets.
+//!
+//! Backends live in their own crates (`anywasm-wasmtime`, `anywasm-wasmer`,
+//! `anywasm-wasmi`); most users depend on the `anywasm` facade instead.
+//!
+//! ```
+//! use anywasm_core::{Error, ErrorKind, Limits, TrapCode, Val};
+//! let limits = Limits::new().memory_bytes(1 << 20).instances(4);
+//! assert_eq!(limits.max_memory_bytes(), Some(1 << 20));
+//! let e = Error::trap(TrapCode::OutOfFuel, "");
+//! assert_eq!(e.kind(), ErrorKind::Trap(TrapCode::OutOfFuel));
+//! assert_eq!(Val::from(f32::NAN).as_f32().unwrap().to_bits(), f32::NAN.to_bits());
+//! ```
+//!
+//! ## Crate features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | host-function panics are caught and become [`TrapCode::HostError`] |
+
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod backend;
+mod dynamic;
+mod error;
+mod host;
+mod limits;
+mod runtime;
+mod value;
+
+pub use backend::{BackendKind, UnknownBackend};
+pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
+pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
+pub use host::{Caller, HostFn, HostFunc, Linker, check_args, check_range};
+pub use limits::{Config, Limits};
+pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
+pub use value::{
+    ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
+    TableType, Val, ValType,
+};

@@ -1,0 +1,196 @@
+//! The resource-limit model: engine-wide [`Config`] and per-store [`Limits`].
+//!
+//! Mechanisms that must be compiled into the generated code (fuel metering,
+//! interruption for timeouts, the stack bound) live in [`Config`] and are
+//! chosen once per engine; the amounts (bytes, elements, fuel units, deadline)
+//! live in [`Limits`] and are chosen per store, so two plugins on one engine
+//! can have different budgets. Asking for a limit whose mechanism the engine
+//! was not configured with is an [`ErrorKind::Unsupported`](crate::ErrorKind)
+//! error at store creation, never a silently ignored limit.
+
+use core::time::Duration;
+
+/// Engine-wide configuration: which limit mechanisms are compiled in.
+///
+/// Defaults: no fuel metering, no timeouts, the engine's default stack bound.
+/// Enabling a mechanism costs a little on every call even when unused
+/// (the benches measure how much per engine).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    consume_fuel: bool,
+    timeouts: bool,
+    max_stack_bytes: Option<usize>,
+}
+
+impl Config {
+    /// The default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compile fuel metering in, so stores can have a [`Limits::fuel`] budget.
+    pub fn consume_fuel(mut self, enable: bool) -> Self {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Make guest calls interruptible, so stores can have a [`Limits::timeout`].
+    ///
+    /// wasmtime: epoch interruption with a ticker thread; wasmer: the host
+    /// interrupter with a watchdog thread; wasmi: fuel slices checked against
+    /// the clock (this implies fuel metering on wasmi).
+    pub fn timeouts(mut self, enable: bool) -> Self {
+        self.timeouts = enable;
+        self
+    }
+
+    /// Bound the guest's stack. wasmtime and wasmi honour it (wasmi counts
+    /// it in value-stack bytes); wasmer runs guests on its own fixed-size stack
+    /// and reports the bound as approximated.
+    pub fn max_stack_bytes(mut self, bytes: usize) -> Self {
+        self.max_stack_bytes = Some(bytes);
+        self
+    }
+
+    /// Whether fuel metering is compiled in.
+    pub fn fuel_enabled(&self) -> bool {
+        self.consume_fuel
+    }
+
+    /// Whether calls can be interrupted by a deadline.
+    pub fn timeouts_enabled(&self) -> bool {
+        self.timeouts
+    }
+
+    /// The stack bound, if set.
+    pub fn stack_limit(&self) -> Option<usize> {
+        self.max_stack_bytes
+    }
+}
+
+/// Per-store limits for untrusted code.
+///
+/// Defaults (chosen for untrusted plugins, override as needed):
+///
+/// | limit | default |
+/// |---|---|
+/// | [`memory_bytes`](Self::memory_bytes) (each linear memory) | 256 MiB |
+/// | [`table_elements`](Self::table_elements) (each table) | 100 000 |
+/// | [`instances`](Self::instances) (per store) | 100 |
+/// | [`fuel`](Self::fuel) | none (requires [`Config::consume_fuel`]) |
+/// | [`timeout`](Self::timeout) per call | none (requires [`Config::timeouts`]) |
+///
+/// A `memory.grow`/`table.grow` past a limit returns -1 to the guest, as the
+/// spec allows; a module whose *initial* size is already past the limit fails
+/// to instantiate with [`ErrorKind::LimitExceeded`](crate::ErrorKind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    memory_bytes: Option<u64>,
+    table_elements: Option<u64>,
+    instances: Option<usize>,
+    fuel: Option<u64>,
+    timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: Some(256 << 20),
+            table_elements: Some(100_000),
+            instances: Some(100),
+            fuel: None,
+            timeout: None,
+        }
+    }
+}
+
+impl Limits {
+    /// The documented defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No limits at all (trusted code and the spec suite).
+    pub fn unlimited() -> Self {
+        Self {
+            memory_bytes: None,
+            table_elements: None,
+            instances: None,
+            fuel: None,
+            timeout: None,
+        }
+    }
+
+    /// Cap every linear memory at `bytes`.
+    pub fn memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = Some(bytes);
+        self
+    }
+
+    /// Cap every table at `elements`.
+    pub fn table_elements(mut self, elements: u64) -> Self {
+        self.table_elements = Some(elements);
+        self
+    }
+
+    /// Cap the number of instances in one store.
+    pub fn instances(mut self, count: usize) -> Self {
+        self.instances = Some(count);
+        self
+    }
+
+    /// Give the store a fuel budget, shared by all calls until refilled.
+    pub fn fuel(mut self, units: u64) -> Self {
+        self.fuel = Some(units);
+        self
+    }
+
+    /// Give every call a wall-clock deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The memory cap in bytes.
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        self.memory_bytes
+    }
+
+    /// The table cap in elements.
+    pub fn max_table_elements(&self) -> Option<u64> {
+        self.table_elements
+    }
+
+    /// The instance cap.
+    pub fn max_instances(&self) -> Option<usize> {
+        self.instances
+    }
+
+    /// The fuel budget.
+    pub fn fuel_budget(&self) -> Option<u64> {
+        self.fuel
+    }
+
+    /// The per-call deadline.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Check these limits against an engine configuration: a fuel budget
+    /// needs [`Config::consume_fuel`], a timeout needs [`Config::timeouts`].
+    pub fn check_against(&self, config: &Config) -> crate::Result<()> {
+        if self.fuel.is_some() && !config.fuel_enabled() {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Unsupported,
+                "a fuel limit needs an engine built with Config::consume_fuel(true)",
+            ));
+        }
+        if self.timeout.is_some() && !config.timeouts_enabled() {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Unsupported,
+                "a timeout needs an engine built with Config::timeouts(true)",
+            ));
+        }
+        Ok(())
+    }
+}

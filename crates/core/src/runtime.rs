@@ -1,0 +1,209 @@
+//! The contract every backend implements: [`Runtime`], [`Module`], [`Store`].
+//!
+//! The traits mirror what all three engines share: an engine compiles
+//! modules; a store owns instances, their memories, tables and globals, the
+//! host state `T` and the limits; handles (`Instance`, `Func`) are only valid
+//! in the store that made them. Everything is statically dispatched through
+//! associated types, so generic code compiles down to direct calls into the
+//! engine. [`DynRuntime`](crate::DynRuntime) erases the engine for hosts that
+//! choose it at run time.
+//!
+//! The required methods are the minimum a backend must provide; conveniences
+//! such as calling an export by name live in [`StoreExt`], implemented for
+//! every store.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::{
+    BackendKind, Config, Error, ErrorKind, ExportType, ExternType, FuncType, ImportType, Limits,
+    Linker, Result, Val,
+};
+
+/// An engine: compiles modules and creates stores.
+pub trait Runtime: Clone + Send + Sync + Sized + 'static {
+    /// A compiled module, cheap to clone, usable from any store of this engine.
+    type Module: Module;
+    /// A store with host state `T`.
+    type Store<T: Send + 'static>: Store<T, Module = Self::Module>;
+
+    /// Which engine this is.
+    const BACKEND: BackendKind;
+
+    /// Create an engine with the given limit mechanisms compiled in.
+    fn new(config: &Config) -> Result<Self>;
+
+    /// The configuration this engine was created with.
+    fn config(&self) -> &Config;
+
+    /// Validate and compile a binary module. Malformed or invalid bytes give
+    /// [`ErrorKind::Compile`].
+    fn compile(&self, wasm: &[u8]) -> Result<Self::Module>;
+
+    /// A new store holding `data`, enforcing `limits`.
+    fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Self::Store<T>>;
+}
+
+/// A compiled module.
+pub trait Module: Clone + Send + Sync + 'static {
+    /// What the module imports, in declaration order.
+    fn imports(&self) -> Vec<ImportType>;
+    /// What the module exports, in declaration order.
+    fn exports(&self) -> Vec<ExportType>;
+}
+
+/// A store: instances plus their state, limits and host data `T`.
+///
+/// Memory, table and global accessors take the instance and the export name.
+/// All host-side memory accesses are bounds-checked in 64-bit arithmetic and
+/// look the memory up afresh, so a guest that grew its memory is never seen
+/// through a stale view.
+pub trait Store<T>: Send {
+    /// The module type of this store's engine.
+    type Module: Module;
+    /// Handle to an instance in this store.
+    type Instance: Clone + Send + Sync + 'static;
+    /// Handle to a function in this store.
+    type Func: Clone + Send + Sync + 'static;
+
+    /// The engine behind this store.
+    fn backend(&self) -> BackendKind;
+
+    /// Instantiate `module`, resolving imports first from instances
+    /// [`register`](Self::register)ed under the import's module name, then
+    /// from `linker`. Missing or mistyped imports give
+    /// [`ErrorKind::Unlinkable`]; a trap in the start function or while
+    /// initialising segments gives [`ErrorKind::Trap`].
+    fn instantiate(&mut self, module: &Self::Module, linker: &Linker<T>) -> Result<Self::Instance>;
+
+    /// Make `instance`'s exports importable by later instantiations under
+    /// the module name `name`.
+    fn register(&mut self, name: &str, instance: &Self::Instance) -> Result<()>;
+
+    /// The exported function `name` of `instance`.
+    fn get_func(&mut self, instance: &Self::Instance, name: &str) -> Result<Self::Func>;
+
+    /// The signature of `func`.
+    fn func_type(&self, func: &Self::Func) -> FuncType;
+
+    /// Call `func`. `args` and `results` must match its signature
+    /// ([`ErrorKind::TypeMismatch`] otherwise). Limits apply: fuel is drawn
+    /// from the store's budget and the per-call deadline starts now.
+    fn call(&mut self, func: &Self::Func, args: &[Val], results: &mut [Val]) -> Result<()>;
+
+    /// Size in bytes of the exported memory `memory`.
+    fn memory_size(&mut self, instance: &Self::Instance, memory: &str) -> Result<u64>;
+
+    /// Copy from guest memory at `offset` into `buf`.
+    fn memory_read(
+        &mut self,
+        instance: &Self::Instance,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()>;
+
+    /// Copy `data` into guest memory at `offset`.
+    fn memory_write(
+        &mut self,
+        instance: &Self::Instance,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()>;
+
+    /// Grow the exported memory by `pages`, returning the old size in pages.
+    /// Growing past the store's limit is [`ErrorKind::LimitExceeded`].
+    fn memory_grow(&mut self, instance: &Self::Instance, memory: &str, pages: u64) -> Result<u64>;
+
+    /// Value of the exported global `name`.
+    fn global_get(&mut self, instance: &Self::Instance, name: &str) -> Result<Val>;
+
+    /// Set the exported mutable global `name`.
+    fn global_set(&mut self, instance: &Self::Instance, name: &str, value: Val) -> Result<()>;
+
+    /// Number of elements of the exported table `name`.
+    fn table_size(&mut self, instance: &Self::Instance, name: &str) -> Result<u64>;
+
+    /// Element `index` of the exported table `name`.
+    fn table_get(&mut self, instance: &Self::Instance, name: &str, index: u64) -> Result<Val>;
+
+    /// Set element `index` of the exported table `name`.
+    fn table_set(
+        &mut self,
+        instance: &Self::Instance,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<()>;
+
+    /// Grow the exported table `name` by `delta` elements filled with
+    /// `init`, returning the old size.
+    fn table_grow(
+        &mut self,
+        instance: &Self::Instance,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64>;
+
+    /// The host state.
+    fn data(&self) -> &T;
+
+    /// The host state, mutably.
+    fn data_mut(&mut self) -> &mut T;
+
+    /// Fuel left in the store's budget ([`ErrorKind::Unsupported`] without
+    /// [`Config::consume_fuel`]).
+    fn fuel(&mut self) -> Result<u64>;
+
+    /// Replace the store's remaining fuel.
+    fn set_fuel(&mut self, fuel: u64) -> Result<()>;
+}
+
+/// Conveniences over [`Store`], implemented for every store.
+pub trait StoreExt<T>: Store<T> {
+    /// Call the export `name` of `instance`, returning its results.
+    fn call_export(
+        &mut self,
+        instance: &Self::Instance,
+        name: &str,
+        args: &[Val],
+    ) -> Result<Vec<Val>> {
+        let func = self.get_func(instance, name)?;
+        let ty = self.func_type(&func);
+        let mut results: Vec<Val> = ty.results().iter().map(|t| t.default_value()).collect();
+        self.call(&func, args, &mut results)?;
+        Ok(results)
+    }
+
+    /// Read `len` bytes of the memory export `memory` into a new vector.
+    fn memory_read_vec(
+        &mut self,
+        instance: &Self::Instance,
+        memory: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>> {
+        let size = self.memory_size(instance, memory)?;
+        crate::check_range(offset, len, size)?;
+        let mut buf = vec![0; len];
+        self.memory_read(instance, memory, offset, &mut buf)?;
+        Ok(buf)
+    }
+}
+
+impl<T, S: Store<T> + ?Sized> StoreExt<T> for S {}
+
+/// The error for a missing export, shared by backends so wording is uniform.
+pub fn export_not_found(name: &str, what: &str) -> Error {
+    Error::new(
+        ErrorKind::ExportNotFound,
+        alloc::format!("no {what} export named `{name}`"),
+    )
+}
+
+/// Find the export `name` in a module's export list.
+pub fn find_export<'a>(exports: &'a [ExportType], name: &str) -> Option<&'a ExternType> {
+    exports.iter().find(|e| e.name == name).map(|e| &e.ty)
+}
