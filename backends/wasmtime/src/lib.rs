@@ -1,1 +1,85 @@
+//! # anywasm-wasmtime
+//!
+//! The [wasmtime](https://wasmtime.dev) (Cranelift JIT) backend of anywasm:
+//! [`Engine`], [`Module`], [`Store`], [`Instance`] and [`Func`] implement the
+//! [`anywasm_core`] contract, so switching engines is one `use`.
+//!
+//! ```
+//! use anywasm_core::{Config, FuncType, Limits, Linker, Store as _, StoreExt, Val, ValType};
+//! use anywasm_wasmtime::Engine;
+//!
+//! # fn main() -> anywasm_core::Result<()> {
+//! let wasm = wat::parse_str(r#"
+//!     (module
+//!       (import "env" "twice" (func $twice (param i32) (result i32)))
+//!       (func (export "run") (param i32) (result i32)
+//!         (i32.add (call $twice (local.get 0)) (i32.const 1))))
+//! "#).unwrap();
+//!
+//! let engine = Engine::new(&Config::new().consume_fuel(true))?;
+//! let module = engine.compile(&wasm)?;
+//!
+//! let mut linker = Linker::<u32>::new();
+//! linker.func("env", "twice", FuncType::new([ValType::I32], [ValType::I32]), |caller, args, results| {
+//!     *caller.data_mut() += 1; // count host calls in the store's state
+//!     results[0] = Val::I32(args[0].as_i32().unwrap_or(0) * 2);
+//!     Ok(())
+//! });
+//!
+//! let mut store = engine.store(0u32, &Limits::new().fuel(1_000_000))?;
+//! let instance = store.instantiate(&module, &linker)?;
+//! let out = store.call_export(&instance, "run", &[Val::I32(20)])?;
+//! assert_eq!(out, [Val::I32(41)]);
+//! assert_eq!(*store.data(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How the limits map onto wasmtime
+//!
+//! | anywasm | wasmtime |
+//! |---|---|
+//! | [`Limits::memory_bytes`](anywasm_core::Limits::memory_bytes), [`table_elements`](anywasm_core::Limits::table_elements) | a `ResourceLimiter` (also caps wasmtime's GC heap) |
+//! | [`Limits::instances`](anywasm_core::Limits::instances) | counted by the store (successful instantiations) |
+//! | [`Limits::fuel`](anywasm_core::Limits::fuel) | `Config::consume_fuel` + `Store::set_fuel` |
+//! | [`Limits::timeout`](anywasm_core::Limits::timeout) | epoch interruption, 1 ms ticker thread per engine |
+//! | [`Config::max_stack_bytes`](anywasm_core::Config::max_stack_bytes) | `Config::max_wasm_stack` |
+//!
+//! Input must be binary wasm: the text format is not compiled in.
+//!
+//! ## Behaviour specific to this backend
+//!
+//! - A store's call timeout also bounds the start function run by
+//!   `instantiate`. Deadlines are checked at function entries and loop
+//!   headers, so a host function that blocks is not interrupted.
+//! - wasmtime reports an out-of-range float-to-int truncation with the same
+//!   code as `i32.div_s(MIN, -1)`; the backend tells them apart by the
+//!   trapping instruction's offset, so both give the anywasm codes.
+//! - Growing a memory or table from the host past its own declared maximum
+//!   is reported like growing it past the store's cap:
+//!   `LimitExceeded(Memory | Table)`.
+//! - wasmtime's on-by-default proposals (GC, exceptions, typed function
+//!   references, tail calls, SIMD, memory64, ...) are enabled. Typed
+//!   function references appear as `funcref`; functions, globals and
+//!   tables using GC or exception references are
+//!   [`ErrorKind::Unsupported`](anywasm_core::ErrorKind) through anywasm.
 
+#![deny(missing_docs)]
+
+mod call;
+mod convert;
+mod engine;
+mod error;
+mod host;
+mod limits;
+mod link;
+mod module;
+mod store;
+mod ticker;
+
+pub use engine::Engine;
+pub use module::Module;
+pub use store::{Func, Instance, Store};
+
+/// The wasmtime crate this backend is built on.
+pub use wasmtime as raw;

@@ -1,0 +1,146 @@
+//! [`Engine`]: a wasmtime engine configured from an anywasm [`Config`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use anywasm_core::{BackendKind, Config, ErrorKind, Limits, Result, Runtime};
+
+use crate::error::{chain_message, err};
+use crate::ticker::Ticker;
+use crate::{Module, Store};
+
+/// The wasmtime engine: compiles modules and creates stores.
+///
+/// Cheap to clone (one reference count). With
+/// [`Config::timeouts`](anywasm_core::Config::timeouts) an epoch ticker thread
+/// lives as long as the engine or any of its stores.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    config: Config,
+    // Declared last: dropped after `engine` is no longer needed by us.
+    ticker: Option<Ticker>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("backend", &BackendKind::Wasmtime)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    /// An engine with [`Config::default()`].
+    ///
+    /// # Panics
+    ///
+    /// If wasmtime cannot create an engine for the host (unsupported
+    /// platform); [`Engine::new`] reports that as an error instead.
+    fn default() -> Self {
+        match Self::new(&Config::default()) {
+            Ok(e) => e,
+            Err(e) => panic!("cannot create the default wasmtime engine: {e}"),
+        }
+    }
+}
+
+impl Engine {
+    /// Create an engine with the limit mechanisms of `config` compiled in.
+    ///
+    /// - fuel: `wasmtime::Config::consume_fuel`;
+    /// - timeouts: `wasmtime::Config::epoch_interruption` plus a ticker thread;
+    /// - stack: `wasmtime::Config::max_wasm_stack` (default 512 KiB). The bound
+    ///   counts wasm frames only and must fit in the stack of the threads that
+    ///   call into guests, or exhausting it aborts the process.
+    ///
+    /// All other settings are wasmtime's defaults (its on-by-default wasm
+    /// proposals, no NaN canonicalisation, signal-based traps).
+    pub fn new(config: &Config) -> Result<Self> {
+        let mut c = wasmtime::Config::new();
+        c.consume_fuel(config.fuel_enabled());
+        c.epoch_interruption(config.timeouts_enabled());
+        if let Some(bytes) = config.stack_limit() {
+            c.max_wasm_stack(bytes);
+        }
+        let engine = wasmtime::Engine::new(&c).map_err(|e| {
+            err(
+                ErrorKind::Engine,
+                format!("wasmtime rejected the configuration: {}", chain_message(&e)),
+            )
+        })?;
+        let ticker = if config.timeouts_enabled() {
+            Some(Ticker::start(engine.clone()).map_err(|e| {
+                err(
+                    ErrorKind::Engine,
+                    format!("cannot start the epoch ticker thread: {e}"),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                config: config.clone(),
+                ticker,
+            }),
+        })
+    }
+
+    /// The configuration this engine was created with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Validate and compile a binary module ([`ErrorKind::Compile`] if the
+    /// bytes are malformed or invalid). Same as [`Runtime::compile`], usable
+    /// without importing the trait (and unambiguous when
+    /// [`DynRuntime`](anywasm_core::DynRuntime) is in scope too).
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        Module::compile(self, wasm)
+    }
+
+    /// A new store holding `data`, enforcing `limits`. Same as
+    /// [`Runtime::store`].
+    pub fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
+        Store::create(self, data, limits)
+    }
+
+    /// The wasmtime engine underneath.
+    pub fn raw(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn ticker(&self) -> Option<&Ticker> {
+        self.inner.ticker.as_ref()
+    }
+}
+
+impl Runtime for Engine {
+    type Module = Module;
+    type Store<T: Send + 'static> = Store<T>;
+
+    const BACKEND: BackendKind = BackendKind::Wasmtime;
+
+    fn new(config: &Config) -> Result<Self> {
+        Engine::new(config)
+    }
+
+    fn config(&self) -> &Config {
+        Engine::config(self)
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        Engine::compile(self, wasm)
+    }
+
+    fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
+        Engine::store(self, data, limits)
+    }
+}

@@ -1,0 +1,191 @@
+//! Turning wasmtime errors into [`anywasm_core::Error`]s.
+//!
+//! A guest fault reaches us as a `wasmtime::Error` whose chain contains a
+//! [`wasmtime::Trap`]; a failing host function reaches us as the
+//! [`HostError`] our trampoline wrapped into a `wasmtime::Error`. Both are
+//! recovered by downcasting; anything else is [`ErrorKind::Engine`] with
+//! wasmtime's full message.
+
+use std::sync::Arc;
+
+use anywasm_core::{BackendKind, Error, ErrorKind, HostError, Resource, TrapCode};
+use wasmtime::{Trap, WasmBacktrace};
+
+/// The backend tag put on every error this crate returns.
+pub(crate) const BACKEND: BackendKind = BackendKind::Wasmtime;
+
+/// Tag an error with this backend (for `map_err`).
+pub(crate) fn tag(err: Error) -> Error {
+    err.with_backend(BACKEND)
+}
+
+/// An error of `kind`, tagged.
+pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> Error {
+    Error::new(kind, message).with_backend(BACKEND)
+}
+
+/// The `TrapCode` for a wasmtime trap.
+///
+/// The codes the wasm 3.0 core spec defines map one to one; wasmtime-only
+/// codes (component model, GC casts, array bounds, unaligned atomics, ...)
+/// have no anywasm equivalent and become [`TrapCode::Other`].
+pub(crate) fn trap_code(trap: Trap) -> TrapCode {
+    match trap {
+        Trap::UnreachableCodeReached => TrapCode::Unreachable,
+        Trap::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
+        Trap::TableOutOfBounds => TrapCode::TableOutOfBounds,
+        Trap::IndirectCallToNull => TrapCode::IndirectCallToNull,
+        Trap::BadSignature => TrapCode::BadSignature,
+        Trap::IntegerOverflow => TrapCode::IntegerOverflow,
+        Trap::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
+        Trap::BadConversionToInteger => TrapCode::BadConversionToInteger,
+        Trap::StackOverflow => TrapCode::StackOverflow,
+        Trap::OutOfFuel => TrapCode::OutOfFuel,
+        Trap::Interrupt => TrapCode::Timeout,
+        Trap::NullReference => TrapCode::NullReference,
+        _ => TrapCode::Other,
+    }
+}
+
+/// wasmtime's message with its whole context chain, outermost first.
+pub(crate) fn chain_message(error: &wasmtime::Error) -> String {
+    let mut out = String::new();
+    for (i, cause) in error.chain().enumerate() {
+        if i > 0 {
+            out.push_str(": ");
+        }
+        out.push_str(&cause.to_string());
+    }
+    out
+}
+
+/// Where the modules instantiated in a store have trapping float-to-int
+/// conversions (`i32.trunc_f32_s` etc.), as offsets into the module binary.
+///
+/// wasmtime follows the spec's wording and reports an out-of-range
+/// truncation as [`Trap::IntegerOverflow`], the same code as
+/// `i32.div_s(MIN, -1)`; anywasm calls it
+/// [`TrapCode::BadConversionToInteger`]. The trapping frame's module offset
+/// tells the two apart.
+#[derive(Debug, Default)]
+pub(crate) struct TruncSites {
+    modules: Vec<(wasmtime::Module, Arc<[usize]>)>,
+}
+
+impl TruncSites {
+    /// Remember `module`'s truncation sites (once per module).
+    pub(crate) fn add(&mut self, module: &wasmtime::Module, sites: &Arc<[usize]>) {
+        if sites.is_empty()
+            || self
+                .modules
+                .iter()
+                .any(|(m, _)| wasmtime::Module::same(m, module))
+        {
+            return;
+        }
+        self.modules.push((module.clone(), Arc::clone(sites)));
+    }
+
+    /// Whether `error` trapped on one of the recorded truncations.
+    fn is_trunc(&self, error: &wasmtime::Error) -> bool {
+        let Some(frame) = error
+            .downcast_ref::<WasmBacktrace>()
+            .and_then(|bt| bt.frames().first())
+        else {
+            return false;
+        };
+        let Some(offset) = frame.module_offset() else {
+            return false;
+        };
+        self.modules
+            .iter()
+            .find(|(m, _)| wasmtime::Module::same(m, frame.module()))
+            .is_some_and(|(_, sites)| sites.binary_search(&offset).is_ok())
+    }
+}
+
+/// The offsets of the trapping float-to-int conversions in `wasm` (sorted).
+pub(crate) fn find_trunc_sites(wasm: &[u8]) -> Vec<usize> {
+    use wasmtime::wasmparser::{Operator, Parser, Payload};
+    let mut sites = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else { break };
+        let Payload::CodeSectionEntry(body) = payload else {
+            continue;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            continue;
+        };
+        while !ops.eof() {
+            let Ok((op, offset)) = ops.read_with_offset() else {
+                break;
+            };
+            if matches!(
+                op,
+                Operator::I32TruncF32S
+                    | Operator::I32TruncF32U
+                    | Operator::I32TruncF64S
+                    | Operator::I32TruncF64U
+                    | Operator::I64TruncF32S
+                    | Operator::I64TruncF32U
+                    | Operator::I64TruncF64S
+                    | Operator::I64TruncF64U
+            ) {
+                sites.push(offset);
+            }
+        }
+    }
+    sites.sort_unstable();
+    sites
+}
+
+/// The error for a host function failure or a trap, if `error` is one.
+fn host_or_trap(error: &wasmtime::Error, sites: &TruncSites) -> Option<Error> {
+    if let Some(host) = error.downcast_ref::<HostError>() {
+        return Some(tag(Error::from_host(host.clone())));
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        let code = match *trap {
+            Trap::IntegerOverflow if sites.is_trunc(error) => TrapCode::BadConversionToInteger,
+            t => trap_code(t),
+        };
+        return Some(err(ErrorKind::Trap(code), trap.to_string()));
+    }
+    None
+}
+
+/// Map an error from running guest code (`Func::call`).
+pub(crate) fn call_error(error: wasmtime::Error, sites: &TruncSites) -> Error {
+    host_or_trap(&error, sites).unwrap_or_else(|| err(ErrorKind::Engine, chain_message(&error)))
+}
+
+/// Map an error from `Instance::new`. `denied` is the resource the limiter
+/// refused during the attempt, if any.
+pub(crate) fn instantiate_error(
+    error: wasmtime::Error,
+    denied: Option<Resource>,
+    sites: &TruncSites,
+) -> Error {
+    if let Some(e) = host_or_trap(&error, sites) {
+        return e;
+    }
+    let message = chain_message(&error);
+    if let Some(resource) = denied {
+        return err(ErrorKind::LimitExceeded(resource), message);
+    }
+    // Registered exports are only offered when their kind matches; limits
+    // and global/table/memory subtyping are checked by wasmtime, which
+    // reports it with this context.
+    if message.contains("incompatible import type") {
+        return err(ErrorKind::Unlinkable, message);
+    }
+    err(ErrorKind::Engine, message)
+}
+
+/// Wrap an anywasm error as a host failure so it can cross guest frames.
+pub(crate) fn into_host(error: Error) -> wasmtime::Error {
+    match error.host_error() {
+        Some(h) => wasmtime::Error::new(h.clone()),
+        None => wasmtime::Error::new(HostError::new(error.to_string())),
+    }
+}

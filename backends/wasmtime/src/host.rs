@@ -1,0 +1,155 @@
+//! Host functions: the wasmtime trampoline around an anywasm [`HostFunc`],
+//! and the [`Caller`] it hands to the closure.
+
+use anywasm_core::{
+    BackendKind, Caller, Error, ErrorKind, HostFunc, Result, Val, check_args, check_range,
+    export_not_found,
+};
+use wasmtime::AsContextMut;
+
+use crate::call::{Scratch, call_func};
+use crate::convert::{from_engine, func_type, to_engine};
+use crate::error::{err, into_host, tag};
+use crate::limits::StoreData;
+
+/// Arguments/results up to this many live on the stack.
+const INLINE: usize = 8;
+
+/// Create a wasmtime function for `host`, with exactly the import's engine
+/// type `ty` (whose anywasm type equals `host.ty()`).
+pub(crate) fn host_func<T: Send + 'static>(
+    store: &mut wasmtime::Store<StoreData<T>>,
+    host: &HostFunc<T>,
+    ty: wasmtime::FuncType,
+) -> Result<wasmtime::Func> {
+    let host = host.clone();
+    let engine_ty = ty.clone();
+    wasmtime::Func::try_new(store, ty, move |caller, params, results| {
+        trampoline(&host, &engine_ty, caller, params, results)
+    })
+    .map_err(|e| err(ErrorKind::Engine, crate::error::chain_message(&e)))
+}
+
+fn trampoline<T: 'static>(
+    host: &HostFunc<T>,
+    ty: &wasmtime::FuncType,
+    mut caller: wasmtime::Caller<'_, StoreData<T>>,
+    params: &[wasmtime::Val],
+    results: &mut [wasmtime::Val],
+) -> wasmtime::Result<()> {
+    let mut arg_buf = [Val::I32(0); INLINE];
+    let mut arg_vec = Vec::new();
+    let args = buffer(&mut arg_buf, &mut arg_vec, params.len());
+    let mut res_buf = [Val::I32(0); INLINE];
+    let mut res_vec = Vec::new();
+    let res = buffer(&mut res_buf, &mut res_vec, results.len());
+
+    {
+        let mut cx = caller.as_context_mut();
+        for (slot, p) in args.iter_mut().zip(params) {
+            *slot = from_engine(&mut cx, p).map_err(into_host)?;
+        }
+    }
+    let mut wrapped = HostCaller {
+        caller,
+        scratch: None,
+    };
+    host.invoke(&mut wrapped, args, res)
+        .map_err(wasmtime::Error::new)?;
+    let mut caller = wrapped.caller;
+    let mut cx = caller.as_context_mut();
+    for ((slot, v), t) in results.iter_mut().zip(res.iter()).zip(ty.results()) {
+        *slot = to_engine(&mut cx, v, &t).map_err(into_host)?;
+    }
+    Ok(())
+}
+
+fn buffer<'a>(inline: &'a mut [Val; INLINE], heap: &'a mut Vec<Val>, len: usize) -> &'a mut [Val] {
+    if len <= INLINE {
+        &mut inline[..len]
+    } else {
+        heap.resize(len, Val::I32(0));
+        heap
+    }
+}
+
+/// What a host function sees: the calling instance and the store's state.
+struct HostCaller<'a, T: 'static> {
+    caller: wasmtime::Caller<'a, StoreData<T>>,
+    /// Buffers for re-entrant calls, made on first use.
+    scratch: Option<Box<Scratch>>,
+}
+
+impl<T: 'static> HostCaller<'_, T> {
+    fn memory(&mut self) -> Result<wasmtime::Memory> {
+        match self.caller.get_export("memory") {
+            Some(wasmtime::Extern::Memory(m)) => Ok(m),
+            _ => Err(tag(export_not_found("memory", "memory"))),
+        }
+    }
+}
+
+impl<T: 'static> Caller<T> for HostCaller<'_, T> {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Wasmtime
+    }
+
+    fn data(&self) -> &T {
+        &self.caller.data().user
+    }
+
+    fn data_mut(&mut self) -> &mut T {
+        &mut self.caller.data_mut().user
+    }
+
+    fn memory_size(&mut self) -> Option<u64> {
+        let m = self.memory().ok()?;
+        Some(m.data_size(&self.caller) as u64)
+    }
+
+    fn read_memory(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let m = self.memory()?;
+        let data = m.data(&self.caller);
+        let range = check_range(offset, buf.len(), data.len() as u64).map_err(tag)?;
+        buf.copy_from_slice(&data[range]);
+        Ok(())
+    }
+
+    fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let m = self.memory()?;
+        let mem = m.data_mut(&mut self.caller);
+        let range = check_range(offset, data.len(), mem.len() as u64).map_err(tag)?;
+        mem[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()> {
+        let func = match self.caller.get_export(export) {
+            Some(wasmtime::Extern::Func(f)) => f,
+            _ => return Err(tag(export_not_found(export, "function"))),
+        };
+        let ty = func.ty(&self.caller);
+        let core_ty = func_type(&ty).ok_or_else(|| unrepresentable(export))?;
+        check_args(&core_ty, args, results).map_err(tag)?;
+        let scratch = self.scratch.get_or_insert_with(Default::default);
+        call_func(
+            self.caller.as_context_mut(),
+            &func,
+            &ty,
+            args,
+            results,
+            scratch,
+        )
+    }
+}
+
+/// The error for a function whose signature anywasm cannot express.
+pub(crate) fn unrepresentable(name: &str) -> Error {
+    err(
+        ErrorKind::Unsupported,
+        format!(
+            "function `{name}` uses reference types anywasm cannot represent \
+             (only funcref and externref are supported)"
+        ),
+    )
+}

@@ -1,0 +1,142 @@
+//! Instantiation: resolving imports from registered instances and the
+//! [`Linker`], and enforcing the instance limit.
+
+use anywasm_core::{ErrorKind, Linker, Resource, Result};
+
+use crate::Module;
+use crate::convert::{func_type, kind_name};
+use crate::error::{err, instantiate_error};
+use crate::host::host_func;
+use crate::store::{Instance, Store, arm_deadline};
+
+impl<T: Send + 'static> Store<T> {
+    /// See [`anywasm_core::Store::instantiate`].
+    ///
+    /// Each import is taken from the instance registered under its module
+    /// name if that instance exports the name with a matching kind (and,
+    /// for functions, a compatible signature); otherwise from a linker
+    /// function of the same name and exactly the same signature. Host
+    /// functions are created only for the imports the module names.
+    ///
+    /// The store's call timeout, if any, also bounds the start function.
+    pub(crate) fn instantiate_module(
+        &mut self,
+        module: &Module,
+        linker: &Linker<T>,
+    ) -> Result<Instance> {
+        if !wasmtime::Engine::same(module.raw().engine(), self.inner.engine()) {
+            return Err(err(
+                ErrorKind::TypeMismatch,
+                "module was compiled by a different engine than this store's",
+            ));
+        }
+        if let Some(max) = self.max_instances
+            && self.instance_count >= max
+        {
+            return Err(err(
+                ErrorKind::LimitExceeded(Resource::Instances),
+                format!("the store already holds its limit of {max} instances"),
+            ));
+        }
+
+        let mut externs = Vec::with_capacity(module.raw().imports().len());
+        for import in module.raw().imports() {
+            let ty = import.ty();
+            if let Some(e) = self.resolve_registered(import.module(), import.name(), &ty) {
+                externs.push(e);
+                continue;
+            }
+            externs.push(self.resolve_host(linker, import.module(), import.name(), ty)?);
+        }
+
+        let data = self.inner.data_mut();
+        data.trunc_sites.add(module.raw(), module.trunc_sites());
+        data.limiter.reset();
+        let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout_ticks);
+        let result = wasmtime::Instance::new(&mut self.inner, module.raw(), &externs);
+        drop(deadline);
+        match result {
+            Ok(inner) => {
+                self.instance_count += 1;
+                Ok(Instance {
+                    inner,
+                    store: self.id,
+                })
+            }
+            Err(e) => {
+                let data = self.inner.data();
+                Err(instantiate_error(
+                    e,
+                    data.limiter.denied(),
+                    &data.trunc_sites,
+                ))
+            }
+        }
+    }
+
+    /// The export `module::name` of a registered instance, if there is one
+    /// of the kind the import expects.
+    fn resolve_registered(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: &wasmtime::ExternType,
+    ) -> Option<wasmtime::Extern> {
+        let instance = *self.registered.get(module)?;
+        let export = instance.get_export(&mut self.inner, name)?;
+        let fits = match (&export, ty) {
+            (wasmtime::Extern::Func(f), wasmtime::ExternType::Func(t)) => {
+                f.matches_ty(&self.inner, t)
+            }
+            // Limits and subtyping are checked by wasmtime at instantiation.
+            (wasmtime::Extern::Global(_), wasmtime::ExternType::Global(_))
+            | (wasmtime::Extern::Memory(_), wasmtime::ExternType::Memory(_))
+            | (wasmtime::Extern::SharedMemory(_), wasmtime::ExternType::Memory(_))
+            | (wasmtime::Extern::Table(_), wasmtime::ExternType::Table(_))
+            | (wasmtime::Extern::Tag(_), wasmtime::ExternType::Tag(_)) => true,
+            _ => false,
+        };
+        fits.then_some(export)
+    }
+
+    /// A host function for the import `module::name` from the linker.
+    fn resolve_host(
+        &mut self,
+        linker: &Linker<T>,
+        module: &str,
+        name: &str,
+        ty: wasmtime::ExternType,
+    ) -> Result<wasmtime::Extern> {
+        let wasmtime::ExternType::Func(fty) = ty else {
+            return Err(err(
+                ErrorKind::Unlinkable,
+                format!(
+                    "unknown import `{module}::{name}`: no registered instance exports a {} of that name",
+                    kind_name(&ty)
+                ),
+            ));
+        };
+        let Some(host) = linker.get(module, name) else {
+            return Err(err(
+                ErrorKind::Unlinkable,
+                format!("unknown import `{module}::{name}`: no host function or registered export"),
+            ));
+        };
+        match func_type(&fty) {
+            Some(wanted) if &wanted == host.ty() => {
+                Ok(host_func(&mut self.inner, host, fty)?.into())
+            }
+            Some(wanted) => Err(err(
+                ErrorKind::Unlinkable,
+                format!(
+                    "import `{module}::{name}` has type {wanted}, the host function has type {}",
+                    host.ty()
+                ),
+            )),
+            None => Err(err(
+                ErrorKind::Unlinkable,
+                format!("import `{module}::{name}` uses reference types no host function can have"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! [`Module`]: a compiled wasmtime module.
+
+use std::fmt;
+use std::sync::Arc;
+
+use anywasm_core::{ErrorKind, ExportType, ImportType, Result};
+
+use crate::Engine;
+use crate::convert::extern_type;
+use crate::error::{chain_message, err, find_trunc_sites};
+
+/// A compiled module, cheap to clone, usable in every store of its engine.
+///
+/// Imports and exports are listed in declaration order. Exception tags have
+/// no anywasm type and are left out of both lists (a tag import can still
+/// be satisfied by a [`register`](anywasm_core::Store::register)ed instance).
+/// Value types anywasm cannot name (GC and exception references) are
+/// listed as `externref`; functions using them cannot be called through
+/// anywasm ([`ErrorKind::Unsupported`]).
+#[derive(Clone)]
+pub struct Module {
+    inner: wasmtime::Module,
+    imports: Arc<[ImportType]>,
+    exports: Arc<[ExportType]>,
+    trunc_sites: Arc<[usize]>,
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module")
+            .field("imports", &self.imports)
+            .field("exports", &self.exports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Module {
+    /// Validate and compile binary wasm (the text format is not accepted).
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self> {
+        let inner = wasmtime::Module::from_binary(engine.raw(), wasm)
+            .map_err(|e| err(ErrorKind::Compile, chain_message(&e)))?;
+        let imports = inner
+            .imports()
+            .filter_map(|i| {
+                Some(ImportType {
+                    module: i.module().into(),
+                    name: i.name().into(),
+                    ty: extern_type(&i.ty())?,
+                })
+            })
+            .collect();
+        let exports = inner
+            .exports()
+            .filter_map(|e| {
+                Some(ExportType {
+                    name: e.name().into(),
+                    ty: extern_type(&e.ty())?,
+                })
+            })
+            .collect();
+        Ok(Self {
+            inner,
+            imports,
+            exports,
+            trunc_sites: find_trunc_sites(wasm).into(),
+        })
+    }
+
+    pub(crate) fn trunc_sites(&self) -> &Arc<[usize]> {
+        &self.trunc_sites
+    }
+
+    /// The wasmtime module underneath.
+    pub fn raw(&self) -> &wasmtime::Module {
+        &self.inner
+    }
+}
+
+impl anywasm_core::Module for Module {
+    fn imports(&self) -> Vec<ImportType> {
+        self.imports.to_vec()
+    }
+
+    fn exports(&self) -> Vec<ExportType> {
+        self.exports.to_vec()
+    }
+}

@@ -1,0 +1,292 @@
+//! The limit model: memory, tables, instances, fuel, timeouts, stack.
+
+use std::time::Duration;
+
+use anywasm::{Config, ErrorKind, Limits, Linker, Resource, TrapCode, Val};
+
+use super::{LIMITS, check};
+use crate::harness::{expect_call, expect_eq, expect_kind, expect_trap, ok, wasm};
+use crate::{Capability, Check, Ctx};
+
+const PAGE: u64 = 65536;
+
+fn limited(
+    cx: &Ctx,
+    config: &Config,
+    limits: &Limits,
+) -> Result<anywasm::Sandbox<crate::Host>, String> {
+    ok(
+        "instantiate limits.wat",
+        cx.sandbox(LIMITS, config, &Linker::new(), limits),
+    )
+}
+
+pub(crate) fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "limits/memory_grow_past_cap",
+            "memory.grow past the cap returns -1; memory stays usable",
+            |cx: &Ctx| {
+                let mut sb = limited(cx, &Config::new(), &Limits::new().memory_bytes(3 * PAGE))?;
+                expect_call(&mut sb, "grow", &[Val::I32(2)], &[Val::I32(1)])?;
+                expect_call(&mut sb, "grow", &[Val::I32(1)], &[Val::I32(-1)])?;
+                expect_call(&mut sb, "grow", &[Val::I32(0x7fff)], &[Val::I32(-1)])?;
+                expect_call(&mut sb, "size", &[], &[Val::I32(3)])
+            }
+        ),
+        check!(
+            "limits/memory_host_grow_past_cap",
+            "host memory_grow past the cap is LimitExceeded(Memory)",
+            |cx: &Ctx| {
+                let mut sb = limited(cx, &Config::new(), &Limits::new().memory_bytes(2 * PAGE))?;
+                let inst = sb.instance();
+                expect_eq(
+                    "grow",
+                    ok("grow", sb.store_mut().memory_grow(inst, "memory", 1))?,
+                    1,
+                )?;
+                expect_kind(
+                    "grow past cap",
+                    sb.store_mut().memory_grow(inst, "memory", 1),
+                    ErrorKind::LimitExceeded(Resource::Memory),
+                )?;
+                expect_call(&mut sb, "size", &[], &[Val::I32(2)])
+            }
+        ),
+        check!(
+            "limits/memory_initial_over_cap",
+            "a module whose initial memory exceeds the cap fails to instantiate",
+            |cx: &Ctx| {
+                let r = cx.sandbox(
+                    "(module (memory 100))",
+                    &Config::new(),
+                    &Linker::new(),
+                    &Limits::new().memory_bytes(10 * PAGE),
+                );
+                expect_kind(
+                    "instantiate",
+                    r.map(|_| ()),
+                    ErrorKind::LimitExceeded(Resource::Memory),
+                )
+            }
+        ),
+        check!(
+            "limits/table_grow_past_cap",
+            "table.grow past the cap returns -1",
+            |cx: &Ctx| {
+                let mut sb = limited(cx, &Config::new(), &Limits::new().table_elements(10))?;
+                expect_call(&mut sb, "table_grow", &[Val::I32(9)], &[Val::I32(1)])?;
+                expect_call(&mut sb, "table_grow", &[Val::I32(1)], &[Val::I32(-1)])
+            }
+        ),
+        check!(
+            "limits/table_initial_over_cap",
+            "a module whose initial table exceeds the cap fails to instantiate",
+            |cx: &Ctx| {
+                let r = cx.sandbox(
+                    "(module (table 1000 funcref))",
+                    &Config::new(),
+                    &Linker::new(),
+                    &Limits::new().table_elements(100),
+                );
+                expect_kind(
+                    "instantiate",
+                    r.map(|_| ()),
+                    ErrorKind::LimitExceeded(Resource::Table),
+                )
+            }
+        ),
+        check!(
+            "limits/instances",
+            "instantiating past the store's instance cap is LimitExceeded(Instances)",
+            |cx: &Ctx| {
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let module = ok("compile", engine.compile(&wasm("(module)")))?;
+                let mut store = ok(
+                    "store",
+                    engine.store(Default::default(), &Limits::new().instances(3)),
+                )?;
+                for i in 0..3 {
+                    ok(
+                        &format!("instance {i}"),
+                        store.instantiate(&module, &Linker::new()),
+                    )?;
+                }
+                expect_kind(
+                    "fourth",
+                    store.instantiate(&module, &Linker::new()),
+                    ErrorKind::LimitExceeded(Resource::Instances),
+                )
+            }
+        ),
+        check!(
+            "limits/fuel_exhausts",
+            "an infinite loop under a fuel budget stops with OutOfFuel",
+            |cx: &Ctx| {
+                let mut sb = limited(
+                    cx,
+                    &Config::new().consume_fuel(true),
+                    &Limits::new().fuel(100_000),
+                )?;
+                expect_trap("spin", sb.call("spin", &[]), TrapCode::OutOfFuel)?;
+                let left = ok("fuel", sb.store_mut().fuel())?;
+                if left > 100 {
+                    return Err(format!("{left} fuel left after exhaustion"));
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "limits/fuel_completes_and_reports",
+            "a finite workload completes under its budget and fuel used is reported",
+            |cx: &Ctx| {
+                let budget = 10_000_000;
+                let mut sb = limited(
+                    cx,
+                    &Config::new().consume_fuel(true),
+                    &Limits::new().fuel(budget),
+                )?;
+                expect_call(&mut sb, "count", &[Val::I32(1000)], &[Val::I32(1000)])?;
+                let used_small = budget - ok("fuel", sb.store_mut().fuel())?;
+                expect_call(&mut sb, "count", &[Val::I32(10_000)], &[Val::I32(10_000)])?;
+                let used_total = budget - ok("fuel", sb.store_mut().fuel())?;
+                if used_small < 1000 {
+                    return Err(format!(
+                        "1000 loop iterations reported only {used_small} fuel"
+                    ));
+                }
+                if used_total - used_small < 10_000 {
+                    return Err(format!(
+                        "10000 iterations reported only {} fuel",
+                        used_total - used_small
+                    ));
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "limits/fuel_refill",
+            "after running out, refilling fuel lets calls run again",
+            |cx: &Ctx| {
+                let mut sb = limited(
+                    cx,
+                    &Config::new().consume_fuel(true),
+                    &Limits::new().fuel(1_000),
+                )?;
+                expect_trap(
+                    "count",
+                    sb.call("count", &[Val::I32(1_000_000)]),
+                    TrapCode::OutOfFuel,
+                )?;
+                ok("set_fuel", sb.store_mut().set_fuel(10_000_000))?;
+                expect_call(&mut sb, "count", &[Val::I32(1000)], &[Val::I32(1000)])
+            }
+        ),
+        check!(
+            "limits/fuel_needs_config",
+            "a fuel budget without metering compiled in is Unsupported, not ignored",
+            |cx: &Ctx| {
+                let r = cx.sandbox(
+                    LIMITS,
+                    &Config::new(),
+                    &Linker::new(),
+                    &Limits::new().fuel(10),
+                );
+                expect_kind("store", r.map(|_| ()), ErrorKind::Unsupported)?;
+                let mut sb = limited(cx, &Config::new(), &Limits::new())?;
+                expect_kind("fuel()", sb.store_mut().fuel(), ErrorKind::Unsupported)
+            }
+        ),
+        check!(
+            "limits/timeout",
+            "an infinite loop with only a timeout stops with Timeout",
+            |cx: &Ctx| {
+                let mut sb = limited(
+                    cx,
+                    &Config::new().timeouts(true),
+                    &Limits::new().timeout(Duration::from_millis(50)),
+                )?;
+                expect_trap("spin", sb.call("spin", &[]), TrapCode::Timeout)?;
+                expect_trap("spin again", sb.call("spin", &[]), TrapCode::Timeout)
+            }
+        ),
+        check!(
+            "limits/timeout_is_per_call",
+            "calls that finish in time are unaffected by the deadline",
+            |cx: &Ctx| {
+                let mut sb = limited(
+                    cx,
+                    &Config::new().timeouts(true),
+                    &Limits::new().timeout(Duration::from_secs(30)),
+                )?;
+                for _ in 0..100 {
+                    expect_call(&mut sb, "count", &[Val::I32(1000)], &[Val::I32(1000)])?;
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "limits/timeout_and_fuel",
+            "with both limits, whichever is hit first is reported",
+            |cx: &Ctx| {
+                let config = Config::new().timeouts(true).consume_fuel(true);
+                let mut sb = limited(
+                    cx,
+                    &config,
+                    &Limits::new().timeout(Duration::from_secs(60)).fuel(50_000),
+                )?;
+                expect_trap("fuel first", sb.call("spin", &[]), TrapCode::OutOfFuel)?;
+                let mut sb = limited(
+                    cx,
+                    &config,
+                    &Limits::new()
+                        .timeout(Duration::from_millis(50))
+                        .fuel(u64::MAX / 2),
+                )?;
+                expect_trap("timeout first", sb.call("spin", &[]), TrapCode::Timeout)
+            }
+        ),
+        check!(
+            "limits/timeout_needs_config",
+            "a timeout without interruption compiled in is Unsupported",
+            |cx: &Ctx| {
+                let r = cx.sandbox(
+                    LIMITS,
+                    &Config::new(),
+                    &Linker::new(),
+                    &Limits::new().timeout(Duration::from_secs(1)),
+                );
+                expect_kind("store", r.map(|_| ()), ErrorKind::Unsupported)
+            }
+        ),
+        check!(
+            "limits/stack_recovers",
+            "deep recursion traps with StackOverflow and the store can call again",
+            |cx: &Ctx| {
+                let mut sb = limited(cx, &Config::new(), &Limits::new())?;
+                expect_call(&mut sb, "recurse", &[Val::I32(1000)], &[Val::I32(1000)])?;
+                expect_trap(
+                    "recurse",
+                    sb.call("recurse", &[Val::I32(100_000_000)]),
+                    TrapCode::StackOverflow,
+                )?;
+                expect_call(&mut sb, "recurse", &[Val::I32(1000)], &[Val::I32(1000)])
+            }
+        ),
+        check!("limits/stack_limit", "Config::max_stack_bytes lowers the recursion depth that traps", requires Capability::ExactStackLimit, |cx: &Ctx| {
+            let mut roomy = limited(cx, &Config::new().max_stack_bytes(1 << 20), &Limits::new())?;
+            expect_call(&mut roomy, "recurse", &[Val::I32(5_000)], &[Val::I32(5_000)])?;
+            let mut tight = limited(cx, &Config::new().max_stack_bytes(32 << 10), &Limits::new())?;
+            expect_trap("tight", tight.call("recurse", &[Val::I32(5_000)]), TrapCode::StackOverflow)?;
+            expect_call(&mut tight, "recurse", &[Val::I32(10)], &[Val::I32(10)])
+        }),
+        check!(
+            "limits/backend_unavailable",
+            "asking for an unknown engine by name is a typed error",
+            |_cx: &Ctx| {
+                let r = anywasm::engine_by_name::<()>("v8", &Config::new());
+                expect_kind("v8", r.map(|_| ()), ErrorKind::BackendUnavailable)
+            }
+        ),
+    ]
+}

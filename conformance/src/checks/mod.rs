@@ -1,0 +1,50 @@
+//! The checks, one file per area. Adding a check means adding one entry
+//! here; the runner and the CLI pick it up on every backend.
+
+mod host;
+mod limits;
+mod memory;
+mod module;
+mod traps;
+mod values;
+
+use crate::Check;
+
+pub(crate) const VALUES: &str = include_str!("../../fixtures/values.wat");
+pub(crate) const TRAPS: &str = include_str!("../../fixtures/traps.wat");
+pub(crate) const HOST: &str = include_str!("../../fixtures/host.wat");
+pub(crate) const LIMITS: &str = include_str!("../../fixtures/limits.wat");
+pub(crate) const LINK: &str = include_str!("../../fixtures/link.wat");
+pub(crate) const LINKED: &str = include_str!("../../fixtures/linked.wat");
+
+/// Build a [`Check`] from a name, a one-line description and a closure.
+macro_rules! check {
+    ($name:literal, $about:literal, $body:expr) => {
+        crate::Check {
+            name: $name,
+            about: $about,
+            requires: None,
+            run: $body,
+        }
+    };
+    ($name:literal, $about:literal, requires $cap:expr, $body:expr) => {
+        crate::Check {
+            name: $name,
+            about: $about,
+            requires: Some($cap),
+            run: $body,
+        }
+    };
+}
+pub(crate) use check;
+
+pub(crate) fn all() -> Vec<Check> {
+    let mut all = Vec::new();
+    all.extend(values::checks());
+    all.extend(memory::checks());
+    all.extend(module::checks());
+    all.extend(traps::checks());
+    all.extend(host::checks());
+    all.extend(limits::checks());
+    all
+}

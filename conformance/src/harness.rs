@@ -1,0 +1,121 @@
+//! What a check gets: one backend, ways to make engines and sandboxes, and
+//! assertions that turn mismatches into readable failures.
+
+use anywasm::{
+    BackendKind, Config, DynRuntime, DynStore, ErrorKind, InstanceId, Limits, Linker, Result,
+    Sandbox, TrapCode, Val,
+};
+
+/// Host state used by every check's store.
+#[derive(Debug, Default)]
+pub struct Host {
+    /// A counter host functions bump.
+    pub counter: i64,
+}
+
+/// One backend, as seen by a check.
+#[derive(Debug)]
+pub struct Ctx {
+    backend: BackendKind,
+}
+
+impl Ctx {
+    pub(crate) fn new(backend: BackendKind) -> Self {
+        Self { backend }
+    }
+
+    /// The backend under test.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// An engine of this backend.
+    pub fn engine(&self, config: &Config) -> Result<Box<dyn DynRuntime<Host>>> {
+        anywasm::engine(self.backend, config)
+    }
+
+    /// A sandbox running the text module `wat`.
+    pub fn sandbox(
+        &self,
+        wat: &str,
+        config: &Config,
+        linker: &Linker<Host>,
+        limits: &Limits,
+    ) -> Result<Sandbox<Host>> {
+        let engine = self.engine(config)?;
+        Sandbox::new(&*engine, &wasm(wat), linker, Host::default(), limits)
+    }
+
+    /// A store and an instance of `wat` in it.
+    pub fn instance(
+        &self,
+        wat: &str,
+        config: &Config,
+        limits: &Limits,
+    ) -> Result<(Box<dyn DynStore<Host>>, InstanceId)> {
+        let engine = self.engine(config)?;
+        let module = engine.compile(&wasm(wat))?;
+        let mut store = engine.store(Host::default(), limits)?;
+        let inst = store.instantiate(&module, &Linker::new())?;
+        Ok((store, inst))
+    }
+}
+
+/// Text to binary; fixtures are ours, so a parse error is a bug in the suite.
+pub fn wasm(wat: &str) -> Vec<u8> {
+    wat::parse_str(wat).expect("conformance fixture must parse")
+}
+
+/// Turn an anywasm error into a check failure with context.
+pub fn ok<T>(what: &str, r: Result<T>) -> Result<T, String> {
+    r.map_err(|e| format!("{what}: unexpected error: {e}"))
+}
+
+/// Expect an error of `kind`.
+pub fn expect_kind<T: std::fmt::Debug>(
+    what: &str,
+    r: Result<T>,
+    kind: ErrorKind,
+) -> Result<(), String> {
+    match r {
+        Ok(v) => Err(format!("{what}: expected {kind:?}, got Ok({v:?})")),
+        Err(e) if e.kind() == kind => Ok(()),
+        Err(e) => Err(format!(
+            "{what}: expected {kind:?}, got {:?}: {e}",
+            e.kind()
+        )),
+    }
+}
+
+/// Expect a trap with `code`.
+pub fn expect_trap<T: std::fmt::Debug>(
+    what: &str,
+    r: Result<T>,
+    code: TrapCode,
+) -> Result<(), String> {
+    expect_kind(what, r, ErrorKind::Trap(code))
+}
+
+/// Expect equal values.
+pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: T,
+    want: T,
+) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+/// Call `name` on a sandbox and expect `want`.
+pub fn expect_call(
+    sb: &mut Sandbox<Host>,
+    name: &str,
+    args: &[Val],
+    want: &[Val],
+) -> Result<(), String> {
+    let got = ok(name, sb.call(name, args))?;
+    expect_eq(name, got.as_slice(), want)
+}

@@ -1,0 +1,136 @@
+//! # anywasm-conformance
+//!
+//! One list of checks, written once against the anywasm contract and run on
+//! every compiled-in backend, so that "wasmtime, wasmer and wasmi behave the
+//! same through anywasm" is a tested fact rather than a hope.
+//!
+//! - [`checks()`] is the list: each [`Check`] has a path-like name
+//!   (`trap/unreachable`), an optional [`Capability`] it needs, and a function
+//!   that gets a [`Ctx`] for one backend.
+//! - [`backends()`] lists the compiled-in backends with the capabilities each
+//!   declares; a check needing a capability a backend lacks is reported as
+//!   "not supported" for it, with the backend's reason, never silently skipped.
+//! - [`run`] runs one check on one backend; the `conformance` test target turns
+//!   every (backend, check) pair into one test named `<backend>/<check>`, and
+//!   `anywasm conformance` prints the case x backend table.
+//!
+//! ```
+//! let backends = anywasm_conformance::backends();
+//! let checks = anywasm_conformance::checks();
+//! let check = checks.iter().find(|c| c.name == "trap/unreachable").unwrap();
+//! for b in &backends {
+//!     assert!(anywasm_conformance::run(b, check).is_pass());
+//! }
+//! ```
+
+#![deny(missing_docs)]
+
+mod checks;
+mod harness;
+
+pub use harness::{Ctx, Host};
+
+use anywasm::BackendKind;
+
+/// Something a backend may or may not be able to do exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capability {
+    /// `Config::max_stack_bytes` bounds the guest stack at the configured size.
+    ExactStackLimit,
+}
+
+/// A backend under test and what it declares it can do.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    /// Which engine.
+    pub kind: BackendKind,
+    /// Capabilities it lacks, each with the reason shown in reports.
+    pub lacks: Vec<(Capability, &'static str)>,
+}
+
+impl Backend {
+    /// Why this backend lacks `cap`, if it does.
+    pub fn lacks(&self, cap: Capability) -> Option<&'static str> {
+        self.lacks
+            .iter()
+            .find(|(c, _)| *c == cap)
+            .map(|(_, why)| *why)
+    }
+}
+
+/// The compiled-in backends, in the facade's preference order.
+pub fn backends() -> Vec<Backend> {
+    anywasm::compiled_backends()
+        .iter()
+        .map(|&kind| Backend {
+            kind,
+            lacks: match kind {
+                BackendKind::Wasmer => vec![(
+                    Capability::ExactStackLimit,
+                    "wasmer runs guests on its own fixed-size stack; Config::max_stack_bytes is not applied",
+                )],
+                _ => Vec::new(),
+            },
+        })
+        .collect()
+}
+
+/// One conformance check.
+#[derive(Clone, Copy, Debug)]
+pub struct Check {
+    /// Path-like name, `<area>/<case>`.
+    pub name: &'static str,
+    /// What the check proves, one line.
+    pub about: &'static str,
+    /// A capability the backend must declare for the check to apply.
+    pub requires: Option<Capability>,
+    /// The check itself.
+    pub run: fn(&Ctx) -> Result<(), String>,
+}
+
+/// The result of one check on one backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The backend behaved as the contract says.
+    Pass,
+    /// The backend declares it cannot do this; the reason.
+    NotSupported(&'static str),
+    /// It did not; what went wrong.
+    Fail(String),
+}
+
+impl Outcome {
+    /// Whether this is a pass.
+    pub fn is_pass(&self) -> bool {
+        matches!(self, Outcome::Pass)
+    }
+}
+
+/// Every check, in a stable order.
+pub fn checks() -> Vec<Check> {
+    checks::all()
+}
+
+/// Run `check` on `backend`. A panic inside the check (a bug in anywasm or an
+/// engine) is caught and reported as a failure.
+pub fn run(backend: &Backend, check: &Check) -> Outcome {
+    if let Some(cap) = check.requires {
+        if let Some(why) = backend.lacks(cap) {
+            return Outcome::NotSupported(why);
+        }
+    }
+    let ctx = Ctx::new(backend.kind);
+    match std::panic::catch_unwind(|| (check.run)(&ctx)) {
+        Ok(Ok(())) => Outcome::Pass,
+        Ok(Err(msg)) => Outcome::Fail(msg),
+        Err(payload) => Outcome::Fail(format!(
+            "check panicked: {}",
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    }
+}

@@ -1,0 +1,25 @@
+//! One test per (backend, check), named `<backend>/<check>`:
+//! `cargo test -p anywasm-conformance --test conformance -- wasmi/trap/`.
+
+use anywasm_conformance::{Outcome, backends, checks, run};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let checks = checks();
+    let mut trials = Vec::new();
+    for backend in backends() {
+        for check in &checks {
+            let name = format!("{}/{}", backend.kind, check.name);
+            let unsupported = check.requires.and_then(|c| backend.lacks(c));
+            let (backend, check) = (backend.clone(), *check);
+            let trial = Trial::test(name, move || match run(&backend, &check) {
+                Outcome::Pass | Outcome::NotSupported(_) => Ok(()),
+                Outcome::Fail(msg) => Err(Failed::from(msg)),
+            });
+            // Declared gaps show up as ignored, with the reason in the table of `anywasm conformance`.
+            trials.push(trial.with_ignored_flag(unsupported.is_some()));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,57 @@
+//! Choosing the engine at run time.
+
+use alloc::boxed::Box;
+use alloc::format;
+
+use anywasm_core::{BackendKind, Config, DynRuntime, Error, ErrorKind, Result};
+
+/// The backends compiled into this build, in preference order.
+pub fn compiled_backends() -> &'static [BackendKind] {
+    &[
+        #[cfg(feature = "wasmtime")]
+        BackendKind::Wasmtime,
+        #[cfg(feature = "wasmer")]
+        BackendKind::Wasmer,
+        #[cfg(feature = "wasmi")]
+        BackendKind::Wasmi,
+    ]
+}
+
+/// Create the engine `kind` behind the object-safe layer.
+///
+/// A backend that exists but is not compiled into this build is
+/// [`ErrorKind::BackendUnavailable`], with the Cargo feature that adds it.
+pub fn engine<T: Send + 'static>(
+    kind: BackendKind,
+    config: &Config,
+) -> Result<Box<dyn DynRuntime<T>>> {
+    let _ = config;
+    match kind {
+        #[cfg(feature = "wasmtime")]
+        BackendKind::Wasmtime => Ok(Box::new(<anywasm_wasmtime::Engine as anywasm_core::Runtime>::new(config)?)),
+        #[cfg(feature = "wasmer")]
+        BackendKind::Wasmer => Ok(Box::new(<anywasm_wasmer::Engine as anywasm_core::Runtime>::new(config)?)),
+        #[cfg(feature = "wasmi")]
+        BackendKind::Wasmi => Ok(Box::new(<anywasm_wasmi::Engine as anywasm_core::Runtime>::new(config)?)),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::new(
+            ErrorKind::BackendUnavailable,
+            format!(
+                "backend `{other}` is not compiled into this build; enable the `{other}` feature of anywasm"
+            ),
+        )
+        .with_backend(other)),
+    }
+}
+
+/// Create an engine from its name (`"wasmtime"`, `"wasmer"`, `"wasmi"`).
+///
+/// Unknown names and backends not compiled in are both
+/// [`ErrorKind::BackendUnavailable`].
+pub fn engine_by_name<T: Send + 'static>(
+    name: &str,
+    config: &Config,
+) -> Result<Box<dyn DynRuntime<T>>> {
+    let kind: BackendKind = name.parse()?;
+    engine(kind, config)
+}
