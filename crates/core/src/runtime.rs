@@ -186,7 +186,7 @@ pub trait StoreExt<T>: Store<T> {
         len: usize,
     ) -> Result<Vec<u8>> {
         let size = self.memory_size(instance, memory)?;
-        crate::check_range(offset, len, size)?;
+        crate::check_range(offset, len, size).map_err(|e| e.with_backend(self.backend()))?;
         let mut buf = vec![0; len];
         self.memory_read(instance, memory, offset, &mut buf)?;
         Ok(buf)
