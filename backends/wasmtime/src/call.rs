@@ -46,7 +46,7 @@ pub(crate) fn call_func<T: 'static>(
                 *slot = from_engine(&mut cx, v)?;
                 Ok(())
             }),
-        Err(e) => Err(call_error(e, &cx.data().trunc_sites)),
+        Err(e) => Err(call_error(e)),
     };
     scratch.args.clear();
     scratch.results.clear();

@@ -6,10 +6,8 @@
 //! recovered by downcasting; anything else is [`ErrorKind::Engine`] with
 //! wasmtime's full message.
 
-use std::sync::Arc;
-
 use anywasm_core::{BackendKind, Error, ErrorKind, HostError, Resource, TrapCode};
-use wasmtime::{Trap, WasmBacktrace};
+use wasmtime::Trap;
 
 /// The backend tag put on every error this crate returns.
 pub(crate) const BACKEND: BackendKind = BackendKind::Wasmtime;
@@ -59,114 +57,26 @@ pub(crate) fn chain_message(error: &wasmtime::Error) -> String {
     out
 }
 
-/// Where the modules instantiated in a store have trapping float-to-int
-/// conversions (`i32.trunc_f32_s` etc.), as offsets into the module binary.
-///
-/// wasmtime follows the spec's wording and reports an out-of-range
-/// truncation as [`Trap::IntegerOverflow`], the same code as
-/// `i32.div_s(MIN, -1)`; anywasm calls it
-/// [`TrapCode::BadConversionToInteger`]. The trapping frame's module offset
-/// tells the two apart.
-#[derive(Debug, Default)]
-pub(crate) struct TruncSites {
-    modules: Vec<(wasmtime::Module, Arc<[usize]>)>,
-}
-
-impl TruncSites {
-    /// Remember `module`'s truncation sites (once per module).
-    pub(crate) fn add(&mut self, module: &wasmtime::Module, sites: &Arc<[usize]>) {
-        if sites.is_empty()
-            || self
-                .modules
-                .iter()
-                .any(|(m, _)| wasmtime::Module::same(m, module))
-        {
-            return;
-        }
-        self.modules.push((module.clone(), Arc::clone(sites)));
-    }
-
-    /// Whether `error` trapped on one of the recorded truncations.
-    fn is_trunc(&self, error: &wasmtime::Error) -> bool {
-        let Some(frame) = error
-            .downcast_ref::<WasmBacktrace>()
-            .and_then(|bt| bt.frames().first())
-        else {
-            return false;
-        };
-        let Some(offset) = frame.module_offset() else {
-            return false;
-        };
-        self.modules
-            .iter()
-            .find(|(m, _)| wasmtime::Module::same(m, frame.module()))
-            .is_some_and(|(_, sites)| sites.binary_search(&offset).is_ok())
-    }
-}
-
-/// The offsets of the trapping float-to-int conversions in `wasm` (sorted).
-pub(crate) fn find_trunc_sites(wasm: &[u8]) -> Vec<usize> {
-    use wasmtime::wasmparser::{Operator, Parser, Payload};
-    let mut sites = Vec::new();
-    for payload in Parser::new(0).parse_all(wasm) {
-        let Ok(payload) = payload else { break };
-        let Payload::CodeSectionEntry(body) = payload else {
-            continue;
-        };
-        let Ok(mut ops) = body.get_operators_reader() else {
-            continue;
-        };
-        while !ops.eof() {
-            let Ok((op, offset)) = ops.read_with_offset() else {
-                break;
-            };
-            if matches!(
-                op,
-                Operator::I32TruncF32S
-                    | Operator::I32TruncF32U
-                    | Operator::I32TruncF64S
-                    | Operator::I32TruncF64U
-                    | Operator::I64TruncF32S
-                    | Operator::I64TruncF32U
-                    | Operator::I64TruncF64S
-                    | Operator::I64TruncF64U
-            ) {
-                sites.push(offset);
-            }
-        }
-    }
-    sites.sort_unstable();
-    sites
-}
-
 /// The error for a host function failure or a trap, if `error` is one.
-fn host_or_trap(error: &wasmtime::Error, sites: &TruncSites) -> Option<Error> {
+fn host_or_trap(error: &wasmtime::Error) -> Option<Error> {
     if let Some(host) = error.downcast_ref::<HostError>() {
         return Some(tag(Error::from_host(host.clone())));
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
-        let code = match *trap {
-            Trap::IntegerOverflow if sites.is_trunc(error) => TrapCode::BadConversionToInteger,
-            t => trap_code(t),
-        };
-        return Some(err(ErrorKind::Trap(code), trap.to_string()));
+        return Some(err(ErrorKind::Trap(trap_code(*trap)), trap.to_string()));
     }
     None
 }
 
 /// Map an error from running guest code (`Func::call`).
-pub(crate) fn call_error(error: wasmtime::Error, sites: &TruncSites) -> Error {
-    host_or_trap(&error, sites).unwrap_or_else(|| err(ErrorKind::Engine, chain_message(&error)))
+pub(crate) fn call_error(error: wasmtime::Error) -> Error {
+    host_or_trap(&error).unwrap_or_else(|| err(ErrorKind::Engine, chain_message(&error)))
 }
 
 /// Map an error from `Instance::new`. `denied` is the resource the limiter
 /// refused during the attempt, if any.
-pub(crate) fn instantiate_error(
-    error: wasmtime::Error,
-    denied: Option<Resource>,
-    sites: &TruncSites,
-) -> Error {
-    if let Some(e) = host_or_trap(&error, sites) {
+pub(crate) fn instantiate_error(error: wasmtime::Error, denied: Option<Resource>) -> Error {
+    if let Some(e) = host_or_trap(&error) {
         return e;
     }
     let message = chain_message(&error);

@@ -52,9 +52,6 @@
 //! - A store's call timeout also bounds the start function run by
 //!   `instantiate`. Deadlines are checked at function entries and loop
 //!   headers, so a host function that blocks is not interrupted.
-//! - wasmtime reports an out-of-range float-to-int truncation with the same
-//!   code as `i32.div_s(MIN, -1)`; the backend tells them apart by the
-//!   trapping instruction's offset, so both give the anywasm codes.
 //! - Growing a memory or table from the host past its own declared maximum
 //!   is reported like growing it past the store's cap:
 //!   `LimitExceeded(Memory | Table)`.

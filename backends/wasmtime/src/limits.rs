@@ -132,6 +132,4 @@ pub(crate) struct StoreData<T> {
     pub(crate) limiter: Limiter,
     /// Funcref handles given out by this store.
     pub(crate) funcs: FuncTable,
-    /// Truncation sites of the modules instantiated here (trap mapping).
-    pub(crate) trunc_sites: crate::error::TruncSites,
 }

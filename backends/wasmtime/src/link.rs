@@ -50,7 +50,6 @@ impl<T: Send + 'static> Store<T> {
         }
 
         let data = self.inner.data_mut();
-        data.trunc_sites.add(module.raw(), module.trunc_sites());
         data.limiter.reset();
         let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout_ticks);
         let result = wasmtime::Instance::new(&mut self.inner, module.raw(), &externs);
@@ -65,11 +64,7 @@ impl<T: Send + 'static> Store<T> {
             }
             Err(e) => {
                 let data = self.inner.data();
-                Err(instantiate_error(
-                    e,
-                    data.limiter.denied(),
-                    &data.trunc_sites,
-                ))
+                Err(instantiate_error(e, data.limiter.denied()))
             }
         }
     }

@@ -7,7 +7,7 @@ use anywasm_core::{ErrorKind, ExportType, ImportType, Result};
 
 use crate::Engine;
 use crate::convert::extern_type;
-use crate::error::{chain_message, err, find_trunc_sites};
+use crate::error::{chain_message, err};
 
 /// A compiled module, cheap to clone, usable in every store of its engine.
 ///
@@ -22,7 +22,6 @@ pub struct Module {
     inner: wasmtime::Module,
     imports: Arc<[ImportType]>,
     exports: Arc<[ExportType]>,
-    trunc_sites: Arc<[usize]>,
 }
 
 impl fmt::Debug for Module {
@@ -62,12 +61,7 @@ impl Module {
             inner,
             imports,
             exports,
-            trunc_sites: find_trunc_sites(wasm).into(),
         })
-    }
-
-    pub(crate) fn trunc_sites(&self) -> &Arc<[usize]> {
-        &self.trunc_sites
     }
 
     /// The wasmtime module underneath.

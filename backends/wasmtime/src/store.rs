@@ -103,7 +103,6 @@ impl<T: Send + 'static> Store<T> {
                 user: data,
                 limiter: Limiter::new(limits),
                 funcs: FuncTable::default(),
-                trunc_sites: Default::default(),
             },
         );
         inner.limiter(|d| &mut d.limiter);

@@ -52,7 +52,7 @@ fn each_trap_code() {
         ("div_zero", &[], TrapCode::IntegerDivisionByZero),
         ("rem_zero", &[], TrapCode::IntegerDivisionByZero),
         ("trunc_nan", &[], TrapCode::BadConversionToInteger),
-        ("trunc_range", &[], TrapCode::BadConversionToInteger),
+        ("trunc_range", &[], TrapCode::IntegerOverflow),
         ("recurse", &[Val::I32(0)], TrapCode::StackOverflow),
         ("call_ref_null", &[], TrapCode::NullReference),
     ];
@@ -151,8 +151,9 @@ fn trap_message_and_display() {
     );
 }
 
+/// NaN is "invalid conversion to integer", out of range is "integer overflow" (the spec's wording).
 #[test]
-fn every_trapping_truncation_is_bad_conversion() {
+fn truncation_traps_follow_the_spec() {
     let (mut store, inst) = instance(
         r#"(module
           (func (export "i32_f32_s") (param f32) (result i32) (i32.trunc_f32_s (local.get 0)))
@@ -185,10 +186,12 @@ fn every_trapping_truncation_is_bad_conversion() {
             } else {
                 Val::from(x as f32)
             };
-            assert_trap(
-                call(&mut store, &inst, name, &[arg]),
-                TrapCode::BadConversionToInteger,
-            );
+            let want = if x.is_nan() {
+                TrapCode::BadConversionToInteger
+            } else {
+                TrapCode::IntegerOverflow
+            };
+            assert_trap(call(&mut store, &inst, name, &[arg]), want);
         }
     }
     assert_trap(
@@ -208,7 +211,7 @@ fn every_trapping_truncation_is_bad_conversion() {
             "deep",
             &[Val::I32(100), Val::from(1e300)],
         ),
-        TrapCode::BadConversionToInteger,
+        TrapCode::IntegerOverflow,
     );
     assert_eq!(
         call(&mut store, &inst, "deep", &[Val::I32(3), Val::from(-7.9)]).unwrap(),
@@ -235,7 +238,7 @@ fn truncation_in_another_module_and_in_start() {
     let user_inst = store.instantiate(&user, &Linker::new()).unwrap();
     assert_trap(
         call(&mut store, &user_inst, "go", &[]),
-        TrapCode::BadConversionToInteger,
+        TrapCode::IntegerOverflow,
     );
 
     let start = compile(
@@ -244,6 +247,6 @@ fn truncation_in_another_module_and_in_start() {
     );
     assert_trap(
         store.instantiate(&start, &Linker::new()),
-        TrapCode::BadConversionToInteger,
+        TrapCode::IntegerOverflow,
     );
 }

@@ -264,13 +264,13 @@ pub(crate) fn checks() -> Vec<Check> {
             "deep recursion traps with StackOverflow and the store can call again",
             |cx: &Ctx| {
                 let mut sb = limited(cx, &Config::new(), &Limits::new())?;
-                expect_call(&mut sb, "recurse", &[Val::I32(1000)], &[Val::I32(1000)])?;
+                expect_call(&mut sb, "recurse", &[Val::I32(500)], &[Val::I32(500)])?;
                 expect_trap(
                     "recurse",
                     sb.call("recurse", &[Val::I32(100_000_000)]),
                     TrapCode::StackOverflow,
                 )?;
-                expect_call(&mut sb, "recurse", &[Val::I32(1000)], &[Val::I32(1000)])
+                expect_call(&mut sb, "recurse", &[Val::I32(500)], &[Val::I32(500)])
             }
         ),
         check!("limits/stack_limit", "Config::max_stack_bytes lowers the recursion depth that traps", requires Capability::ExactStackLimit, |cx: &Ctx| {

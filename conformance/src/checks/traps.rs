@@ -81,11 +81,13 @@ pub(crate) fn checks() -> Vec<Check> {
         ),
         check!(
             "trap/bad_conversion",
-            "trunc of NaN or out-of-range -> BadConversionToInteger",
-            |cx: &Ctx| {
-                trap_case(cx, "trunc_nan", &[], TrapCode::BadConversionToInteger)?;
-                trap_case(cx, "trunc_range", &[], TrapCode::BadConversionToInteger)
-            }
+            "trunc of NaN -> BadConversionToInteger",
+            |cx: &Ctx| trap_case(cx, "trunc_nan", &[], TrapCode::BadConversionToInteger)
+        ),
+        check!(
+            "trap/conversion_overflow",
+            "trunc of an out-of-range float -> IntegerOverflow (the spec's wording)",
+            |cx: &Ctx| trap_case(cx, "trunc_range", &[], TrapCode::IntegerOverflow)
         ),
         check!(
             "trap/stack_overflow",

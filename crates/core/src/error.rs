@@ -24,11 +24,13 @@ pub enum TrapCode {
     IndirectCallToNull,
     /// `call_indirect` whose callee has a different signature.
     BadSignature,
-    /// Signed integer division overflow (`i32.div_s` of `MIN / -1`).
+    /// Signed integer division overflow (`i32.div_s` of `MIN / -1`), or a
+    /// trapping float-to-int conversion of an out-of-range value.
     IntegerOverflow,
     /// Integer division or remainder by zero.
     IntegerDivisionByZero,
-    /// A trapping float-to-int conversion of NaN or an out-of-range value.
+    /// A trapping float-to-int conversion of NaN. (An out-of-range value is
+    /// [`IntegerOverflow`](Self::IntegerOverflow), as the spec words it.)
     BadConversionToInteger,
     /// The guest exhausted its call stack (runaway recursion).
     StackOverflow,

@@ -1,0 +1,193 @@
+//! Calling guest code under the store's limits.
+//!
+//! Fuel: wasmi's own metering; the store's wasmi fuel *is* the budget.
+//!
+//! Timeouts, without threads: a call with a deadline runs through
+//! [`wasmi::Func::call_resumable`] with at most [`FUEL_SLICE`] units of fuel
+//! loaded into the store. Each time the slice is used up wasmi pauses the
+//! call; we read the clock, stop with `Trap(Timeout)` if the deadline has
+//! passed, and otherwise load the next slice and resume. The rest of the
+//! real budget waits in [`Timing::reserve`] meanwhile and is put back when
+//! the call ends, so the store's fuel always reads as the real remaining
+//! budget between calls; when budget and reserve are both exhausted the call
+//! ends with `Trap(OutOfFuel)` as without a timeout.
+//!
+//! Re-entrant calls from host functions share the outermost call's deadline
+//! and reserve.
+
+use alloc::format;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use anywasm_core::{Error, ErrorKind, FuncType, Result, TrapCode, Val, check_args};
+use wasmi::{AsContext, AsContextMut, ResumableCall};
+
+use crate::convert::{self, from_wasmi, to_val_type, to_wasmi};
+use crate::engine::Clock;
+use crate::store::StoreData;
+
+/// Fuel units (about one per executed instruction) run between two clock
+/// readings when a call has a deadline.
+pub const FUEL_SLICE: u64 = 100_000;
+
+/// How deeply host functions may re-enter guest code (host -> guest -> host
+/// ...). Guest frames live on wasmi's heap stacks, but each re-entry is a
+/// new native interpreter invocation (about 5 KiB of native stack optimised,
+/// 20 KiB unoptimised); past this depth the re-entrant call fails with
+/// `Trap(StackOverflow)` instead of exhausting the native stack. The bound is
+/// a depth, not bytes, so it is the same in every build.
+pub const MAX_REENTRANCY: u32 = 32;
+
+/// Per-store execution state.
+#[derive(Debug)]
+pub(crate) struct ExecState {
+    timeout: Option<Duration>,
+    clock: Option<Clock>,
+    /// Set while a call with a deadline is running.
+    timing: Option<Timing>,
+    /// Current host re-entrancy depth.
+    depth: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    deadline: Duration,
+    /// Budget not loaded into the store during the call.
+    reserve: u64,
+    clock: Clock,
+}
+
+impl ExecState {
+    pub(crate) fn new(timeout: Option<Duration>, clock: Option<Clock>) -> Self {
+        Self {
+            timeout,
+            clock,
+            timing: None,
+            depth: 0,
+        }
+    }
+}
+
+/// Call `func` with engine values under the store's limits.
+pub(crate) fn invoke<T>(
+    ctx: &mut impl AsContextMut<Data = StoreData<T>>,
+    func: &wasmi::Func,
+    args: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+) -> Result<()> {
+    let (timeout, clock, nested) = {
+        let store = ctx.as_context();
+        let exec = &store.data().exec;
+        (exec.timeout, exec.clock, exec.timing.is_some())
+    };
+    let (Some(timeout), Some(clock)) = (timeout, clock) else {
+        return func.call(&mut *ctx, args, results).map_err(convert::error);
+    };
+    if nested {
+        // Re-entrant call inside a timed call: same deadline, same reserve.
+        return run_sliced(ctx, func, args, results);
+    }
+    let total = ctx.as_context().get_fuel().map_err(convert::error)?;
+    let slice = total.min(FUEL_SLICE);
+    ctx.as_context_mut()
+        .set_fuel(slice)
+        .map_err(convert::error)?;
+    ctx.as_context_mut().data_mut().exec.timing = Some(Timing {
+        deadline: clock().saturating_add(timeout),
+        reserve: total - slice,
+        clock,
+    });
+    let outcome = run_sliced(ctx, func, args, results);
+    let reserve = ctx
+        .as_context_mut()
+        .data_mut()
+        .exec
+        .timing
+        .take()
+        .map_or(0, |t| t.reserve);
+    let left = ctx.as_context().get_fuel().unwrap_or(0);
+    // Cannot fail: fuel metering is on (we just read the fuel).
+    let _ = ctx.as_context_mut().set_fuel(left.saturating_add(reserve));
+    outcome
+}
+
+fn run_sliced<T>(
+    ctx: &mut impl AsContextMut<Data = StoreData<T>>,
+    func: &wasmi::Func,
+    args: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+) -> Result<()> {
+    let mut call = func
+        .call_resumable(&mut *ctx, args, results)
+        .map_err(convert::error)?;
+    loop {
+        match call {
+            ResumableCall::Finished => return Ok(()),
+            ResumableCall::HostTrap(trap) => return Err(convert::error(trap.into_host_error())),
+            ResumableCall::OutOfFuel(paused) => {
+                refill(ctx, paused.required_fuel())?;
+                call = paused.resume(&mut *ctx, results).map_err(convert::error)?;
+            }
+        }
+    }
+}
+
+/// Between two slices: out of real fuel, past the deadline, or load the
+/// next slice (at least what the paused instruction needs).
+fn refill<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, required: u64) -> Result<()> {
+    let left = ctx.as_context().get_fuel().map_err(convert::error)?;
+    let mut store = ctx.as_context_mut();
+    let Some(timing) = store.data_mut().exec.timing.as_mut() else {
+        return Err(Error::new(
+            ErrorKind::Engine,
+            "resumable call paused outside of a timed call",
+        ));
+    };
+    let available = left.saturating_add(timing.reserve);
+    if available < required {
+        return Err(Error::trap(TrapCode::OutOfFuel, "all fuel consumed"));
+    }
+    if (timing.clock)() >= timing.deadline {
+        return Err(Error::trap(
+            TrapCode::Timeout,
+            "the call ran past its deadline",
+        ));
+    }
+    let target = available.min(required.max(FUEL_SLICE));
+    timing.reserve -= target.saturating_sub(left);
+    store.set_fuel(target).map_err(convert::error)
+}
+
+/// A host function calling `func` (an export of its caller) re-entrantly.
+pub(crate) fn reentrant_call<T>(
+    ctx: &mut wasmi::Caller<'_, StoreData<T>>,
+    func: wasmi::Func,
+    args: &[Val],
+    results: &mut [Val],
+) -> Result<()> {
+    let ty: FuncType = convert::func_type(&func.ty(&*ctx));
+    check_args(&ty, args, results)?;
+    if ctx.data().exec.depth >= MAX_REENTRANCY {
+        return Err(Error::trap(
+            TrapCode::StackOverflow,
+            format!("host functions re-entered the guest more than {MAX_REENTRANCY} levels deep"),
+        ));
+    }
+    let mut wargs = Vec::with_capacity(args.len());
+    for a in args {
+        wargs.push(to_wasmi(ctx, *a)?);
+    }
+    let mut wres: Vec<wasmi::Val> = ty
+        .results()
+        .iter()
+        .map(|t| wasmi::Val::default_for_ty(to_val_type(*t)))
+        .collect();
+    ctx.data_mut().exec.depth += 1;
+    let outcome = invoke(ctx, &func, &wargs, &mut wres);
+    ctx.data_mut().exec.depth -= 1;
+    outcome?;
+    for (slot, v) in results.iter_mut().zip(&wres) {
+        *slot = from_wasmi(ctx, v)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Host functions: the wasmi trampoline around an anywasm [`HostFunc`] and
+//! the [`Caller`] it sees.
+
+use alloc::string::ToString;
+use alloc::vec;
+
+use anywasm_core::{
+    BackendKind, Caller, HostError, HostFunc, Result, Val, check_range, export_not_found,
+};
+use wasmi::Extern;
+
+use crate::call;
+use crate::convert::{from_wasmi, host_trap, to_wasmi};
+use crate::start::START_EXPORT;
+use crate::store::StoreData;
+use crate::tag;
+
+/// Arities up to this use stack buffers in the trampoline.
+const INLINE_VALS: usize = 8;
+
+/// Create the wasmi function for `func`, with signature `ty` (already
+/// checked equal to `func.ty()`).
+pub(crate) fn make_func<T: Send + 'static>(
+    store: &mut wasmi::Store<StoreData<T>>,
+    func: HostFunc<T>,
+    ty: wasmi::FuncType,
+) -> wasmi::Func {
+    wasmi::Func::new(store, ty, move |caller, params, results| {
+        trampoline(&func, caller, params, results)
+    })
+}
+
+fn conversion_failed(err: anywasm_core::Error) -> wasmi::Error {
+    host_trap(HostError::new(err.to_string()))
+}
+
+fn trampoline<T: Send + 'static>(
+    func: &HostFunc<T>,
+    caller: wasmi::Caller<'_, StoreData<T>>,
+    params: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+) -> core::result::Result<(), wasmi::Error> {
+    let mut caller = WasmiCaller { inner: caller };
+    let (mut arg_buf, mut arg_heap);
+    let args: &mut [Val] = if params.len() <= INLINE_VALS {
+        arg_buf = [Val::I32(0); INLINE_VALS];
+        &mut arg_buf[..params.len()]
+    } else {
+        arg_heap = vec![Val::I32(0); params.len()];
+        &mut arg_heap
+    };
+    for (slot, p) in args.iter_mut().zip(params) {
+        *slot = from_wasmi(&mut caller.inner, p).map_err(conversion_failed)?;
+    }
+    let (mut res_buf, mut res_heap);
+    let outs: &mut [Val] = if results.len() <= INLINE_VALS {
+        res_buf = [Val::I32(0); INLINE_VALS];
+        &mut res_buf[..results.len()]
+    } else {
+        res_heap = vec![Val::I32(0); results.len()];
+        &mut res_heap
+    };
+    func.invoke(&mut caller, args, outs).map_err(host_trap)?;
+    for (slot, v) in results.iter_mut().zip(outs.iter()) {
+        *slot = to_wasmi(&mut caller.inner, *v).map_err(conversion_failed)?;
+    }
+    Ok(())
+}
+
+/// What a host function sees: the wasmi caller, i.e. the calling instance
+/// and the store.
+struct WasmiCaller<'a, T> {
+    inner: wasmi::Caller<'a, StoreData<T>>,
+}
+
+impl<T> WasmiCaller<'_, T> {
+    /// The calling instance's export `memory`, looked up afresh.
+    fn memory(&self) -> Option<wasmi::Memory> {
+        self.inner
+            .get_export("memory")
+            .and_then(Extern::into_memory)
+    }
+
+    fn memory_or_err(&self) -> Result<wasmi::Memory> {
+        self.memory()
+            .ok_or_else(|| tag(export_not_found("memory", "memory")))
+    }
+}
+
+impl<T: Send + 'static> Caller<T> for WasmiCaller<'_, T> {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Wasmi
+    }
+
+    fn data(&self) -> &T {
+        &self.inner.data().data
+    }
+
+    fn data_mut(&mut self) -> &mut T {
+        &mut self.inner.data_mut().data
+    }
+
+    fn memory_size(&mut self) -> Option<u64> {
+        let mem = self.memory()?;
+        Some(mem.data_size(&self.inner) as u64)
+    }
+
+    fn read_memory(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let mem = self.memory_or_err()?;
+        let data = mem.data(&self.inner);
+        let range = check_range(offset, buf.len(), data.len() as u64).map_err(tag)?;
+        buf.copy_from_slice(&data[range]);
+        Ok(())
+    }
+
+    fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let mem = self.memory_or_err()?;
+        let bytes = mem.data_mut(&mut self.inner);
+        let range = check_range(offset, data.len(), bytes.len() as u64).map_err(tag)?;
+        bytes[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()> {
+        let func = self
+            .inner
+            .get_export(export)
+            .filter(|_| export != START_EXPORT)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| tag(export_not_found(export, "function")))?;
+        call::reentrant_call(&mut self.inner, func, args, results).map_err(tag)
+    }
+}

@@ -1,0 +1,175 @@
+//! Instantiation: resolving a module's imports and running its start function.
+//!
+//! Each import is looked up first in the instance [`register`]ed under the
+//! import's module name (if it exports that name with a compatible type),
+//! then in the anywasm [`Linker`] (functions only, exact signature). wasmi's
+//! own `Linker` is not used: the resolution order and the error messages
+//! are anywasm's.
+//!
+//! [`register`]: anywasm_core::Store::register
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use anywasm_core::{Error, ErrorKind, Linker, Result};
+use wasmi::{AsContext, Extern, ExternType};
+
+use crate::convert::{self, func_type};
+use crate::module::Module;
+use crate::start::START_EXPORT;
+use crate::store::{Instance, Store};
+use crate::{call, host};
+
+pub(crate) fn instantiate<T: Send + 'static>(
+    store: &mut Store<T>,
+    module: &Module,
+    linker: &Linker<T>,
+) -> Result<Instance> {
+    if !wasmi::Engine::same(module.raw().engine(), store.raw.engine()) {
+        return Err(Error::new(
+            ErrorKind::TypeMismatch,
+            "the module was compiled by a different engine than this store's",
+        ));
+    }
+    let mut externs = Vec::with_capacity(module.import_count());
+    for import in module.raw().imports() {
+        externs.push(resolve(
+            store,
+            import.module(),
+            import.name(),
+            import.ty(),
+            linker,
+        )?);
+    }
+    let raw = wasmi::Instance::new(&mut store.raw, module.raw(), &externs).map_err(|e| {
+        let err = convert::error(e);
+        match err.kind() {
+            ErrorKind::LimitExceeded(resource) => {
+                let limiter = &mut store.raw.data_mut().limiter;
+                limiter.take_denied();
+                let limit = match resource {
+                    anywasm_core::Resource::Memory => limiter
+                        .max_memory_bytes()
+                        .map(|m| format!("{m} bytes per memory")),
+                    anywasm_core::Resource::Table => limiter
+                        .max_table_elements()
+                        .map(|m| format!("{m} elements per table")),
+                    _ => None,
+                };
+                match limit {
+                    Some(limit) => Error::new(
+                        err.kind(),
+                        format!("{} (store limit: {limit})", err.message()),
+                    ),
+                    None => err,
+                }
+            }
+            _ => err,
+        }
+    })?;
+    if module.hoisted_start() {
+        // The start function, moved out of the module on engines with
+        // timeouts, runs as an ordinary guest call under the store's limits.
+        if let Some(start) = raw.get_func(&store.raw, START_EXPORT) {
+            call::invoke(&mut store.raw, &start, &[], &mut [])?;
+        }
+    }
+    Ok(store.wrap_instance(raw))
+}
+
+fn unlinkable(module: &str, name: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Unlinkable,
+        format!("import `{module}::{name}`: {why}"),
+    )
+}
+
+fn kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Memory(_) => "memory",
+        ExternType::Table(_) => "table",
+    }
+}
+
+fn resolve<T: Send + 'static>(
+    store: &mut Store<T>,
+    module: &str,
+    name: &str,
+    ty: &ExternType,
+    linker: &Linker<T>,
+) -> Result<Extern> {
+    let registered = store
+        .registered
+        .get(module)
+        .filter(|_| name != START_EXPORT)
+        .and_then(|instance| instance.get_export(&store.raw, name));
+    let mismatch = registered.is_some();
+    if let Some(ext) = registered
+        && compatible(&store.raw, &ext, ty)
+    {
+        return Ok(ext);
+    }
+    if let ExternType::Func(fty) = ty
+        && let Some(hf) = linker.get(module, name)
+    {
+        let want = func_type(fty);
+        if *hf.ty() != want {
+            return Err(unlinkable(
+                module,
+                name,
+                &format!(
+                    "the host function has signature {}, the module imports {want}",
+                    hf.ty()
+                ),
+            ));
+        }
+        let func = host::make_func(&mut store.raw, hf.clone(), fty.clone());
+        return Ok(Extern::Func(func));
+    }
+    Err(if mismatch {
+        unlinkable(
+            module,
+            name,
+            &format!("the registered export is not a compatible {}", kind(ty)),
+        )
+    } else {
+        unlinkable(
+            module,
+            name,
+            &format!("no {} of that name is defined", kind(ty)),
+        )
+    })
+}
+
+/// Whether `ext` satisfies an import of type `want` (the spec's import
+/// subtyping, against the current sizes of memories and tables).
+fn compatible(ctx: impl AsContext, ext: &Extern, want: &ExternType) -> bool {
+    fn limits_ok(cur_min: u64, cur_max: Option<u64>, min: u64, max: Option<u64>) -> bool {
+        cur_min >= min
+            && match max {
+                None => true,
+                Some(max) => matches!(cur_max, Some(m) if m <= max),
+            }
+    }
+    match (ext, want) {
+        (Extern::Func(f), ExternType::Func(ty)) => f.ty(&ctx) == *ty,
+        (Extern::Global(g), ExternType::Global(ty)) => {
+            let have = g.ty(&ctx);
+            have.content() == ty.content() && have.mutability() == ty.mutability()
+        }
+        (Extern::Memory(m), ExternType::Memory(ty)) => {
+            let have = m.ty(&ctx);
+            have.is_64() == ty.is_64()
+                && limits_ok(m.size(&ctx), have.maximum(), ty.minimum(), ty.maximum())
+        }
+        (Extern::Table(t), ExternType::Table(ty)) => {
+            let have = t.ty(&ctx);
+            have.element() == ty.element()
+                && have.is_64() == ty.is_64()
+                && limits_ok(t.size(&ctx), have.maximum(), ty.minimum(), ty.maximum())
+        }
+        _ => false,
+    }
+}
