@@ -68,7 +68,7 @@ pub fn backends() -> Vec<Backend> {
             lacks: match kind {
                 BackendKind::Wasmer => vec![(
                     Capability::ExactStackLimit,
-                    "wasmer runs guests on its own fixed-size stack; Config::max_stack_bytes is not applied",
+                    "wasmer applies Config::max_stack_bytes as a minimum: it may reuse a larger cached guest stack",
                 )],
                 _ => Vec::new(),
             },

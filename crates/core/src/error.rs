@@ -137,6 +137,14 @@ pub enum ErrorKind {
     Unsupported,
     /// The backend was asked for by name but is not compiled into this build.
     BackendUnavailable,
+    /// The guest broke the plugin ABI (docs/abi.md): missing or mistyped
+    /// allocator exports, wrong ABI version, an out-of-bounds or oversized
+    /// buffer, a message that does not decode.
+    Abi,
+    /// The guest returned an error through the ABI (`Err(GuestError)`).
+    Guest,
+    /// The module imports a host function whose capability was not granted.
+    CapabilityDenied,
     /// An engine failure anywasm does not classify (the message says which).
     Engine,
 }
@@ -289,6 +297,9 @@ impl fmt::Display for Error {
             ErrorKind::OutOfBounds => f.write_str("out of bounds")?,
             ErrorKind::Unsupported => f.write_str("unsupported")?,
             ErrorKind::BackendUnavailable => f.write_str("backend not compiled in")?,
+            ErrorKind::Abi => f.write_str("plugin ABI violation")?,
+            ErrorKind::Guest => f.write_str("guest error")?,
+            ErrorKind::CapabilityDenied => f.write_str("capability not granted")?,
             ErrorKind::Engine => f.write_str("engine error")?,
         }
         if !self.0.message.is_empty() {

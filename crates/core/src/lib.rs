@@ -15,6 +15,7 @@
 //! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
 //! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
 //!   each store's budgets.
+//! - [`abi`]: the plugin call ABI shared by hosts and guests (`docs/abi.md`).
 //!
 //! Backends live in their own crates (`anywasm-wasmtime`, `anywasm-wasmer`,
 //! `anywasm-wasmi`); most users depend on the `anywasm` facade instead.
@@ -41,6 +42,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod abi;
 mod backend;
 mod dynamic;
 mod error;

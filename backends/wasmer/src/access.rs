@@ -1,0 +1,242 @@
+//! Host access to an instance's exported memories, globals and tables.
+//!
+//! Every access looks the export up afresh (a grown memory is never seen
+//! through a stale view), checks ranges in 64-bit arithmetic and types
+//! before touching the engine, and maps failures to anywasm's kinds.
+
+use anywasm_core::{Error, ErrorKind, Resource, Val, check_range, export_not_found};
+use wasmer::{Extern, Global, Memory, Pages, Table};
+
+use crate::convert::{err, from_value, tag, to_value, wasmer_type};
+use crate::limits::PAGE;
+use crate::store::{Instance, Store};
+
+impl<T: Send + 'static> Store<T> {
+    /// The export `name` of `instance`, picked by kind.
+    pub(crate) fn export<R>(
+        &self,
+        instance: &Instance,
+        name: &str,
+        what: &str,
+        pick: impl FnOnce(&Extern) -> Option<R>,
+    ) -> Result<R, Error> {
+        self.own_instance(instance)?;
+        self.state()
+            .export(instance.slot, name)
+            .and_then(pick)
+            .ok_or_else(|| tag(export_not_found(name, what)))
+    }
+
+    fn memory(&self, instance: &Instance, name: &str) -> Result<Memory, Error> {
+        self.export(instance, name, "memory", |e| match e {
+            Extern::Memory(m) => Some(m.clone()),
+            _ => None,
+        })
+    }
+
+    fn table(&self, instance: &Instance, name: &str) -> Result<Table, Error> {
+        self.export(instance, name, "table", |e| match e {
+            Extern::Table(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+
+    fn global(&self, instance: &Instance, name: &str) -> Result<Global, Error> {
+        self.export(instance, name, "global", |e| match e {
+            Extern::Global(g) => Some(g.clone()),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn mem_size(&mut self, instance: &Instance, memory: &str) -> Result<u64, Error> {
+        let mem = self.memory(instance, memory)?;
+        Ok(mem.view(&self.store).data_size())
+    }
+
+    pub(crate) fn mem_read(
+        &mut self,
+        instance: &Instance,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
+        let mem = self.memory(instance, memory)?;
+        let view = mem.view(&self.store);
+        check_range(offset, buf.len(), view.data_size()).map_err(tag)?;
+        view.read(offset, buf)
+            .map_err(|e| err(ErrorKind::OutOfBounds, e.to_string()))
+    }
+
+    pub(crate) fn mem_write(
+        &mut self,
+        instance: &Instance,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        let mem = self.memory(instance, memory)?;
+        let view = mem.view(&self.store);
+        check_range(offset, data.len(), view.data_size()).map_err(tag)?;
+        view.write(offset, data)
+            .map_err(|e| err(ErrorKind::OutOfBounds, e.to_string()))
+    }
+
+    pub(crate) fn mem_grow(
+        &mut self,
+        instance: &Instance,
+        memory: &str,
+        pages: u64,
+    ) -> Result<u64, Error> {
+        let mem = self.memory(instance, memory)?;
+        let old = u64::from(mem.view(&self.store).size().0);
+        let limit = |msg: String| err(ErrorKind::LimitExceeded(Resource::Memory), msg);
+        let new = old.saturating_add(pages);
+        if let Some(cap) = self.state().limits.max_memory_bytes()
+            && new.saturating_mul(PAGE) > cap
+        {
+            return Err(limit(format!(
+                "growing memory `{memory}` to {new} pages exceeds the store's limit of {cap} bytes"
+            )));
+        }
+        let delta = u32::try_from(pages)
+            .map_err(|_| limit(format!("cannot grow memory `{memory}` by {pages} pages")))?;
+        mem.grow(&mut self.store, Pages(delta))
+            .map(|p| u64::from(p.0))
+            .map_err(|e| limit(e.to_string()))
+    }
+
+    pub(crate) fn glob_get(&mut self, instance: &Instance, name: &str) -> Result<Val, Error> {
+        let global = self.global(instance, name)?;
+        self.with_parts(|data, store| {
+            let v = global.get(store);
+            from_value(data, store, &v)
+        })
+    }
+
+    pub(crate) fn glob_set(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        value: Val,
+    ) -> Result<(), Error> {
+        let global = self.global(instance, name)?;
+        let ty = global.ty(&self.store);
+        if ty.mutability != wasmer::Mutability::Var {
+            return Err(err(
+                ErrorKind::TypeMismatch,
+                format!("global `{name}` is immutable"),
+            ));
+        }
+        if wasmer_type(value.ty()) != ty.ty {
+            return Err(err(
+                ErrorKind::TypeMismatch,
+                format!("global `{name}` has type {}, got a {}", ty.ty, value.ty()),
+            ));
+        }
+        self.with_parts(|data, store| {
+            let v = to_value(data, store, &value)?;
+            global
+                .set(store, v)
+                .map_err(|e| err(ErrorKind::TypeMismatch, e.message()))
+        })
+    }
+
+    pub(crate) fn tab_size(&mut self, instance: &Instance, name: &str) -> Result<u64, Error> {
+        let table = self.table(instance, name)?;
+        Ok(u64::from(table.size(&self.store)))
+    }
+
+    pub(crate) fn tab_get(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        index: u64,
+    ) -> Result<Val, Error> {
+        let table = self.table(instance, name)?;
+        let size = table.size(&self.store);
+        let out_of_bounds = || {
+            err(
+                ErrorKind::OutOfBounds,
+                format!("index {index} outside table `{name}` of {size} elements"),
+            )
+        };
+        let index = u32::try_from(index).map_err(|_| out_of_bounds())?;
+        if index >= size {
+            return Err(out_of_bounds());
+        }
+        self.with_parts(|data, store| {
+            let v = table.get(store, index).ok_or_else(out_of_bounds)?;
+            from_value(data, store, &v)
+        })
+    }
+
+    pub(crate) fn tab_set(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<(), Error> {
+        let table = self.table(instance, name)?;
+        let ty = table.ty(&self.store);
+        if wasmer_type(value.ty()) != ty.ty {
+            return Err(err(
+                ErrorKind::TypeMismatch,
+                format!("table `{name}` holds {}, got a {}", ty.ty, value.ty()),
+            ));
+        }
+        let size = table.size(&self.store);
+        let out_of_bounds = || {
+            err(
+                ErrorKind::OutOfBounds,
+                format!("index {index} outside table `{name}` of {size} elements"),
+            )
+        };
+        let index = u32::try_from(index).map_err(|_| out_of_bounds())?;
+        if index >= size {
+            return Err(out_of_bounds());
+        }
+        self.with_parts(|data, store| {
+            let v = to_value(data, store, &value)?;
+            table
+                .set(store, index, v)
+                .map_err(|e| err(ErrorKind::OutOfBounds, e.message()))
+        })
+    }
+
+    pub(crate) fn tab_grow(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64, Error> {
+        let table = self.table(instance, name)?;
+        let ty = table.ty(&self.store);
+        if wasmer_type(init.ty()) != ty.ty {
+            return Err(err(
+                ErrorKind::TypeMismatch,
+                format!("table `{name}` holds {}, got a {}", ty.ty, init.ty()),
+            ));
+        }
+        let old = u64::from(table.size(&self.store));
+        let limit = |msg: String| err(ErrorKind::LimitExceeded(Resource::Table), msg);
+        let new = old.saturating_add(delta);
+        if let Some(cap) = self.state().limits.max_table_elements()
+            && new > cap
+        {
+            return Err(limit(format!(
+                "growing table `{name}` to {new} elements exceeds the store's limit of {cap}"
+            )));
+        }
+        let delta = u32::try_from(delta)
+            .map_err(|_| limit(format!("cannot grow table `{name}` by {delta} elements")))?;
+        self.with_parts(|data, store| {
+            let v = to_value(data, store, &init)?;
+            table
+                .grow(store, delta, v)
+                .map(u64::from)
+                .map_err(|e| limit(e.message()))
+        })
+    }
+}

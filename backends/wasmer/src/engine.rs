@@ -1,0 +1,144 @@
+//! [`Engine`]: a wasmer engine (Cranelift) configured from anywasm's
+//! [`Config`], implementing [`anywasm_core::Runtime`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anywasm_core::{BackendKind, Config, Error, ErrorKind, Limits, Runtime};
+use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features, NativeEngineExt};
+
+use crate::convert::{compile_error, err};
+use crate::limits::LimitTunables;
+use crate::middleware::{FuelMetering, StartHook};
+use crate::module::Module;
+use crate::store::Store;
+
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
+
+struct Inner {
+    id: u64,
+    engine: wasmer::Engine,
+    config: Config,
+    /// Present when fuel metering is compiled in.
+    metering: Option<Arc<FuelMetering>>,
+    /// Present when timeouts are enabled.
+    #[cfg(unix)]
+    watchdog: Option<crate::watchdog::Watchdog>,
+}
+
+/// The wasmer engine. Cheap to clone; all clones share one compiler, one
+/// set of tunables and (with timeouts) one watchdog thread.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::build(&Config::default())
+    }
+}
+
+impl Engine {
+    /// Which engine this is.
+    pub const BACKEND: BackendKind = BackendKind::Wasmer;
+
+    /// An engine with the limit mechanisms of `config` compiled in.
+    ///
+    /// Fails with [`ErrorKind::Unsupported`] if timeouts are asked for on a
+    /// platform where wasmer cannot interrupt guests (non-unix).
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        if config.timeouts_enabled() && !cfg!(unix) {
+            return Err(err(
+                ErrorKind::Unsupported,
+                "wasmer can interrupt guests only on unix; Config::timeouts is unavailable",
+            ));
+        }
+        Ok(Self::build(config))
+    }
+
+    fn build(config: &Config) -> Self {
+        let mut compiler = Cranelift::default();
+        compiler.push_middleware(Arc::new(StartHook));
+        let metering = config.fuel_enabled().then(|| {
+            let metering = Arc::new(FuelMetering::default());
+            compiler.push_middleware(metering.clone());
+            metering
+        });
+        // The default feature set: no exceptions (anywasm has no exnref).
+        let mut engine: wasmer::Engine = EngineBuilder::new(compiler)
+            .set_features(Some(Features::default()))
+            .engine()
+            .into();
+        engine.set_tunables(LimitTunables::new(config.stack_limit()));
+        Self {
+            inner: Arc::new(Inner {
+                id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+                engine,
+                config: config.clone(),
+                metering,
+                #[cfg(unix)]
+                watchdog: config
+                    .timeouts_enabled()
+                    .then(crate::watchdog::Watchdog::default),
+            }),
+        }
+    }
+
+    /// The underlying wasmer engine.
+    pub fn raw(&self) -> &wasmer::Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn wasmer(&self) -> &wasmer::Engine {
+        &self.inner.engine
+    }
+
+    /// Identity, to reject modules of other engines.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn watchdog(&self) -> Option<&crate::watchdog::Watchdog> {
+        self.inner.watchdog.as_ref()
+    }
+}
+
+impl Runtime for Engine {
+    type Module = Module;
+    type Store<T: Send + 'static> = Store<T>;
+
+    const BACKEND: BackendKind = BackendKind::Wasmer;
+
+    fn new(config: &Config) -> Result<Self, Error> {
+        Engine::new(config)
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
+        // The metering middleware holds per-module state: one compilation at a time.
+        let _compiling = self.inner.metering.as_ref().map(|m| m.lock());
+        let module = wasmer::Module::new(&self.inner.engine, wasm).map_err(compile_error)?;
+        Ok(Module::new(
+            module,
+            self.id(),
+            self.inner.config.fuel_enabled(),
+        ))
+    }
+
+    fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>, Error> {
+        Store::new(self, data, limits)
+    }
+}

@@ -1,0 +1,182 @@
+//! Host functions: a [`HostFunc`] becomes a wasmer dynamic function whose
+//! trampoline converts values, builds a [`Caller`] and invokes the closure.
+//!
+//! Every host function of a store shares the store-level `FunctionEnv`
+//! holding [`StoreData`]; the closure also captures the slot of the instance
+//! it was created for, which is filled in right after `Instance::new` (before
+//! any guest code, including the start function, can run), so the caller's
+//! memory and exports are always found.
+
+use anywasm_core::{
+    BackendKind, Caller, Error, ErrorKind, HostError, HostFunc, Val, check_args, check_range,
+    export_not_found,
+};
+use wasmer::{Extern, FunctionEnv, FunctionEnvMut, Memory, RuntimeError, Value};
+
+use crate::convert::{
+    BACKEND, err, from_value, from_values_into, func_type, runtime_error, tag, to_values,
+};
+use crate::fuel;
+use crate::store::StoreData;
+
+/// Host stack that re-entrant calls may use below the top-level call.
+///
+/// wasmer runs each guest call on its own coroutine stack, but the host
+/// functions in between run on the thread's own stack, so host -> guest ->
+/// host recursion (driven by the guest's arguments) grows the thread stack
+/// without any wasm stack check seeing it. Past this budget a re-entrant
+/// call fails with `Trap(StackOverflow)` instead of overflowing the thread
+/// stack (which aborts the process). A level costs roughly 2 KiB in release
+/// builds and 8 KiB in debug builds.
+pub(crate) const REENTRY_STACK_BUDGET: usize = 1 << 20;
+
+/// The current stack pointer, approximately.
+#[inline(never)]
+pub(crate) fn stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// A host error raised inside the trampoline itself (value conversion).
+fn trampoline_error(e: &Error) -> RuntimeError {
+    RuntimeError::user(Box::new(HostError::new(e.message().to_string())))
+}
+
+/// Create the engine function for `host`, called by the instance in `slot`.
+pub(crate) fn host_function<T: Send + 'static>(
+    store: &mut wasmer::Store,
+    env: &FunctionEnv<StoreData<T>>,
+    host: &HostFunc<T>,
+    slot: usize,
+) -> wasmer::Function {
+    let host = host.clone();
+    let ty = crate::convert::wasmer_func_type(host.ty());
+    wasmer::Function::new_with_env(
+        store,
+        env,
+        ty,
+        move |mut env: FunctionEnvMut<'_, StoreData<T>>,
+              args: &[Value]|
+              -> Result<Vec<Value>, RuntimeError> {
+            let vals = {
+                let (data, store) = env.data_and_store_mut();
+                args.iter()
+                    .map(|v| from_value(data, &store, v))
+                    .collect::<Result<Vec<Val>, Error>>()
+                    .map_err(|e| trampoline_error(&e))?
+            };
+            let mut results: Vec<Val> = host
+                .ty()
+                .results()
+                .iter()
+                .map(|t| t.default_value())
+                .collect();
+            {
+                let mut caller = HostCaller {
+                    env: env.as_mut(),
+                    slot,
+                };
+                host.invoke(&mut caller, &vals, &mut results)
+                    .map_err(|e| RuntimeError::user(Box::new(e)))?;
+            }
+            let (data, mut store) = env.data_and_store_mut();
+            to_values(data, &mut store, &results).map_err(|e| trampoline_error(&e))
+        },
+    )
+}
+
+/// What a host function sees of its caller.
+struct HostCaller<'a, T: Send + 'static> {
+    env: FunctionEnvMut<'a, StoreData<T>>,
+    slot: usize,
+}
+
+impl<T: Send + 'static> HostCaller<'_, T> {
+    /// The calling instance's export named `memory`, looked up afresh.
+    fn memory(&self) -> Option<Memory> {
+        match self.env.data().export(self.slot, "memory")? {
+            Extern::Memory(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    fn memory_or_err(&self) -> Result<Memory, Error> {
+        self.memory()
+            .ok_or_else(|| tag(export_not_found("memory", "memory")))
+    }
+}
+
+impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
+    fn backend(&self) -> BackendKind {
+        BACKEND
+    }
+
+    fn data(&self) -> &T {
+        &self.env.data().host
+    }
+
+    fn data_mut(&mut self) -> &mut T {
+        &mut self.env.data_mut().host
+    }
+
+    fn memory_size(&mut self) -> Option<u64> {
+        let mem = self.memory()?;
+        Some(mem.view(&self.env).data_size())
+    }
+
+    fn read_memory(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let mem = self.memory_or_err()?;
+        let view = mem.view(&self.env);
+        check_range(offset, buf.len(), view.data_size()).map_err(tag)?;
+        view.read(offset, buf)
+            .map_err(|e| err(ErrorKind::OutOfBounds, e.to_string()))
+    }
+
+    fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let mem = self.memory_or_err()?;
+        let view = mem.view(&self.env);
+        check_range(offset, data.len(), view.data_size()).map_err(tag)?;
+        view.write(offset, data)
+            .map_err(|e| err(ErrorKind::OutOfBounds, e.to_string()))
+    }
+
+    fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<(), Error> {
+        // Stacks grow down on every platform wasmer supports.
+        if let Some(entry) = self.env.data().entry_sp
+            && entry.saturating_sub(stack_pointer()) > REENTRY_STACK_BUDGET
+        {
+            return Err(err(
+                ErrorKind::Trap(anywasm_core::TrapCode::StackOverflow),
+                format!(
+                    "re-entrant calls used more than {REENTRY_STACK_BUDGET} bytes of host stack"
+                ),
+            ));
+        }
+        let func = match self.env.data().export(self.slot, export) {
+            Some(Extern::Function(f)) => f.clone(),
+            _ => return Err(tag(export_not_found(export, "function"))),
+        };
+        let ty = func_type(&func.ty(&self.env)).ok_or_else(|| {
+            err(
+                ErrorKind::Unsupported,
+                format!("function `{export}` uses a value type anywasm does not support"),
+            )
+        })?;
+        check_args(&ty, args, results).map_err(tag)?;
+        let values = {
+            let (data, mut store) = self.env.data_and_store_mut();
+            to_values(data, &mut store, args)?
+        };
+        // Re-entrant: runs on the outer call's fuel points and deadline.
+        let out = match func.call(&mut self.env, &values) {
+            Ok(out) => out,
+            Err(e) => {
+                let (data, mut store) = self.env.data_and_store_mut();
+                let out_of_fuel = data.metered && fuel::any_exhausted(data, &mut store);
+                return Err(runtime_error(e, out_of_fuel));
+            }
+        };
+        let (data, store) = self.env.data_and_store_mut();
+        from_values_into(data, &store, &out, results)
+    }
+}

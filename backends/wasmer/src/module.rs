@@ -1,0 +1,77 @@
+//! [`Module`]: a compiled wasmer module with its imports and exports mapped
+//! to anywasm's types once, at compile time.
+
+use std::sync::Arc;
+
+use anywasm_core::{ExportType, ImportType};
+
+use crate::convert::extern_type;
+use crate::middleware::is_hidden;
+
+/// A compiled module, cheap to clone, usable in any store of the engine
+/// that compiled it.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: wasmer::Module,
+    /// Identity of the engine that compiled it.
+    pub(crate) engine: u64,
+    imports: Arc<[ImportType]>,
+    exports: Arc<[ExportType]>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("imports", &self.imports)
+            .field("exports", &self.exports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Module {
+    pub(crate) fn new(inner: wasmer::Module, engine: u64, metered: bool) -> Self {
+        // Imports and exports whose types anywasm cannot express (tags and
+        // exception references; that proposal is disabled) are left out.
+        let imports = inner
+            .imports()
+            .filter_map(|i| {
+                Some(ImportType {
+                    module: i.module().to_string(),
+                    name: i.name().to_string(),
+                    ty: extern_type(i.ty())?,
+                })
+            })
+            .collect();
+        let exports = inner
+            .exports()
+            .filter(|e| !is_hidden(e.name(), metered))
+            .filter_map(|e| {
+                Some(ExportType {
+                    name: e.name().to_string(),
+                    ty: extern_type(e.ty())?,
+                })
+            })
+            .collect();
+        Self {
+            inner,
+            engine,
+            imports,
+            exports,
+        }
+    }
+
+    /// The underlying wasmer module.
+    pub fn raw(&self) -> &wasmer::Module {
+        &self.inner
+    }
+}
+
+impl anywasm_core::Module for Module {
+    fn imports(&self) -> Vec<ImportType> {
+        self.imports.to_vec()
+    }
+
+    fn exports(&self) -> Vec<ExportType> {
+        self.exports.to_vec()
+    }
+}

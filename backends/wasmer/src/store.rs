@@ -1,0 +1,395 @@
+//! [`Store`]: one wasmer store plus the anywasm state around it.
+//!
+//! Everything host functions need (the host state `T`, the instances, the
+//! funcref table, the fuel budget) lives in a [`StoreData`] inside one
+//! store-level `FunctionEnv`, so the engine trampolines reach it through
+//! `FunctionEnvMut::data_and_store_mut` exactly like `Store`'s own methods.
+//! wasmer keeps every instance (and every funcref/externref handle it hands
+//! out) alive until the store is dropped; handles here are small indices.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anywasm_core::{
+    BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Runtime as _, Val, check_args,
+};
+use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
+
+use crate::convert::{BACKEND, err, from_values_into, func_type, runtime_error, tag, to_values};
+use crate::engine::Engine;
+use crate::fuel::{self, FuelGlobals};
+use crate::middleware::is_hidden;
+use crate::module::Module;
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One instantiated module.
+pub(crate) struct InstanceEntry {
+    pub(crate) instance: wasmer::Instance,
+    pub(crate) fuel: Option<FuelGlobals>,
+}
+
+/// The state reachable from host trampolines (lives in a `FunctionEnv`).
+pub(crate) struct StoreData<T> {
+    pub(crate) host: T,
+    pub(crate) limits: Limits,
+    /// Whether the engine meters fuel.
+    pub(crate) metered: bool,
+    /// Remaining fuel (meaningful only when `metered`).
+    pub(crate) fuel: u64,
+    /// By slot; `None` for a failed instantiation whose host functions may
+    /// still be reachable from a shared table.
+    pub(crate) instances: Vec<Option<InstanceEntry>>,
+    pub(crate) live_instances: usize,
+    pub(crate) registered: HashMap<String, usize>,
+    /// The funcref table: `FuncRef(n)` is `funcs[n]`.
+    pub(crate) funcs: Vec<wasmer::Function>,
+    /// Engine function pointer -> index in `funcs`.
+    func_ids: HashMap<usize, u32>,
+    /// Host stack pointer at the start of the running top-level call.
+    pub(crate) entry_sp: Option<usize>,
+}
+
+impl<T> StoreData<T> {
+    /// The fuel globals of every live instance.
+    pub(crate) fn fuel_globals(&self) -> impl Iterator<Item = &FuelGlobals> {
+        self.instances
+            .iter()
+            .filter_map(|e| e.as_ref()?.fuel.as_ref())
+    }
+
+    /// The instance in `slot`, if it exists.
+    pub(crate) fn instance(&self, slot: usize) -> Option<&wasmer::Instance> {
+        Some(&self.instances.get(slot)?.as_ref()?.instance)
+    }
+
+    /// The export `name` of the instance in `slot`, hiding injected exports.
+    pub(crate) fn export(&self, slot: usize, name: &str) -> Option<&Extern> {
+        if is_hidden(name, self.metered) {
+            return None;
+        }
+        self.instance(slot)?.exports.get_extern(name)
+    }
+
+    /// Enter a function reference into the funcref table.
+    pub(crate) fn intern_func(
+        &mut self,
+        store: &impl AsStoreRef,
+        f: &wasmer::Function,
+    ) -> Result<FuncRef, Error> {
+        let raw = Value::FuncRef(Some(f.clone())).as_raw(store);
+        // SAFETY: `as_raw` of a funcref value initialises the `funcref` field.
+        let key = unsafe { raw.funcref };
+        if let Some(&n) = self.func_ids.get(&key) {
+            return Ok(FuncRef(n));
+        }
+        let n = u32::try_from(self.funcs.len())
+            .map_err(|_| err(ErrorKind::Engine, "too many function references"))?;
+        self.funcs.push(f.clone());
+        self.func_ids.insert(key, n);
+        Ok(FuncRef(n))
+    }
+}
+
+/// Handle to an instance in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Instance {
+    pub(crate) store: u64,
+    pub(crate) slot: usize,
+}
+
+/// Handle to a function in a [`Store`].
+#[derive(Clone, Debug)]
+pub struct Func {
+    pub(crate) store: u64,
+    pub(crate) func: wasmer::Function,
+    pub(crate) ty: Arc<FuncType>,
+}
+
+/// A wasmer store with host state `T` and per-store [`Limits`].
+pub struct Store<T> {
+    pub(crate) store: wasmer::Store,
+    pub(crate) env: FunctionEnv<StoreData<T>>,
+    pub(crate) engine: Engine,
+    pub(crate) id: u64,
+    /// The per-call deadline and how to interrupt this store.
+    #[cfg(unix)]
+    timeout: Option<(std::time::Duration, wasmer::Interrupter)>,
+}
+
+// SAFETY: wasmer 7's `Store` is `!Send` only because its object arena holds
+// raw pointers into VM structures it owns and type-erased boxes, and because
+// of an optional `on_called` hook that is not `Send`. None of that is tied to
+// a thread while the store is idle, and `&mut self` on every operation means
+// it is idle whenever it can be moved: the thread-affine state (the "current
+// store" context, the interrupt registration, trap handlers) exists only for
+// the duration of a call and is torn down before the call returns. Every
+// object in the arena is created by this crate from `Send` data: the host
+// state `T: Send` (in the `FunctionEnv`), `Send + Sync` host closures,
+// `u32` externref payloads, and wasmer's own instances, memories, tables and
+// globals (which wasmer-vm itself marks `Send`). The wasmer store is private,
+// so no user code can add anything else, and `on_called` is never set.
+unsafe impl<T: Send> Send for Store<T> {}
+
+impl<T> std::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn foreign(what: &str) -> Error {
+    err(
+        ErrorKind::TypeMismatch,
+        format!("{what} handle does not belong to this store"),
+    )
+}
+
+impl<T: Send + 'static> Store<T> {
+    pub(crate) fn new(engine: &Engine, data: T, limits: &Limits) -> Result<Self, Error> {
+        limits.check_against(engine.config()).map_err(tag)?;
+        let mut store = wasmer::Store::new(engine.wasmer().clone());
+        let metered = engine.config().fuel_enabled();
+        let state = StoreData {
+            host: data,
+            limits: limits.clone(),
+            metered,
+            fuel: limits.fuel_budget().unwrap_or(u64::MAX),
+            instances: Vec::new(),
+            live_instances: 0,
+            registered: HashMap::new(),
+            funcs: Vec::new(),
+            func_ids: HashMap::new(),
+            entry_sp: None,
+        };
+        let env = FunctionEnv::new(&mut store, state);
+        #[cfg(unix)]
+        let timeout = limits.call_timeout().map(|d| (d, store.interrupter()));
+        Ok(Self {
+            store,
+            env,
+            engine: engine.clone(),
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            #[cfg(unix)]
+            timeout,
+        })
+    }
+
+    /// Run `f` with the store data and the wasmer store at once.
+    pub(crate) fn with_parts<R>(
+        &mut self,
+        f: impl FnOnce(&mut StoreData<T>, &mut StoreMut<'_>) -> R,
+    ) -> R {
+        let mut env = self.env.clone().into_mut(&mut self.store);
+        let (data, mut store) = env.data_and_store_mut();
+        f(data, &mut store)
+    }
+
+    pub(crate) fn state(&self) -> &StoreData<T> {
+        self.env.as_ref(&self.store)
+    }
+
+    pub(crate) fn state_mut(&mut self) -> &mut StoreData<T> {
+        self.env.as_mut(&mut self.store)
+    }
+
+    pub(crate) fn own_instance(&self, instance: &Instance) -> Result<(), Error> {
+        if instance.store == self.id && self.state().instance(instance.slot).is_some() {
+            Ok(())
+        } else {
+            Err(foreign("instance"))
+        }
+    }
+
+    /// Call `f` as a top-level call: fuel from the store's budget, the
+    /// per-call deadline, errors mapped.
+    pub(crate) fn invoke(
+        &mut self,
+        f: &wasmer::Function,
+        args: &[Value],
+    ) -> Result<Box<[Value]>, Error> {
+        let metered = self.state().metered;
+        if metered {
+            self.with_parts(|data, store| fuel::prepare(data, store))?;
+        }
+        let deadline = self.deadline()?;
+        self.state_mut().entry_sp = Some(crate::host::stack_pointer());
+        let result = f.call(&mut self.store, args);
+        self.state_mut().entry_sp = None;
+        drop(deadline);
+        let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
+        result.map_err(|e| runtime_error(e, out_of_fuel))
+    }
+
+    #[cfg(unix)]
+    fn deadline(&self) -> Result<Option<crate::watchdog::DeadlineGuard>, Error> {
+        let (Some((after, interrupter)), Some(watchdog)) = (&self.timeout, self.engine.watchdog())
+        else {
+            return Ok(None);
+        };
+        // A deadline too far away to represent is no deadline.
+        match std::time::Instant::now().checked_add(*after) {
+            Some(deadline) => watchdog.register(deadline, interrupter.clone()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn deadline(&self) -> Result<Option<()>, Error> {
+        Ok(None)
+    }
+}
+
+impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
+    type Module = Module;
+    type Instance = Instance;
+    type Func = Func;
+
+    fn backend(&self) -> BackendKind {
+        BACKEND
+    }
+
+    fn instantiate(&mut self, module: &Module, linker: &Linker<T>) -> Result<Instance, Error> {
+        crate::instantiate::instantiate(self, module, linker)
+    }
+
+    fn register(&mut self, name: &str, instance: &Instance) -> Result<(), Error> {
+        self.own_instance(instance)?;
+        self.state_mut()
+            .registered
+            .insert(name.to_string(), instance.slot);
+        Ok(())
+    }
+
+    fn get_func(&mut self, instance: &Instance, name: &str) -> Result<Func, Error> {
+        let func = self.export(instance, name, "function", |e| match e {
+            Extern::Function(f) => Some(f.clone()),
+            _ => None,
+        })?;
+        let ty = func_type(&func.ty(&self.store)).ok_or_else(|| {
+            err(
+                ErrorKind::Unsupported,
+                format!("function `{name}` uses a value type anywasm does not support"),
+            )
+        })?;
+        Ok(Func {
+            store: self.id,
+            func,
+            ty: Arc::new(ty),
+        })
+    }
+
+    fn func_type(&self, func: &Func) -> FuncType {
+        (*func.ty).clone()
+    }
+
+    fn call(&mut self, func: &Func, args: &[Val], results: &mut [Val]) -> Result<(), Error> {
+        if func.store != self.id {
+            return Err(foreign("function"));
+        }
+        check_args(&func.ty, args, results).map_err(tag)?;
+        let values = self.with_parts(|data, store| to_values(data, store, args))?;
+        let out = self.invoke(&func.func, &values)?;
+        self.with_parts(|data, store| from_values_into(data, store, &out, results))
+    }
+
+    fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64, Error> {
+        self.mem_size(instance, memory)
+    }
+
+    fn memory_read(
+        &mut self,
+        instance: &Instance,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
+        self.mem_read(instance, memory, offset, buf)
+    }
+
+    fn memory_write(
+        &mut self,
+        instance: &Instance,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        self.mem_write(instance, memory, offset, data)
+    }
+
+    fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64, Error> {
+        self.mem_grow(instance, memory, pages)
+    }
+
+    fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val, Error> {
+        self.glob_get(instance, name)
+    }
+
+    fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<(), Error> {
+        self.glob_set(instance, name, value)
+    }
+
+    fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64, Error> {
+        self.tab_size(instance, name)
+    }
+
+    fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val, Error> {
+        self.tab_get(instance, name, index)
+    }
+
+    fn table_set(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<(), Error> {
+        self.tab_set(instance, name, index, value)
+    }
+
+    fn table_grow(
+        &mut self,
+        instance: &Instance,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64, Error> {
+        self.tab_grow(instance, name, delta, init)
+    }
+
+    fn data(&self) -> &T {
+        &self.state().host
+    }
+
+    fn data_mut(&mut self) -> &mut T {
+        &mut self.state_mut().host
+    }
+
+    fn fuel(&mut self) -> Result<u64, Error> {
+        let state = self.state();
+        if state.metered {
+            Ok(state.fuel)
+        } else {
+            Err(no_fuel())
+        }
+    }
+
+    fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        let state = self.state_mut();
+        if state.metered {
+            state.fuel = fuel;
+            Ok(())
+        } else {
+            Err(no_fuel())
+        }
+    }
+}
+
+fn no_fuel() -> Error {
+    err(
+        ErrorKind::Unsupported,
+        "fuel needs an engine built with Config::consume_fuel(true)",
+    )
+}
