@@ -115,10 +115,8 @@ pub fn checks() -> Vec<Check> {
 /// Run `check` on `backend`. A panic inside the check (a bug in anywasm or an
 /// engine) is caught and reported as a failure.
 pub fn run(backend: &Backend, check: &Check) -> Outcome {
-    if let Some(cap) = check.requires {
-        if let Some(why) = backend.lacks(cap) {
-            return Outcome::NotSupported(why);
-        }
+    if let Some(why) = check.requires.and_then(|cap| backend.lacks(cap)) {
+        return Outcome::NotSupported(why);
     }
     let ctx = Ctx::new(backend.kind);
     match std::panic::catch_unwind(|| (check.run)(&ctx)) {
