@@ -1,6 +1,7 @@
 //! The checks, one file per area. Adding a check means adding one entry
 //! here; the runner and the CLI pick it up on every backend.
 
+mod abi;
 mod host;
 mod limits;
 mod memory;
@@ -46,5 +47,6 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(traps::checks());
     all.extend(host::checks());
     all.extend(limits::checks());
+    all.extend(abi::checks());
     all
 }

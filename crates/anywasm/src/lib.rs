@@ -71,10 +71,12 @@ compile_error!(
 );
 
 mod choose;
+mod plugin;
 mod sandbox;
 
 pub use anywasm_core::*;
 pub use choose::{compiled_backends, engine, engine_by_name};
+pub use plugin::Plugin;
 pub use sandbox::Sandbox;
 
 /// The wasmtime backend.

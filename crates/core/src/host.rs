@@ -46,6 +46,7 @@ pub struct HostFunc<T> {
     module: String,
     name: String,
     ty: FuncType,
+    capability: Option<String>,
     func: Arc<HostFn<T>>,
 }
 
@@ -55,6 +56,7 @@ impl<T> Clone for HostFunc<T> {
             module: self.module.clone(),
             name: self.name.clone(),
             ty: self.ty.clone(),
+            capability: self.capability.clone(),
             func: self.func.clone(),
         }
     }
@@ -66,6 +68,7 @@ impl<T> fmt::Debug for HostFunc<T> {
             .field("module", &self.module)
             .field("name", &self.name)
             .field("ty", &self.ty)
+            .field("capability", &self.capability)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +87,11 @@ impl<T> HostFunc<T> {
     /// Signature.
     pub fn ty(&self) -> &FuncType {
         &self.ty
+    }
+
+    /// The capability a guest must be granted to import this function, if any.
+    pub fn capability(&self) -> Option<&str> {
+        self.capability.as_deref()
     }
 
     /// Run the closure. Backends call this from their engine trampoline.
@@ -186,13 +194,45 @@ impl<T> Linker<T> {
             + Sync
             + 'static,
     {
+        self.define(module, name, ty, None, Arc::new(func))
+    }
+
+    /// Define (or replace) `module::name`, importable only by guests granted
+    /// `capability` (checked by [`check_capabilities`](crate::check_capabilities)
+    /// before instantiation).
+    pub fn func_with_capability<F>(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        capability: &str,
+        func: F,
+    ) -> &mut Self
+    where
+        F: Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::result::Result<(), HostError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.define(module, name, ty, Some(capability.into()), Arc::new(func))
+    }
+
+    fn define(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        capability: Option<String>,
+        func: Arc<HostFn<T>>,
+    ) -> &mut Self {
         self.funcs
             .retain(|f| !(f.module == module && f.name == name));
         self.funcs.push(HostFunc {
             module: module.into(),
             name: name.into(),
             ty,
-            func: Arc::new(func),
+            capability,
+            func,
         });
         self
     }

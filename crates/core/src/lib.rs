@@ -15,7 +15,9 @@
 //! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
 //! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
 //!   each store's budgets.
-//! - [`abi`]: the plugin call ABI shared by hosts and guests (`docs/abi.md`).
+//! - [`abi`]: the plugin call ABI shared by hosts and guests (`docs/abi.md`);
+//!   [`Linker::abi_func`] defines typed host functions over it, gated by
+//!   [`Capabilities`] (denied by default).
 //!
 //! Backends live in their own crates (`anywasm-wasmtime`, `anywasm-wasmer`,
 //! `anywasm-wasmi`); most users depend on the `anywasm` facade instead.
@@ -44,14 +46,17 @@ extern crate std;
 
 pub mod abi;
 mod backend;
+mod capability;
 mod dynamic;
 mod error;
 mod host;
 mod limits;
 mod runtime;
+mod typed;
 mod value;
 
 pub use backend::{BackendKind, UnknownBackend};
+pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
 pub use host::{Caller, HostFn, HostFunc, Linker, check_args, check_range};

@@ -1,0 +1,160 @@
+//! Builds the guest plugins in `guests/` (a cargo workspace of its own) for
+//! wasm32-unknown-unknown in release, and exposes each artifact to the crate
+//! as an environment variable holding its absolute path:
+//!
+//! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
+//!
+//! The nested cargo gets a clean environment (no flags, wrappers or target
+//! settings of the outer build leak into it) and its own target directory
+//! under `OUT_DIR`; it shares the outer build's jobserver.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, exit};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+/// (crate artifact, environment variable).
+const GUESTS: &[(&str, &str)] = &[("abi_guest", "ANYWASM_GUEST_ABI")];
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let guests = manifest_dir.join("guests");
+    let root = manifest_dir.parent().expect("conformance/ has a parent");
+
+    for path in [
+        guests.join("Cargo.toml"),
+        guests.join("Cargo.lock"),
+        guests.join("types"),
+        guests.join("abi-guest"),
+        root.join("crates/guest"),
+        root.join("crates/core/src"),
+        root.join("crates/core/Cargo.toml"),
+    ] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+
+    check_target_installed();
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_dir = out_dir.join("guests-target");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&guests)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--manifest-path",
+        ])
+        .arg(guests.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    scrub_env(&mut cmd);
+
+    let output = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => fail(&format!(
+            "could not run cargo to build the guest plugins: {e}"
+        )),
+    };
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        fail(&format!(
+            "building the guest plugins in {} failed ({}); cargo's output is above",
+            guests.display(),
+            output.status
+        ));
+    }
+
+    let release = target_dir.join(TARGET).join("release");
+    for (artifact, var) in GUESTS {
+        let built = release.join(format!("{artifact}.wasm"));
+        let copy = out_dir.join(format!("{artifact}.wasm"));
+        if let Err(e) = std::fs::copy(&built, &copy) {
+            fail(&format!(
+                "could not copy {} to {}: {e}",
+                built.display(),
+                copy.display()
+            ));
+        }
+        println!("cargo:rustc-env={var}={}", copy.display());
+    }
+}
+
+/// The target's standard library must be installed, or the nested build fails
+/// with a far less helpful message.
+fn check_target_installed() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = libdir.is_some_and(|dir| has_core(&dir));
+    if !installed {
+        fail(
+            "the wasm32-unknown-unknown target is not installed; run: rustup target add wasm32-unknown-unknown",
+        );
+    }
+}
+
+fn has_core(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+    })
+}
+
+/// Remove what would leak the outer build's settings into the nested one.
+/// `CARGO_MAKEFLAGS` stays: it shares the jobserver.
+fn scrub_env(cmd: &mut Command) {
+    const EXACT: &[&str] = &[
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTDOCFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "TARGET",
+        "HOST",
+        "OUT_DIR",
+        "OPT_LEVEL",
+        "PROFILE",
+        "DEBUG",
+        "NUM_JOBS",
+        "RUSTC_LINKER",
+    ];
+    const PREFIXES: &[&str] = &[
+        "CARGO_PROFILE_",
+        "CARGO_FEATURE_",
+        "CARGO_CFG_",
+        "CARGO_TARGET_",
+        "CARGO_BUILD_",
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+    ];
+    let vars: Vec<OsString> = env::vars_os().map(|(k, _)| k).collect();
+    for key in vars {
+        let Some(name) = key.to_str() else { continue };
+        if EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)) {
+            cmd.env_remove(&key);
+        }
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    exit(1);
+}

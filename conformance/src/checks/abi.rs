@@ -1,0 +1,436 @@
+//! The plugin ABI (docs/abi.md) end to end: a Rust guest built with
+//! anywasm-guest, a hand-written guest, and hostile guests, on every backend.
+
+use std::time::Duration;
+
+use anywasm::{Capabilities, Config, ErrorKind, HostError, Limits, Linker, Plugin, TrapCode, abi};
+use anywasm_test_types::{Record, sample_records};
+
+use super::check;
+use crate::harness::{expect_eq, expect_kind, ok, wasm};
+use crate::{Check, Ctx, Host};
+
+/// The Rust guest plugin (conformance/guests/abi-guest), built by build.rs.
+pub(crate) const ABI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ABI"));
+const HAND: &str = include_str!("../../fixtures/abi/hand.wat");
+const NO_ALLOC: &str = include_str!("../../fixtures/abi/no_alloc.wat");
+const BAD_ALLOC_TYPE: &str = include_str!("../../fixtures/abi/bad_alloc_type.wat");
+const ABI_V2: &str = include_str!("../../fixtures/abi/abi_v2.wat");
+const NO_ABI_SECTION: &str = include_str!("../../fixtures/abi/no_abi_section.wat");
+const ALLOC_TRAPS: &str = include_str!("../../fixtures/abi/alloc_traps.wat");
+const ALLOC_OUT_OF_RANGE: &str = include_str!("../../fixtures/abi/alloc_out_of_range.wat");
+const ALLOC_ZERO: &str = include_str!("../../fixtures/abi/alloc_zero.wat");
+
+/// Host functions the guest may import: `anywasm::add`, capability `math`.
+fn linker() -> Linker<Host> {
+    let mut l = Linker::new();
+    l.abi_func(
+        "add",
+        "math",
+        abi::DEFAULT_MESSAGE_CAP,
+        |caller: &mut dyn anywasm::Caller<Host>, (a, b): (i32, i32)| {
+            caller.data_mut().counter += 1;
+            a.checked_add(b)
+                .ok_or_else(|| HostError::new(format!("{a} + {b} overflows")))
+        },
+    );
+    l
+}
+
+fn math() -> Capabilities {
+    Capabilities::none().grant("math")
+}
+
+fn load(cx: &Ctx, wasm: &[u8], config: &Config, limits: &Limits) -> anywasm::Result<Plugin<Host>> {
+    let engine = cx.engine(config)?;
+    Plugin::load(&*engine, wasm, &linker(), &math(), Host::default(), limits)
+}
+
+fn guest(cx: &Ctx) -> Result<Plugin<Host>, String> {
+    ok(
+        "load abi-guest",
+        load(cx, ABI_GUEST, &Config::new(), &Limits::new()),
+    )
+}
+
+fn load_err(cx: &Ctx, wat: &str, kind: ErrorKind) -> Result<(), String> {
+    expect_kind(
+        "load",
+        load(cx, &wasm(wat), &Config::new(), &Limits::new()).map(|_| ()),
+        kind,
+    )
+}
+
+fn echo(p: &mut Plugin<Host>, n: usize) -> Result<(), String> {
+    let input: Vec<u8> = (0..n).map(|i| (i * 7 + i / 251) as u8).collect();
+    let got: Vec<u8> = ok(&format!("echo {n} B"), p.call("echo_bytes", &input))?;
+    if got != input {
+        return Err(format!(
+            "echo of {n} bytes came back different ({} bytes)",
+            got.len()
+        ));
+    }
+    Ok(())
+}
+
+fn bad_response(cx: &Ctx, kind: u32) -> Result<(), String> {
+    let mut p = guest(cx)?;
+    let r: anywasm::Result<Vec<u8>> = p.call("bad_response", &kind);
+    expect_kind(&format!("bad_response({kind})"), r, ErrorKind::Abi)?;
+    // The host is unharmed and the plugin still answers.
+    echo(&mut p, 16)
+}
+
+pub(crate) fn checks() -> Vec<Check> {
+    vec![
+        check!("abi/echo_0b", "an empty payload round-trips", |cx: &Ctx| {
+            echo(&mut guest(cx)?, 0)
+        }),
+        check!(
+            "abi/echo_1kib",
+            "a 1 KiB payload round-trips",
+            |cx: &Ctx| echo(&mut guest(cx)?, 1024)
+        ),
+        check!(
+            "abi/echo_1mib",
+            "a 1 MiB payload round-trips",
+            |cx: &Ctx| echo(&mut guest(cx)?, 1 << 20)
+        ),
+        check!("abi/noop", "a unit request and response", |cx: &Ctx| {
+            let mut p = guest(cx)?;
+            ok("noop", p.call::<(), ()>("noop", &()))
+        }),
+        check!(
+            "abi/structured",
+            "nested structs, enums, strings and maps round-trip",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                let records = sample_records(20);
+                let one: Record = ok("echo_record", p.call("echo_record", &records[3]))?;
+                expect_eq("record", &one, &records[3])?;
+                let many: Vec<Record> = ok("echo_records", p.call("echo_records", &records))?;
+                expect_eq("records", many, records)
+            }
+        ),
+        check!(
+            "abi/guest_error",
+            "a guest Err comes back as ErrorKind::Guest with its message",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                match p.call::<_, ()>("fail", "no such thing") {
+                    Err(e) if e.kind() == ErrorKind::Guest => {
+                        expect_eq("message", e.message(), "no such thing")
+                    }
+                    other => Err(format!("expected a guest error, got {other:?}")),
+                }
+            }
+        ),
+        check!(
+            "abi/host_call",
+            "the guest calls a typed host function with typed args and results",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                let sum: i32 = ok("add_via_host", p.call("add_via_host", &(40, 2)))?;
+                expect_eq("sum", sum, 42)?;
+                expect_eq("host saw the call", p.data().counter, 1)
+            }
+        ),
+        check!(
+            "abi/host_call_error",
+            "a host function's error reaches the guest, which returns it",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                match p.call::<_, i32>("add_via_host", &(i32::MAX, 1)) {
+                    Err(e) if e.kind() == ErrorKind::Guest && e.message().contains("overflows") => {
+                        Ok(())
+                    }
+                    other => Err(format!(
+                        "expected the host's error via the guest, got {other:?}"
+                    )),
+                }
+            }
+        ),
+        check!(
+            "abi/panic_then_fresh_instance",
+            "a guest panic traps; the next call gets a fresh instance",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                let before = p.instance();
+                expect_kind(
+                    "panic",
+                    p.call::<_, ()>("panic", "boom"),
+                    ErrorKind::Trap(TrapCode::Unreachable),
+                )?;
+                echo(&mut p, 100)?;
+                if p.instance() == before {
+                    return Err("the trapped instance was called again".into());
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "abi/manifest",
+            "the manifest travels in the module's custom section",
+            |cx: &Ctx| {
+                let p = guest(cx)?;
+                let m = p.manifest().ok_or("abi-guest has no manifest")?;
+                if !m.contains("name = \"abi-guest\"") || !m.contains("math") {
+                    return Err(format!("unexpected manifest: {m}"));
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "abi/hand_written_guest",
+            "a guest written by hand from docs/abi.md works",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load hand.wat",
+                    load(cx, &wasm(HAND), &Config::new(), &Limits::new()),
+                )?;
+                expect_eq(
+                    "answer",
+                    ok("answer", p.call::<(), u32>("answer", &()))?,
+                    42,
+                )?;
+                let data = vec![9u8; 300];
+                expect_eq(
+                    "wrap",
+                    ok("wrap", p.call::<_, Vec<u8>>("wrap", &data))?,
+                    data,
+                )
+            }
+        ),
+        check!(
+            "abi/missing_allocator",
+            "no anywasm_alloc export is an ABI error at load",
+            |cx: &Ctx| load_err(cx, NO_ALLOC, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/mistyped_allocator",
+            "an anywasm_alloc of the wrong type is an ABI error at load",
+            |cx: &Ctx| load_err(cx, BAD_ALLOC_TYPE, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/wrong_version",
+            "ABI version 2 is refused at load",
+            |cx: &Ctx| load_err(cx, ABI_V2, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/not_a_plugin",
+            "a module without the anywasm:abi section is refused at load",
+            |cx: &Ctx| load_err(cx, NO_ABI_SECTION, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/ungranted_import",
+            "importing a host function whose capability was not granted fails at load",
+            |cx: &Ctx| {
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                match Plugin::load(
+                    &*engine,
+                    ABI_GUEST,
+                    &linker(),
+                    &Capabilities::none(),
+                    Host::default(),
+                    &Limits::new(),
+                ) {
+                    Err(e)
+                        if e.kind() == ErrorKind::CapabilityDenied
+                            && e.message().contains("`math`")
+                            && e.message().contains("anywasm::add") =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(format!(
+                        "expected CapabilityDenied naming `math`, got {:?}",
+                        other.map(|_| ())
+                    )),
+                }
+            }
+        ),
+        check!(
+            "abi/response_out_of_bounds",
+            "a response (ptr, len) past the end of memory is an ABI error",
+            |cx: &Ctx| bad_response(cx, 0)
+        ),
+        check!(
+            "abi/response_wraps_32_bits",
+            "a response whose ptr + len wraps 32 bits is an ABI error",
+            |cx: &Ctx| bad_response(cx, 1)
+        ),
+        check!(
+            "abi/response_len_ffffffff",
+            "a response length of 0xFFFF_FFFF is refused before reading",
+            |cx: &Ctx| bad_response(cx, 2)
+        ),
+        check!(
+            "abi/length_prefix_2_40",
+            "a 2^40 length prefix in a 10-byte message is refused without allocating",
+            |cx: &Ctx| bad_response(cx, 3)
+        ),
+        check!(
+            "abi/empty_response",
+            "a zero-length response is an ABI error",
+            |cx: &Ctx| bad_response(cx, 4)
+        ),
+        check!(
+            "abi/garbage_response",
+            "a response that does not decode is an ABI error",
+            |cx: &Ctx| bad_response(cx, 5)
+        ),
+        check!(
+            "abi/allocator_traps",
+            "an allocator that traps fails the call with its trap",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(cx, &wasm(ALLOC_TRAPS), &Config::new(), &Limits::new()),
+                )?;
+                expect_kind(
+                    "run",
+                    p.call::<_, ()>("run", &7u32),
+                    ErrorKind::Trap(TrapCode::Unreachable),
+                )
+            }
+        ),
+        check!(
+            "abi/allocator_out_of_range",
+            "an allocator returning a pointer outside memory is an ABI error",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(
+                        cx,
+                        &wasm(ALLOC_OUT_OF_RANGE),
+                        &Config::new(),
+                        &Limits::new(),
+                    ),
+                )?;
+                expect_kind("run", p.call::<_, ()>("run", &7u32), ErrorKind::Abi)
+            }
+        ),
+        check!(
+            "abi/allocator_fails",
+            "an allocator returning 0 is an ABI error",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(cx, &wasm(ALLOC_ZERO), &Config::new(), &Limits::new()),
+                )?;
+                expect_kind("run", p.call::<_, ()>("run", &7u32), ErrorKind::Abi)
+            }
+        ),
+        check!(
+            "abi/request_over_cap",
+            "a request over the message cap is refused before the guest sees it",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?.with_message_cap(1024);
+                expect_kind(
+                    "2 KiB",
+                    p.call::<_, Vec<u8>>("echo_bytes", &vec![0u8; 2048]),
+                    ErrorKind::Abi,
+                )?;
+                echo(&mut p, 512)
+            }
+        ),
+        check!(
+            "abi/not_an_entry_point",
+            "calling a non-ABI export through the ABI is an ABI error",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                expect_kind(
+                    "alloc as entry",
+                    p.call::<_, ()>(abi::ALLOC_EXPORT, &()),
+                    ErrorKind::Abi,
+                )?;
+                expect_kind(
+                    "missing",
+                    p.call::<_, ()>("no_such_entry", &()),
+                    ErrorKind::ExportNotFound,
+                )
+            }
+        ),
+        check!(
+            "abi/allocation_bomb",
+            "allocating past the memory limit traps the call; the host is unharmed",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(
+                        cx,
+                        ABI_GUEST,
+                        &Config::new(),
+                        &Limits::new().memory_bytes(16 << 20),
+                    ),
+                )?;
+                match p.call::<_, u32>("alloc_bomb", &64u32) {
+                    Err(e) if matches!(e.kind(), ErrorKind::Trap(_)) => {}
+                    other => return Err(format!("expected a trap, got {other:?}")),
+                }
+                let inst = p.instance();
+                let size = ok("memory size", p.store_mut().memory_size(inst, "memory"))?;
+                if size > 16 << 20 {
+                    return Err(format!("memory grew to {size} bytes past the 16 MiB limit"));
+                }
+                echo(&mut p, 1024)
+            }
+        ),
+        check!(
+            "abi/infinite_loop_fuel",
+            "an infinite loop inside an ABI call runs out of fuel",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(
+                        cx,
+                        ABI_GUEST,
+                        &Config::new().consume_fuel(true),
+                        &Limits::new().fuel(5_000_000),
+                    ),
+                )?;
+                expect_kind(
+                    "spin",
+                    p.call::<_, ()>("spin", &()),
+                    ErrorKind::Trap(TrapCode::OutOfFuel),
+                )
+            }
+        ),
+        check!(
+            "abi/infinite_loop_timeout",
+            "an infinite loop inside an ABI call hits its timeout",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load",
+                    load(
+                        cx,
+                        ABI_GUEST,
+                        &Config::new().timeouts(true),
+                        &Limits::new().timeout(Duration::from_millis(100)),
+                    ),
+                )?;
+                expect_kind(
+                    "spin",
+                    p.call::<_, ()>("spin", &()),
+                    ErrorKind::Trap(TrapCode::Timeout),
+                )
+            }
+        ),
+        check!(
+            "abi/deep_recursion",
+            "runaway recursion inside an ABI call is a stack overflow",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                expect_kind(
+                    "recurse",
+                    p.call::<_, u64>("recurse", &100_000_000u64),
+                    ErrorKind::Trap(TrapCode::StackOverflow),
+                )?;
+                expect_eq(
+                    "after",
+                    ok("recurse", p.call::<_, u64>("recurse", &100u64))?,
+                    100,
+                )
+            }
+        ),
+    ]
+}

@@ -1,0 +1,325 @@
+//! [`Plugin`]: a guest that speaks the anywasm ABI, called with typed values.
+//!
+//! Loading checks the whole ABI contract before any guest code runs: the
+//! `anywasm:abi` version, the manifest section, the `memory`,
+//! `anywasm_alloc` and `anywasm_free` exports and their types, and that every
+//! capability-gated host function the module imports was granted. A call
+//! encodes the request, copies it into guest memory, calls the entry point,
+//! bounds-checks the returned `(ptr, len)` in 64-bit arithmetic against the
+//! memory size at that moment, copies the response out, frees it in the
+//! guest and decodes it with a byte limit.
+//!
+//! ## After a trap
+//!
+//! A guest that trapped (a panic, a limit, a fault) may have left its memory
+//! and allocator half-updated, so the instance is never called again: the
+//! next call instantiates the module afresh in the same store (new memory,
+//! globals and tables; the store's host state and remaining fuel carry over).
+//! Each replacement counts against [`Limits::instances`]; once that is used
+//! up, calls fail with `LimitExceeded(Instances)` and the plugin must be
+//! reloaded.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+
+use anywasm_core::abi::{self, GuestError};
+use anywasm_core::{
+    Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType, FuncId, FuncType,
+    InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A loaded plugin: one module in its own store, called through the ABI.
+pub struct Plugin<T> {
+    store: Box<dyn DynStore<T>>,
+    module: DynModule,
+    linker: Linker<T>,
+    instance: InstanceId,
+    alloc: FuncId,
+    free: FuncId,
+    message_cap: usize,
+    manifest: Option<String>,
+    poisoned: bool,
+}
+
+impl<T> core::fmt::Debug for Plugin<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("backend", &self.store.backend())
+            .field("manifest", &self.manifest)
+            .field("message_cap", &self.message_cap)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+fn abi_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Abi, message)
+}
+
+fn expect_func(module: &DynModule, name: &str, want: &FuncType) -> Result<()> {
+    match module
+        .exports()
+        .iter()
+        .find(|e| e.name == name)
+        .map(|e| &e.ty)
+    {
+        Some(ExternType::Func(ty)) if ty == want => Ok(()),
+        Some(other) => Err(abi_error(format!(
+            "export `{name}` must be a function {want}, found {other:?}"
+        ))),
+        None => Err(abi_error(format!(
+            "missing export `{name}` (a function {want})"
+        ))),
+    }
+}
+
+/// Check that `module` exports what docs/abi.md §1 requires.
+fn check_exports(module: &DynModule) -> Result<()> {
+    use ValType::I32;
+    match module
+        .exports()
+        .iter()
+        .find(|e| e.name == abi::MEMORY_EXPORT)
+        .map(|e| &e.ty)
+    {
+        Some(ExternType::Memory(m)) if !m.memory64 => {}
+        Some(_) => return Err(abi_error("export `memory` must be a 32-bit linear memory")),
+        None => return Err(abi_error("missing export `memory`")),
+    }
+    expect_func(module, abi::ALLOC_EXPORT, &FuncType::new([I32], [I32]))?;
+    expect_func(module, abi::FREE_EXPORT, &FuncType::new([I32, I32], []))
+}
+
+impl<T: Send + 'static> Plugin<T> {
+    /// Load a plugin: check the ABI contract and the capabilities, then
+    /// instantiate it in a new store holding `data`, under `limits`.
+    ///
+    /// Errors: [`ErrorKind::Abi`] for a module that breaks the ABI,
+    /// [`ErrorKind::CapabilityDenied`] for an ungranted import,
+    /// [`ErrorKind::Compile`]/[`ErrorKind::Unlinkable`]/traps as for any module.
+    pub fn load(
+        engine: &dyn DynRuntime<T>,
+        wasm: &[u8],
+        linker: &Linker<T>,
+        granted: &Capabilities,
+        data: T,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let backend = engine.backend();
+        let tag = |e: Error| {
+            if e.backend().is_some() {
+                e
+            } else {
+                e.with_backend(backend)
+            }
+        };
+        abi::check_abi_version(wasm).map_err(tag)?;
+        let manifest = abi::manifest_text(wasm).map_err(tag)?.map(str::to_string);
+        let module = engine.compile(wasm)?;
+        check_exports(&module).map_err(tag)?;
+        check_capabilities(module.imports(), linker, granted).map_err(tag)?;
+        let mut store = engine.store(data, limits)?;
+        let instance = store.instantiate(&module, linker)?;
+        let alloc = store.get_func(instance, abi::ALLOC_EXPORT)?;
+        let free = store.get_func(instance, abi::FREE_EXPORT)?;
+        Ok(Self {
+            store,
+            module,
+            linker: linker.clone(),
+            instance,
+            alloc,
+            free,
+            message_cap: abi::DEFAULT_MESSAGE_CAP,
+            manifest,
+            poisoned: false,
+        })
+    }
+
+    /// Set the cap on request and response size (default
+    /// [`abi::DEFAULT_MESSAGE_CAP`], at most [`abi::MAX_MESSAGE_CAP`]).
+    pub fn with_message_cap(mut self, bytes: usize) -> Self {
+        self.message_cap = bytes.min(abi::MAX_MESSAGE_CAP);
+        self
+    }
+
+    /// The manifest the module embeds (TOML text), if any.
+    pub fn manifest(&self) -> Option<&str> {
+        self.manifest.as_deref()
+    }
+
+    /// The store (fuel, memory, host state).
+    pub fn store_mut(&mut self) -> &mut dyn DynStore<T> {
+        &mut *self.store
+    }
+
+    /// The current instance.
+    pub fn instance(&self) -> InstanceId {
+        self.instance
+    }
+
+    /// The host state.
+    pub fn data(&self) -> &T {
+        self.store.data()
+    }
+
+    /// The host state, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
+    /// Call the entry point `name` with a typed request, returning the typed
+    /// response. A guest `Err(GuestError)` is [`ErrorKind::Guest`] with its
+    /// message; a broken response is [`ErrorKind::Abi`]; a trap is the trap.
+    pub fn call<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        if self.poisoned {
+            self.replace_instance()?;
+        }
+        let backend = self.store.backend();
+        let result = self.call_inner(name, request);
+        if result
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_)))
+        {
+            self.poisoned = true;
+        }
+        result.map_err(|e| {
+            if e.backend().is_some() {
+                e
+            } else {
+                e.with_backend(backend)
+            }
+        })
+    }
+
+    fn replace_instance(&mut self) -> Result<()> {
+        let instance = self.store.instantiate(&self.module, &self.linker)?;
+        self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
+        self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;
+        self.instance = instance;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    fn call_inner<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let cap = self.message_cap;
+        let entry = self.store.get_func(self.instance, name)?;
+        let want = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
+        let ty = self.store.func_type(entry)?;
+        if ty != want {
+            return Err(abi_error(format!(
+                "export `{name}` is {ty}, an ABI entry point is {want}"
+            )));
+        }
+        let bytes = abi::encode(request)?;
+        if bytes.len() > cap {
+            return Err(abi_error(format!(
+                "request of {} bytes exceeds the message cap of {cap} bytes",
+                bytes.len()
+            )));
+        }
+        let ptr = if bytes.is_empty() {
+            0
+        } else {
+            let mut out = [Val::I32(0)];
+            self.store
+                .call(self.alloc, &[Val::I32(bytes.len() as i32)], &mut out)?;
+            let ptr = out[0].as_i32().unwrap_or(0) as u32;
+            if ptr == 0 {
+                return Err(abi_error(format!(
+                    "guest allocator returned 0 for {} bytes",
+                    bytes.len()
+                )));
+            }
+            self.store
+                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(ptr), &bytes)
+                .map_err(|e| {
+                    abi_error(format!(
+                        "guest allocator returned a bad pointer: {}",
+                        e.message()
+                    ))
+                })?;
+            ptr
+        };
+        let len = bytes.len() as u32;
+        drop(bytes);
+        let mut packed = [Val::I64(0)];
+        self.store.call(
+            entry,
+            &[Val::I32(ptr as i32), Val::I32(len as i32)],
+            &mut packed,
+        )?;
+        let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
+        if out_len == 0 {
+            return Err(abi_error(format!(
+                "`{name}` returned an empty response (ptr {out_ptr:#x}); a response is at least an envelope byte"
+            )));
+        }
+        if out_len as usize > cap {
+            return Err(abi_error(format!(
+                "`{name}` returned a response of {out_len} bytes, over the message cap of {cap} bytes"
+            )));
+        }
+        let size = self.store.memory_size(self.instance, abi::MEMORY_EXPORT)?;
+        if u64::from(out_ptr) + u64::from(out_len) > size {
+            return Err(abi_error(format!(
+                "`{name}` returned (ptr {out_ptr:#x}, len {out_len}), outside its memory of {size} bytes"
+            )));
+        }
+        let mut response = vec![0u8; out_len as usize];
+        self.store.memory_read(
+            self.instance,
+            abi::MEMORY_EXPORT,
+            u64::from(out_ptr),
+            &mut response,
+        )?;
+        self.store.call(
+            self.free,
+            &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
+            &mut [],
+        )?;
+        match abi::decode::<core::result::Result<Resp, GuestError>>(&response, cap) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
+            Err(e) => Err(abi_error(format!(
+                "`{name}` returned a response that {}",
+                e.message()
+            ))),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T: Send + 'static> Plugin<T> {
+    /// [`call`](Self::call) from async code on tokio.
+    ///
+    /// Guest code is synchronous and may run for as long as its limits
+    /// allow, so on a multi-threaded runtime the call runs under
+    /// `tokio::task::block_in_place` (other tasks move to other workers
+    /// meanwhile). On a current-thread runtime there is no other worker, and
+    /// the call runs inline: bound it with a timeout or fuel.
+    pub async fn call_async<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.call(name, request))
+            }
+            _ => self.call(name, request),
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! # anywasm-guest
+//!
+//! Write anywasm plugins in Rust. This crate is the guest side of the plugin
+//! ABI specified in `docs/abi.md`: a plugin is a `cdylib` compiled to
+//! `wasm32-unknown-unknown` that declares itself with [`plugin!`], exports
+//! typed functions with [`export!`] and calls typed host functions declared
+//! with [`host_fn!`]. Requests and responses are any serde types; they travel
+//! as bincode (the ABI's wire format) and every response is a
+//! `Result<T, GuestError>` envelope.
+//!
+//! ```no_run
+//! use anywasm_guest::{GuestError, export, host_fn, plugin};
+//!
+//! plugin! {
+//!     name: "calc",
+//!     version: "0.1.0",
+//!     description: "Adds numbers, with some help",
+//!     capabilities: ["math"],
+//! }
+//!
+//! // `anywasm::add`, a host function of capability `math`.
+//! host_fn!(fn add(req: (i32, i32)) -> i32);
+//!
+//! export! {
+//!     /// `Vec<u8> -> Vec<u8>`; a `Result` whose error is any `Display`.
+//!     fn echo(req: Vec<u8>) -> Result<Vec<u8>, GuestError> {
+//!         Ok(req)
+//!     }
+//!
+//!     /// A plain return type cannot fail.
+//!     fn len(req: String) -> u64 {
+//!         req.len() as u64
+//!     }
+//!
+//!     /// A host function's error is a `GuestError`: `?` passes it on.
+//!     fn sum(req: Vec<i32>) -> Result<i32, GuestError> {
+//!         req.iter().try_fold(0, |acc, &x| add(&(acc, x)))
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ```toml
+//! # Cargo.toml of a plugin
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! anywasm-guest = "0.1"
+//! serde = { version = "1", features = ["derive"] }
+//!
+//! [profile.release]
+//! panic = "abort"   # the default on wasm32-unknown-unknown; keeps the module small
+//! opt-level = "s"
+//! lto = true
+//! ```
+//!
+//! `cargo build --release --target wasm32-unknown-unknown` then gives the
+//! plugin in `target/wasm32-unknown-unknown/release/<name>.wasm`.
+//!
+//! ## What the macros generate
+//!
+//! - [`plugin!`]: the `anywasm:abi` custom section (the ABI version, 4 bytes
+//!   little endian), the `anywasm:manifest` section (TOML, built and checked
+//!   at compile time), and the allocator exports `anywasm_alloc` /
+//!   `anywasm_free`. Use it exactly once per plugin.
+//! - [`export!`]: for each function, an export of the same name with the ABI
+//!   signature `(i32 ptr, i32 len) -> i64`. It takes ownership of the request,
+//!   decodes it, frees it, runs the function and returns the encoded envelope
+//!   in a buffer the host frees. A request that does not decode is answered
+//!   with `Err(GuestError)` naming why; the function does not run.
+//! - [`host_fn!`]: an import from module `anywasm` with the ABI signature, and
+//!   a safe wrapper `fn name(req: &Req) -> Result<Resp, GuestError>`.
+//!
+//! For raw exports (hand-built responses, tests of hostile guests), use
+//! [`Buffer`], [`decode_request`] and [`respond`] directly.
+//!
+//! ## Panics and traps
+//!
+//! A panicking guest must trap (docs/abi.md §7). Plugins that use `std` on
+//! `wasm32-unknown-unknown` get this for free: the target's panic strategy
+//! is `abort`, and aborting executes `unreachable`, which the host sees as
+//! `TrapCode::Unreachable`. Running out of memory aborts the same way. The
+//! host then throws the instance away.
+//!
+//! `no_std` plugins need a `#[panic_handler]`: enable this crate's
+//! `panic-handler` feature for one that executes `unreachable` (on wasm32
+//! only; never with `std`, which has its own). They also need a
+//! `#[global_allocator]`, which `anywasm_alloc` and all buffers use.
+//!
+//! ## Outside wasm32
+//!
+//! The crate builds on any target so that plugin crates can be checked and
+//! unit-tested on the host, but the ABI exists only in a wasm32 module: there
+//! the generated host function wrappers return an error, and the generated
+//! exports must not be called.
+//!
+//! ## Crate features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `panic-handler` | no | a `#[panic_handler]` that traps, for `no_std` plugins on wasm32 |
+
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+mod buffer;
+mod manifest;
+mod rt;
+
+pub use anywasm_core::abi;
+pub use anywasm_core::abi::{ABI_VERSION, GuestError, MAX_MESSAGE_CAP, pack, unpack};
+pub use buffer::{BUFFER_ALIGN, Buffer};
+pub use rt::{decode_request, encode_envelope, respond};
+
+// `#[link(wasm_import_module = ...)]` needs a literal: keep it in step.
+const _: () = assert!(matches!(abi::HOST_MODULE.as_bytes(), b"anywasm"));
+
+#[cfg(all(feature = "panic-handler", target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// Used by the macros; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use core::fmt::Display;
+
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    pub use crate::manifest::{Manifest, bytes as manifest_bytes, len as manifest_len};
+    use crate::{GuestError, rt};
+
+    /// `anywasm_alloc`.
+    pub fn alloc(len: i32) -> i32 {
+        rt::alloc_export(len)
+    }
+
+    /// `anywasm_free`.
+    ///
+    /// # Safety
+    ///
+    /// As the ABI's `anywasm_free`.
+    pub unsafe fn free(ptr: i32, len: i32) {
+        // SAFETY: forwarded.
+        unsafe { rt::free_export(ptr, len) }
+    }
+
+    /// An export whose function returns `Result<T, E>`.
+    ///
+    /// # Safety
+    ///
+    /// `(ptr, len)` is the request buffer the host passed.
+    pub unsafe fn export_result<Req, T, E, F>(ptr: i32, len: i32, f: F) -> i64
+    where
+        Req: DeserializeOwned,
+        T: Serialize,
+        E: Display,
+        F: FnOnce(Req) -> Result<T, E>,
+    {
+        // SAFETY: forwarded.
+        unsafe { rt::entry(ptr, len, |req| f(req).map_err(rt::guest_error)) }
+    }
+
+    /// An export whose function returns a plain `T`.
+    ///
+    /// # Safety
+    ///
+    /// `(ptr, len)` is the request buffer the host passed.
+    pub unsafe fn export_plain<Req, T, F>(ptr: i32, len: i32, f: F) -> i64
+    where
+        Req: DeserializeOwned,
+        T: Serialize,
+        F: FnOnce(Req) -> T,
+    {
+        // SAFETY: forwarded.
+        unsafe { rt::entry(ptr, len, |req| Ok::<T, GuestError>(f(req))) }
+    }
+
+    /// Call a host import.
+    ///
+    /// # Safety
+    ///
+    /// `import` is an anywasm ABI host function.
+    pub unsafe fn call_host<Req, Resp>(
+        name: &str,
+        request: &Req,
+        import: unsafe extern "C" fn(i32, i32) -> i64,
+    ) -> Result<Resp, GuestError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        // SAFETY: forwarded.
+        unsafe { rt::call_host(name, request, import) }
+    }
+
+    /// A host import wrapper outside wasm32.
+    pub fn host_unavailable<Resp>(name: &str) -> Result<Resp, GuestError> {
+        rt::host_unavailable(name)
+    }
+}
+
+/// Declare the plugin: emits the `anywasm:abi` and `anywasm:manifest` custom
+/// sections and the allocator exports `anywasm_alloc` / `anywasm_free`.
+///
+/// Keys, in this order: `name` (`[a-z0-9_-]+`) and `version` (semver) are
+/// required; `description`, `entry_points` and `capabilities` are optional.
+/// Values are constant `&str` expressions (so `env!("CARGO_PKG_VERSION")`
+/// works). The manifest is checked at compile time: a bad name or version
+/// fails the build.
+///
+/// ```no_run
+/// anywasm_guest::plugin! {
+///     name: "echo",
+///     version: env!("CARGO_PKG_VERSION"),
+///     description: "Echoes its input",
+///     entry_points: ["echo"],
+///     capabilities: ["log"],
+/// }
+/// # fn main() {}
+/// ```
+///
+/// The manifest this writes:
+///
+/// ```toml
+/// name = "echo"
+/// version = "0.1.0"
+/// description = "Echoes its input"
+/// entry_points = ["echo"]
+/// capabilities = ["log"]
+/// ```
+///
+/// Use it once per plugin: a second use is a duplicate-symbol link error.
+#[macro_export]
+macro_rules! plugin {
+    (
+        name: $name:expr,
+        version: $version:expr
+        $(, description: $description:expr)?
+        $(, entry_points: [$($entry:expr),* $(,)?])?
+        $(, capabilities: [$($capability:expr),* $(,)?])?
+        $(,)?
+    ) => {
+        const _: () = {
+            const MANIFEST: $crate::__private::Manifest<'static> = $crate::__private::Manifest {
+                name: $name,
+                version: $version,
+                description: $crate::__plugin_option!($($description)?),
+                entry_points: $crate::__plugin_option!($(&[$($entry),*])?),
+                capabilities: &[$($($capability),*)?],
+            };
+            const MANIFEST_LEN: usize = $crate::__private::manifest_len(&MANIFEST);
+
+            #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:abi"))]
+            #[used]
+            static ABI: [u8; 4] = $crate::ABI_VERSION.to_le_bytes();
+
+            #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:manifest"))]
+            #[used]
+            static MANIFEST_SECTION: [u8; MANIFEST_LEN] =
+                $crate::__private::manifest_bytes::<MANIFEST_LEN>(&MANIFEST);
+
+            /// `anywasm_alloc(len) -> ptr`: `len` fresh bytes, 0 on failure.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn anywasm_alloc(len: i32) -> i32 {
+                $crate::__private::alloc(len)
+            }
+
+            /// `anywasm_free(ptr, len)`: release a buffer from `anywasm_alloc`
+            /// or a response.
+            ///
+            /// # Safety
+            ///
+            /// `(ptr, len)` is a live buffer of this allocator.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn anywasm_free(ptr: i32, len: i32) {
+                // SAFETY: the caller's promise, per the ABI.
+                unsafe { $crate::__private::free(ptr, len) }
+            }
+        };
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_option {
+    () => {
+        ::core::option::Option::None
+    };
+    ($value:expr) => {
+        ::core::option::Option::Some($value)
+    };
+}
+
+/// Export typed functions as plugin entry points.
+///
+/// Each `fn name(req: Req) -> Resp { .. }` becomes a wasm export `name` with
+/// the ABI signature `(i32 ptr, i32 len) -> i64`. `Req` is any
+/// `DeserializeOwned` type (`()` for none), the parameter any pattern. The
+/// return type is one of:
+///
+/// - `Result<T, E>` (written literally as `Result<..>`) with `T: Serialize`
+///   and `E: Display`: `Err(e)` reaches the host as a guest error whose
+///   message is `e.to_string()`;
+/// - any other `T: Serialize`, or nothing (`()`): always `Ok`.
+///
+/// Several functions may go in one invocation; doc comments and attributes
+/// are kept. Inside the body, the function's own name refers to the typed
+/// function, so it may call itself.
+///
+/// ```no_run
+/// use anywasm_guest::{GuestError, export};
+///
+/// export! {
+///     fn echo(req: Vec<u8>) -> Result<Vec<u8>, GuestError> { Ok(req) }
+///     fn parse(text: String) -> Result<u32, core::num::ParseIntError> { text.parse() }
+///     fn swap((a, b): (u8, i64)) -> (i64, u8) { (b, a) }
+///     fn ping(_: ()) {}
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! export {
+    () => {};
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident $params:tt -> Result<$ok:ty, $err:ty> $body:block
+        $($rest:tt)*
+    ) => {
+        $crate::__export_one!(export_result [$(#[$meta])*] $name $params [Result<$ok, $err>] $body);
+        $crate::export!($($rest)*);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident $params:tt -> Result<$ok:ty> $body:block
+        $($rest:tt)*
+    ) => {
+        $crate::__export_one!(export_result [$(#[$meta])*] $name $params [Result<$ok>] $body);
+        $crate::export!($($rest)*);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident $params:tt -> $ret:ty $body:block
+        $($rest:tt)*
+    ) => {
+        $crate::__export_one!(export_plain [$(#[$meta])*] $name $params [$ret] $body);
+        $crate::export!($($rest)*);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident $params:tt $body:block
+        $($rest:tt)*
+    ) => {
+        $crate::__export_one!(export_plain [$(#[$meta])*] $name $params [()] $body);
+        $crate::export!($($rest)*);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_one {
+    ($helper:ident [$($attr:tt)*] $name:ident $params:tt [$($ret:tt)*] $body:block) => {
+        $($attr)*
+        ///
+        /// Plugin entry point (anywasm ABI): `(ptr, len)` is a request buffer
+        /// from `anywasm_alloc`, which this function takes ownership of; the
+        /// result packs the response buffer, `(ptr << 32) | len`.
+        ///
+        /// # Safety
+        ///
+        /// Called by the host per the ABI, never from Rust.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(__anywasm_ptr: i32, __anywasm_len: i32) -> i64 {
+            // The typed function; the names above cannot clash with it.
+            fn $name $params -> $($ret)* $body
+            // SAFETY: the host passes a request buffer it allocated with
+            // anywasm_alloc and gives up ownership of (docs/abi.md §3).
+            unsafe { $crate::__private::$helper(__anywasm_ptr, __anywasm_len, $name) }
+        }
+    };
+}
+
+/// Declare typed host functions, imported from module `anywasm`.
+///
+/// `fn name(req: Req) -> Resp` imports `anywasm::name` with the ABI signature
+/// `(i32 ptr, i32 len) -> i64` and defines a safe wrapper
+/// `fn name(req: &Req) -> Result<Resp, GuestError>`: it encodes the request,
+/// calls the host, takes and frees the response buffer and decodes the
+/// envelope. The host's `Err` comes back as the `GuestError`; a response that
+/// does not decode is a `GuestError` too. Without `-> Resp` the response is
+/// `()`. `= "import-name"` after the signature imports a name that is not a
+/// Rust identifier. Visibility, doc comments and attributes are kept; several
+/// declarations are separated by `;`.
+///
+/// The host grants host functions by capability: the plugin fails to load if
+/// it imports one whose capability the host did not grant.
+///
+/// ```no_run
+/// anywasm_guest::host_fn! {
+///     /// `anywasm::add`, capability `math`.
+///     pub fn add(req: (i32, i32)) -> i32;
+///     fn log(line: String);
+///     fn kv_get(key: String) -> Option<Vec<u8>> = "kv.get";
+/// }
+///
+/// # fn main() -> Result<(), anywasm_guest::GuestError> {
+/// let three = add(&(1, 2))?;
+/// log(&format!("1 + 2 = {three}"))?;
+/// # Ok(()) }
+/// ```
+///
+/// Outside wasm32 the wrappers exist but return an error (there is no host).
+#[macro_export]
+macro_rules! host_fn {
+    () => {};
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident ( $arg:ident : $req:ty $(,)? ) -> $resp:ty = $import:literal
+        $(; $($rest:tt)*)?
+    ) => {
+        $crate::__host_fn_one!([$(#[$meta])*] $vis $name $arg [$req] [$resp] $import);
+        $crate::host_fn!($($($rest)*)?);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident ( $arg:ident : $req:ty $(,)? ) -> $resp:ty
+        $(; $($rest:tt)*)?
+    ) => {
+        $crate::__host_fn_one!([$(#[$meta])*] $vis $name $arg [$req] [$resp] stringify!($name));
+        $crate::host_fn!($($($rest)*)?);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident ( $arg:ident : $req:ty $(,)? ) = $import:literal
+        $(; $($rest:tt)*)?
+    ) => {
+        $crate::__host_fn_one!([$(#[$meta])*] $vis $name $arg [$req] [()] $import);
+        $crate::host_fn!($($($rest)*)?);
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident ( $arg:ident : $req:ty $(,)? )
+        $(; $($rest:tt)*)?
+    ) => {
+        $crate::__host_fn_one!([$(#[$meta])*] $vis $name $arg [$req] [()] stringify!($name));
+        $crate::host_fn!($($($rest)*)?);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __host_fn_one {
+    ([$($attr:tt)*] $vis:vis $name:ident $arg:ident [$req:ty] [$resp:ty] $import:expr) => {
+        $($attr)*
+        $vis fn $name($arg: &$req) -> ::core::result::Result<$resp, $crate::GuestError> {
+            #[cfg(target_arch = "wasm32")]
+            {
+                #[link(wasm_import_module = "anywasm")]
+                unsafe extern "C" {
+                    #[link_name = $import]
+                    fn import(ptr: i32, len: i32) -> i64;
+                }
+                // SAFETY: `import` is a host function of the anywasm ABI
+                // (the host links only such functions into module `anywasm`).
+                unsafe { $crate::__private::call_host($import, $arg, import) }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let _ = $arg;
+                $crate::__private::host_unavailable($import)
+            }
+        }
+    };
+}

@@ -1,0 +1,294 @@
+//! The `anywasm:manifest` section, built at compile time by [`plugin!`].
+//!
+//! The text is TOML (docs/abi.md §1.2); strings are written as TOML basic
+//! strings with escapes, so a description may hold any text. The name and
+//! version are checked at compile time: a bad one fails the build.
+//!
+//! [`plugin!`]: crate::plugin
+
+use anywasm_core::abi::MAX_MANIFEST_BYTES;
+
+/// What [`plugin!`](crate::plugin) puts in the manifest.
+#[derive(Clone, Copy, Debug)]
+pub struct Manifest<'a> {
+    /// `[a-z0-9_-]+`.
+    pub name: &'a str,
+    /// Semver `MAJOR.MINOR.PATCH[-pre][+build]`.
+    pub version: &'a str,
+    /// Written only if present.
+    pub description: Option<&'a str>,
+    /// Written only if present.
+    pub entry_points: Option<&'a [&'a str]>,
+    /// Always written (possibly `[]`).
+    pub capabilities: &'a [&'a str],
+}
+
+/// A writer that counts when its buffer is too small (the first pass sizes
+/// the section, the second fills it).
+struct Out<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl Out<'_> {
+    const fn byte(&mut self, b: u8) {
+        if self.pos < self.buf.len() {
+            self.buf[self.pos] = b;
+        }
+        self.pos += 1;
+    }
+
+    const fn raw(&mut self, s: &str) {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            self.byte(b[i]);
+            i += 1;
+        }
+    }
+
+    /// A TOML basic string: `"..."` with `"`, `\` and control characters
+    /// escaped. Other UTF-8 passes through unchanged.
+    const fn string(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        self.byte(b'"');
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            match c {
+                b'"' => self.raw("\\\""),
+                b'\\' => self.raw("\\\\"),
+                b'\n' => self.raw("\\n"),
+                b'\t' => self.raw("\\t"),
+                b'\r' => self.raw("\\r"),
+                0..=0x1F | 0x7F => {
+                    self.raw("\\u00");
+                    self.byte(HEX[(c >> 4) as usize]);
+                    self.byte(HEX[(c & 0xF) as usize]);
+                }
+                _ => self.byte(c),
+            }
+            i += 1;
+        }
+        self.byte(b'"');
+    }
+
+    const fn list(&mut self, items: &[&str]) {
+        self.byte(b'[');
+        let mut i = 0;
+        while i < items.len() {
+            if i > 0 {
+                self.raw(", ");
+            }
+            self.string(items[i]);
+            i += 1;
+        }
+        self.byte(b']');
+    }
+}
+
+const fn write(m: &Manifest<'_>, out: &mut Out<'_>) {
+    out.raw("name = ");
+    out.string(m.name);
+    out.raw("\nversion = ");
+    out.string(m.version);
+    if let Some(d) = m.description {
+        out.raw("\ndescription = ");
+        out.string(d);
+    }
+    if let Some(e) = m.entry_points {
+        out.raw("\nentry_points = ");
+        out.list(e);
+    }
+    out.raw("\ncapabilities = ");
+    out.list(m.capabilities);
+    out.byte(b'\n');
+}
+
+/// Panics (a compile error in const context) if `m` is not a valid manifest.
+pub const fn validate(m: &Manifest<'_>) {
+    let name = m.name.as_bytes();
+    if name.is_empty() {
+        panic!("anywasm plugin name must not be empty");
+    }
+    let mut i = 0;
+    while i < name.len() {
+        match name[i] {
+            b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => {}
+            _ => panic!("anywasm plugin name must match [a-z0-9_-]+"),
+        }
+        i += 1;
+    }
+    if !is_semver(m.version.as_bytes()) {
+        panic!("anywasm plugin version must be semver: MAJOR.MINOR.PATCH[-pre][+build]");
+    }
+    if let Some(e) = m.entry_points {
+        let mut i = 0;
+        while i < e.len() {
+            if e[i].is_empty() {
+                panic!("anywasm plugin entry point names must not be empty");
+            }
+            i += 1;
+        }
+    }
+    let mut i = 0;
+    while i < m.capabilities.len() {
+        if m.capabilities[i].is_empty() {
+            panic!("anywasm plugin capability names must not be empty");
+        }
+        i += 1;
+    }
+}
+
+/// Length of `m`'s manifest text. Validates `m` and the size limit.
+pub const fn len(m: &Manifest<'_>) -> usize {
+    validate(m);
+    let mut out = Out {
+        buf: &mut [],
+        pos: 0,
+    };
+    write(m, &mut out);
+    if out.pos > MAX_MANIFEST_BYTES {
+        panic!("anywasm plugin manifest is larger than 64 KiB");
+    }
+    out.pos
+}
+
+/// `m`'s manifest text; `N` must be [`len(m)`](len).
+pub const fn bytes<const N: usize>(m: &Manifest<'_>) -> [u8; N] {
+    let mut buf = [0u8; N];
+    let mut out = Out {
+        buf: &mut buf,
+        pos: 0,
+    };
+    write(m, &mut out);
+    if out.pos != N {
+        panic!("manifest length mismatch");
+    }
+    buf
+}
+
+/// `MAJOR.MINOR.PATCH` (no leading zeros), then optional `-pre` and `+build`,
+/// dot-separated non-empty identifiers of `[0-9A-Za-z-]`.
+const fn is_semver(v: &[u8]) -> bool {
+    let mut i = 0;
+    let mut part = 0;
+    while part < 3 {
+        let start = i;
+        while i < v.len() && v[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start || (v[start] == b'0' && i - start > 1) {
+            return false;
+        }
+        part += 1;
+        if part < 3 {
+            if i >= v.len() || v[i] != b'.' {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    if i < v.len() && v[i] == b'-' {
+        i = match identifiers(v, i + 1) {
+            Some(end) => end,
+            None => return false,
+        };
+    }
+    if i < v.len() && v[i] == b'+' {
+        i = match identifiers(v, i + 1) {
+            Some(end) => end,
+            None => return false,
+        };
+    }
+    i == v.len()
+}
+
+/// Dot-separated non-empty identifiers from `i`; the end, or `None`.
+const fn identifiers(v: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let start = i;
+        while i < v.len() && (v[i].is_ascii_alphanumeric() || v[i] == b'-') {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if i < v.len() && v[i] == b'.' {
+            i += 1;
+        } else {
+            return Some(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: Manifest<'static> = Manifest {
+        name: "echo-2_x",
+        version: "1.2.0-rc.1+b5",
+        description: Some("Says \"hi\"\\ back\n\tüñí\u{1}"),
+        entry_points: Some(&["echo", "sum"]),
+        capabilities: &["log", "kv"],
+    };
+    const LEN: usize = len(&M);
+    static BYTES: [u8; LEN] = bytes::<LEN>(&M);
+
+    #[test]
+    fn text_is_the_expected_toml() {
+        let text = core::str::from_utf8(&BYTES).unwrap();
+        assert_eq!(
+            text,
+            "name = \"echo-2_x\"\nversion = \"1.2.0-rc.1+b5\"\n\
+             description = \"Says \\\"hi\\\"\\\\ back\\n\\tüñí\\u0001\"\n\
+             entry_points = [\"echo\", \"sum\"]\ncapabilities = [\"log\", \"kv\"]\n"
+        );
+    }
+
+    #[test]
+    fn optional_keys_are_left_out() {
+        const MIN: Manifest<'static> = Manifest {
+            name: "a",
+            version: "0.0.0",
+            description: None,
+            entry_points: None,
+            capabilities: &[],
+        };
+        const N: usize = len(&MIN);
+        let b = bytes::<N>(&MIN);
+        assert_eq!(
+            core::str::from_utf8(&b).unwrap(),
+            "name = \"a\"\nversion = \"0.0.0\"\ncapabilities = []\n"
+        );
+    }
+
+    #[test]
+    fn semver_is_checked() {
+        for ok in [
+            "0.1.0",
+            "10.20.30",
+            "1.0.0-alpha",
+            "1.0.0-a.1-b+x.7",
+            "1.0.0+build",
+        ] {
+            assert!(is_semver(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            "1",
+            "1.0",
+            "1.0.0.0",
+            "01.0.0",
+            "1.0.0-",
+            "1.0.0+",
+            "1.0.0-a..b",
+            "v1.0.0",
+            "1.0.0 ",
+        ] {
+            assert!(!is_semver(bad.as_bytes()), "{bad}");
+        }
+    }
+}
