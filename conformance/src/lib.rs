@@ -30,6 +30,13 @@ mod harness;
 
 pub use harness::{Ctx, Host};
 
+/// Guest plugins built for wasm32 by this crate's build script.
+pub mod guests {
+    /// `conformance/guests/abi-guest`: the Rust guest every ABI check and
+    /// bench loads (exports listed in its source).
+    pub const ABI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ABI"));
+}
+
 use anywasm::BackendKind;
 
 /// Something a backend may or may not be able to do exactly.

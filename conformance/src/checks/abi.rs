@@ -10,8 +10,7 @@ use super::check;
 use crate::harness::{expect_eq, expect_kind, ok, wasm};
 use crate::{Check, Ctx, Host};
 
-/// The Rust guest plugin (conformance/guests/abi-guest), built by build.rs.
-pub(crate) const ABI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ABI"));
+use crate::guests::ABI_GUEST;
 const HAND: &str = include_str!("../../fixtures/abi/hand.wat");
 const NO_ALLOC: &str = include_str!("../../fixtures/abi/no_alloc.wat");
 const BAD_ALLOC_TYPE: &str = include_str!("../../fixtures/abi/bad_alloc_type.wat");
