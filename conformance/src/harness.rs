@@ -119,3 +119,21 @@ pub fn expect_call(
     let got = ok(name, sb.call(name, args))?;
     expect_eq(name, got.as_slice(), want)
 }
+
+/// The host side every ABI guest test uses: `anywasm::add`, a typed host
+/// function behind the `math` capability, counting calls in hosts whose state
+/// is [`Host`]. Returns the linker and the capability set that grants it.
+pub fn abi_linker<T: 'static>(count: fn(&mut T)) -> (Linker<T>, anywasm::Capabilities) {
+    let mut l = Linker::new();
+    l.abi_func(
+        "add",
+        "math",
+        anywasm::abi::DEFAULT_MESSAGE_CAP,
+        move |caller: &mut dyn anywasm::Caller<T>, (a, b): (i32, i32)| {
+            count(caller.data_mut());
+            a.checked_add(b)
+                .ok_or_else(|| anywasm::HostError::new(format!("{a} + {b} overflows")))
+        },
+    );
+    (l, anywasm::Capabilities::none().grant("math"))
+}

@@ -28,7 +28,7 @@
 mod checks;
 mod harness;
 
-pub use harness::{Ctx, Host};
+pub use harness::{Ctx, Host, abi_linker};
 
 /// Guest plugins built for wasm32 by this crate's build script.
 pub mod guests {

@@ -1,19 +1,12 @@
 //! `Plugin::call_async` from tokio, on both runtime flavours and every backend.
 
-use anywasm::{Capabilities, Config, Limits, Linker, Plugin};
+use anywasm::{Config, Limits, Plugin};
 use anywasm_conformance::guests::ABI_GUEST;
 
 async fn echo_all() {
     for &backend in anywasm::compiled_backends() {
         let engine = anywasm::engine::<()>(backend, &Config::new()).unwrap();
-        let mut linker = Linker::new();
-        linker.abi_func(
-            "add",
-            "math",
-            anywasm::abi::DEFAULT_MESSAGE_CAP,
-            |_: &mut dyn anywasm::Caller<()>, (a, b): (i32, i32)| Ok(a + b),
-        );
-        let caps = Capabilities::none().grant("math");
+        let (linker, caps) = anywasm_conformance::abi_linker(|_: &mut ()| {});
         let mut p = Plugin::load(&*engine, ABI_GUEST, &linker, &caps, (), &Limits::new()).unwrap();
         let out: Vec<u8> = p.call_async("echo_bytes", &vec![7u8; 4096]).await.unwrap();
         assert_eq!(out, vec![7u8; 4096], "{backend}");

@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anywasm::{BackendKind, Capabilities, Config, ErrorKind, Limits, Linker, Plugin};
+use anywasm::{BackendKind, Config, ErrorKind, Limits, Plugin};
 
 struct Counting;
 
@@ -38,14 +38,7 @@ const ABI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ABI"));
 
 fn check(backend: BackendKind) {
     let engine = anywasm::engine::<()>(backend, &Config::new()).unwrap();
-    let mut linker = Linker::new();
-    linker.abi_func(
-        "add",
-        "math",
-        anywasm::abi::DEFAULT_MESSAGE_CAP,
-        |_: &mut dyn anywasm::Caller<()>, (a, b): (i32, i32)| Ok(a + b),
-    );
-    let caps = Capabilities::none().grant("math");
+    let (linker, caps) = anywasm_conformance::abi_linker(|_: &mut ()| {});
     let mut plugin = Plugin::load(&*engine, ABI_GUEST, &linker, &caps, (), &Limits::new()).unwrap();
     // Warm up: first calls allocate lookup caches and engine state.
     for _ in 0..3 {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anywasm::{Capabilities, Config, ErrorKind, HostError, Limits, Linker, Plugin, TrapCode, abi};
+use anywasm::{Capabilities, Config, ErrorKind, Limits, Linker, Plugin, TrapCode, abi};
 use anywasm_test_types::{Record, sample_records};
 
 use super::check;
@@ -22,22 +22,11 @@ const ALLOC_ZERO: &str = include_str!("../../fixtures/abi/alloc_zero.wat");
 
 /// Host functions the guest may import: `anywasm::add`, capability `math`.
 fn linker() -> Linker<Host> {
-    let mut l = Linker::new();
-    l.abi_func(
-        "add",
-        "math",
-        abi::DEFAULT_MESSAGE_CAP,
-        |caller: &mut dyn anywasm::Caller<Host>, (a, b): (i32, i32)| {
-            caller.data_mut().counter += 1;
-            a.checked_add(b)
-                .ok_or_else(|| HostError::new(format!("{a} + {b} overflows")))
-        },
-    );
-    l
+    crate::abi_linker(|h: &mut Host| h.counter += 1).0
 }
 
 fn math() -> Capabilities {
-    Capabilities::none().grant("math")
+    crate::abi_linker(|h: &mut Host| h.counter += 1).1
 }
 
 fn load(cx: &Ctx, wasm: &[u8], config: &Config, limits: &Limits) -> anywasm::Result<Plugin<Host>> {
