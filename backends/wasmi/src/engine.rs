@@ -72,12 +72,14 @@ impl Engine {
 
     fn build(config: &Config) -> Self {
         let mut raw = wasmi::Config::default();
-        raw.consume_fuel(config.fuel_enabled() || config.timeouts_enabled());
-        if config.fuel_enabled() {
+        let metered = config.fuel_enabled() || config.timeouts_enabled();
+        raw.consume_fuel(metered);
+        if metered {
             // wasmi charges fuel for translating a function lazily on its
-            // first call, which would make a store's fuel use depend on what
-            // other stores of the engine ran before. Translate eagerly so
-            // fuel accounting is deterministic.
+            // first call. That would make a store's fuel use depend on what
+            // other stores of the engine ran before, and a translation that
+            // does not fit the rest of a timeout's fuel slice fails the call
+            // outright (it is not a resumable pause). Translate eagerly.
             raw.compilation_mode(wasmi::CompilationMode::Eager);
         }
         if let Some(bytes) = config.stack_limit() {
