@@ -27,6 +27,7 @@
 
 mod checks;
 mod harness;
+pub mod spec;
 
 pub use harness::{Ctx, Host, abi_linker};
 

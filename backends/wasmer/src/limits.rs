@@ -110,9 +110,21 @@ fn clamp_memory(ty: &MemoryType) -> Result<MemoryType, MemoryError> {
     })
 }
 
+/// The largest table maximum wasmer's `VMTable` accepts: it refuses to
+/// create a table whose *declared* maximum is larger, even with a small
+/// initial size, so an unlimited store still clamps the maximum to this
+/// (growing past it returns -1, as the spec allows).
+const WASMER_TABLE_MAX: u32 = 1 << 27;
+
 fn clamp_table(ty: &TableType) -> Result<TableType, String> {
     let Some(cap) = caps().and_then(|c| c.table_elements) else {
-        return Ok(*ty);
+        return Ok(TableType {
+            maximum: Some(
+                ty.maximum
+                    .map_or(WASMER_TABLE_MAX, |m| m.min(WASMER_TABLE_MAX)),
+            ),
+            ..*ty
+        });
     };
     if ty.minimum > cap {
         deny(Resource::Table);
@@ -121,7 +133,7 @@ fn clamp_table(ty: &TableType) -> Result<TableType, String> {
             ty.minimum
         ));
     }
-    let max = ty.maximum.map_or(cap, |m| m.min(cap));
+    let max = ty.maximum.map_or(cap, |m| m.min(cap)).min(WASMER_TABLE_MAX);
     Ok(TableType {
         maximum: Some(max),
         ..*ty

@@ -3,10 +3,12 @@
 //! ```text
 //! anywasm conformance [--backend wasmi] [--filter trap/]
 //! anywasm run plugin.wasm add 1 2 --backend wasmer
+//! anywasm spec [--backend wasmi] [--fuel] [--markdown]
 //! ```
 
 mod conformance;
 mod run;
+mod spec;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,8 @@ enum Command {
     Conformance(conformance::Args),
     /// Call one export of a module (.wasm or .wat) on an engine.
     Run(run::Args),
+    /// Run the WebAssembly spec suite on every compiled-in engine and print the proposal x engine matrix.
+    Spec(spec::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +40,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Conformance(args) => conformance::main(args),
         Command::Run(args) => run::main(args),
+        Command::Spec(args) => spec::main(args),
     }
 }
