@@ -3,6 +3,7 @@
 //! as an environment variable holding its absolute path:
 //!
 //! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
+//! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest).
 //!
 //! The nested cargo gets a clean environment (no flags, wrappers or target
 //! settings of the outer build leak into it) and its own target directory
@@ -16,7 +17,10 @@ use std::process::{Command, exit};
 const TARGET: &str = "wasm32-unknown-unknown";
 
 /// (crate artifact, environment variable).
-const GUESTS: &[(&str, &str)] = &[("abi_guest", "ANYWASM_GUEST_ABI")];
+const GUESTS: &[(&str, &str)] = &[
+    ("abi_guest", "ANYWASM_GUEST_ABI"),
+    ("bench_guest", "ANYWASM_GUEST_BENCH"),
+];
 
 fn main() {
     let manifest_dir =
@@ -30,6 +34,7 @@ fn main() {
         guests.join("Cargo.lock"),
         guests.join("types"),
         guests.join("abi-guest"),
+        guests.join("bench-guest"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),

@@ -1,13 +1,57 @@
 //! Shared setup for the anywasm benches (`cargo bench -p anywasm-benches`).
 //!
-//! Group names are `<group>/<workload>/<engine>`, so criterion's reports
-//! line the engines up per workload.
+//! Benchmark ids are `<group>/<workload>/<engine>[-<path>]`:
+//!
+//! | path | what runs |
+//! |---|---|
+//! | (none) | anywasm as a user calls it: [`Plugin`] for ABI calls, static dispatch (`R: Runtime`) otherwise |
+//! | `static` | ABI calls through the generic [`Store`] API ([`StaticAbi`]), no dyn layer |
+//! | `dyn` | the object-safe layer (`Box<dyn DynStore>`) |
+//! | `raw` | the raw engine API, hand-written, fastest way it offers (typed functions) |
+//! | `raw-untyped` | the raw engine's untyped call (`Val` slices), the shape anywasm uses |
+//! | `raw-pre`, `raw-pre-pool`, `raw-precompiled` | other raw paths (pre-linked instances, pooling, deserialised modules) |
+//!
+//! The raw hosts in [`raw`] do exactly the work anywasm does (the same
+//! codec, the same copies, the same allocator calls), so `anywasm / raw` is
+//! the abstraction's own cost. `bench-report` turns criterion's output into
+//! tables and a chart.
 
-use anywasm::{BackendKind, Caller, Capabilities, Config, Limits, Linker, Plugin, abi};
+use anywasm::abi::{self, GuestError};
+use anywasm::{
+    BackendKind, Caller, Capabilities, Config, Limits, Linker, Plugin, Runtime, Store, Val,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// The ABI guest loaded on `backend`, with its `anywasm::add` host function.
-pub fn abi_plugin(backend: BackendKind) -> Plugin<()> {
-    let engine = anywasm::engine::<()>(backend, &Config::new()).expect("engine");
+pub mod raw;
+pub mod workloads;
+
+/// A module for call-level benches: a no-op export, an export that calls a
+/// no-op host import, and a memory.
+pub const CALL_WAT: &str = r#"
+(module
+  (import "host" "noop" (func $host_noop))
+  (memory (export "memory") 1)
+  (func (export "noop"))
+  (func (export "call_host") (call $host_noop)))
+"#;
+
+/// [`CALL_WAT`] as binary.
+pub fn call_module() -> Vec<u8> {
+    wat::parse_str(CALL_WAT).expect("CALL_WAT parses")
+}
+
+/// The linker [`CALL_WAT`] needs: `host::noop` doing nothing.
+pub fn call_linker() -> Linker<()> {
+    let mut linker = Linker::new();
+    linker.func("host", "noop", anywasm::FuncType::new([], []), |_, _, _| {
+        Ok(())
+    });
+    linker
+}
+
+/// The linker the ABI guest needs: `anywasm::add`, capability `math`.
+pub fn abi_linker() -> Linker<()> {
     let mut linker = Linker::new();
     linker.abi_func(
         "add",
@@ -15,14 +59,180 @@ pub fn abi_plugin(backend: BackendKind) -> Plugin<()> {
         abi::DEFAULT_MESSAGE_CAP,
         |_: &mut dyn Caller<()>, (a, b): (i32, i32)| Ok(a.wrapping_add(b)),
     );
+    linker
+}
+
+/// A plugin (`wasm` speaks the ABI) on `backend`, through the dyn layer.
+pub fn plugin(backend: BackendKind, config: &Config, wasm: &[u8], limits: &Limits) -> Plugin<()> {
+    let engine = anywasm::engine::<()>(backend, config).expect("engine");
     let caps = Capabilities::none().grant("math");
-    Plugin::load(
-        &*engine,
+    Plugin::load(&*engine, wasm, &abi_linker(), &caps, (), limits).expect("load plugin")
+}
+
+/// The ABI guest (`conformance/guests/abi-guest`) on `backend`.
+pub fn abi_plugin(backend: BackendKind) -> Plugin<()> {
+    plugin(
+        backend,
+        &Config::new(),
         anywasm_conformance::guests::ABI_GUEST,
-        &linker,
-        &caps,
-        (),
         &Limits::new(),
     )
-    .expect("load abi-guest")
+}
+
+/// Something that calls ABI entry points: anywasm's [`Plugin`], the
+/// statically dispatched [`StaticAbi`], or a raw engine host in [`raw`].
+///
+/// `entry` resolves an export once (the raw hosts keep a typed function);
+/// [`Plugin`] takes the name on every call, as its users do.
+pub trait AbiHost {
+    /// A resolved entry point.
+    type Entry;
+    /// Resolve the entry point `name`.
+    fn entry(&mut self, name: &'static str) -> Self::Entry;
+    /// Call it; panics on any error (these are benches).
+    fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &mut self,
+        entry: &Self::Entry,
+        request: &Req,
+    ) -> Resp;
+}
+
+impl AbiHost for Plugin<()> {
+    type Entry = &'static str;
+
+    fn entry(&mut self, name: &'static str) -> &'static str {
+        name
+    }
+
+    fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &mut self,
+        entry: &&'static str,
+        request: &Req,
+    ) -> Resp {
+        match Plugin::call(self, entry, request) {
+            Ok(v) => v,
+            Err(e) => panic!("{entry}: {e}"),
+        }
+    }
+}
+
+type FuncOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Func;
+type InstanceOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Instance;
+
+/// The plugin ABI driven through the generic [`Store`] API of one engine
+/// (static dispatch, no `dyn`): the same steps as [`Plugin::call`] with the
+/// entry point resolved once.
+pub struct StaticAbi<R: Runtime> {
+    store: R::Store<()>,
+    instance: InstanceOf<R>,
+    alloc: FuncOf<R>,
+    free: FuncOf<R>,
+}
+
+impl<R: Runtime> std::fmt::Debug for StaticAbi<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticAbi")
+            .field("backend", &R::BACKEND)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> StaticAbi<R> {
+    /// Compile and instantiate `wasm` (with [`abi_linker`]) on a new engine.
+    pub fn new(config: &Config, wasm: &[u8], limits: &Limits) -> Self {
+        let engine = R::new(config).expect("engine");
+        let module = engine.compile(wasm).expect("compile");
+        let mut store = engine.store((), limits).expect("store");
+        let instance = store
+            .instantiate(&module, &abi_linker())
+            .expect("instantiate");
+        let alloc = store.get_func(&instance, abi::ALLOC_EXPORT).expect("alloc");
+        let free = store.get_func(&instance, abi::FREE_EXPORT).expect("free");
+        Self {
+            store,
+            instance,
+            alloc,
+            free,
+        }
+    }
+}
+
+impl<R: Runtime> AbiHost for StaticAbi<R> {
+    type Entry = FuncOf<R>;
+
+    fn entry(&mut self, name: &'static str) -> FuncOf<R> {
+        self.store.get_func(&self.instance, name).expect(name)
+    }
+
+    fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &mut self,
+        entry: &FuncOf<R>,
+        request: &Req,
+    ) -> Resp {
+        let bytes = abi::encode(request).expect("encode");
+        let ptr = if bytes.is_empty() {
+            0
+        } else {
+            let mut out = [Val::I32(0)];
+            self.store
+                .call(&self.alloc, &[Val::I32(bytes.len() as i32)], &mut out)
+                .expect("alloc");
+            let ptr = out[0].as_i32().unwrap_or(0);
+            self.store
+                .memory_write(
+                    &self.instance,
+                    abi::MEMORY_EXPORT,
+                    ptr as u32 as u64,
+                    &bytes,
+                )
+                .expect("write request");
+            ptr
+        };
+        let mut packed = [Val::I64(0)];
+        self.store
+            .call(
+                entry,
+                &[Val::I32(ptr), Val::I32(bytes.len() as i32)],
+                &mut packed,
+            )
+            .expect("call");
+        drop(bytes);
+        let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
+        let size = self
+            .store
+            .memory_size(&self.instance, abi::MEMORY_EXPORT)
+            .expect("memory size");
+        assert!(u64::from(out_ptr) + u64::from(out_len) <= size);
+        let mut response = vec![0u8; out_len as usize];
+        self.store
+            .memory_read(
+                &self.instance,
+                abi::MEMORY_EXPORT,
+                u64::from(out_ptr),
+                &mut response,
+            )
+            .expect("read response");
+        self.store
+            .call(
+                &self.free,
+                &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
+                &mut [],
+            )
+            .expect("free");
+        decode_envelope(&response)
+    }
+}
+
+/// Decode a response envelope, panicking on `Err` (shared by the raw hosts).
+pub fn decode_envelope<Resp: DeserializeOwned>(response: &[u8]) -> Resp {
+    match abi::decode::<Result<Resp, GuestError>>(response, abi::DEFAULT_MESSAGE_CAP) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => panic!("guest error: {e}"),
+        Err(e) => panic!("bad response: {e}"),
+    }
+}
+
+/// The engines compiled in, with their names.
+pub fn backends() -> &'static [BackendKind] {
+    anywasm::compiled_backends()
 }

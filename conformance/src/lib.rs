@@ -36,6 +36,9 @@ pub mod guests {
     /// `conformance/guests/abi-guest`: the Rust guest every ABI check and
     /// bench loads (exports listed in its source).
     pub const ABI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ABI"));
+    /// `conformance/guests/bench-guest`: the compute workloads the benches
+    /// run (fibonacci, sha256, matrix multiply, prime sieve, parsing).
+    pub const BENCH_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_BENCH"));
 }
 
 use anywasm::BackendKind;

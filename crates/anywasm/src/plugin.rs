@@ -20,6 +20,7 @@
 //! reloaded.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -40,6 +41,10 @@ pub struct Plugin<T> {
     instance: InstanceId,
     alloc: FuncId,
     free: FuncId,
+    /// Entry points of the current instance already resolved and checked
+    /// to have the ABI signature, so a call does no lookup or allocation
+    /// for them. Cleared when the instance is replaced.
+    entries: BTreeMap<String, FuncId>,
     message_cap: usize,
     manifest: Option<String>,
     poisoned: bool,
@@ -133,6 +138,7 @@ impl<T: Send + 'static> Plugin<T> {
             instance,
             alloc,
             free,
+            entries: BTreeMap::new(),
             message_cap: abi::DEFAULT_MESSAGE_CAP,
             manifest,
             poisoned: false,
@@ -204,16 +210,17 @@ impl<T: Send + 'static> Plugin<T> {
         self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
         self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;
         self.instance = instance;
+        self.entries.clear();
         self.poisoned = false;
         Ok(())
     }
 
-    fn call_inner<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
-    where
-        Req: Serialize + ?Sized,
-        Resp: DeserializeOwned,
-    {
-        let cap = self.message_cap;
+    /// The entry point `name` of the current instance, checked to have the
+    /// ABI signature (cached after the first successful lookup).
+    fn entry(&mut self, name: &str) -> Result<FuncId> {
+        if let Some(&entry) = self.entries.get(name) {
+            return Ok(entry);
+        }
         let entry = self.store.get_func(self.instance, name)?;
         let want = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
         let ty = self.store.func_type(entry)?;
@@ -222,6 +229,17 @@ impl<T: Send + 'static> Plugin<T> {
                 "export `{name}` is {ty}, an ABI entry point is {want}"
             )));
         }
+        self.entries.insert(name.to_string(), entry);
+        Ok(entry)
+    }
+
+    fn call_inner<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let cap = self.message_cap;
+        let entry = self.entry(name)?;
         let bytes = abi::encode(request)?;
         if bytes.len() > cap {
             return Err(abi_error(format!(

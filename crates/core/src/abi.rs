@@ -121,7 +121,12 @@ impl Codec for Bincode {
     fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
         let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard())
             .map_err(|e| abi_error(format!("value does not encode: {e}")))?;
-        out.extend_from_slice(&bytes);
+        if out.is_empty() {
+            // The common case (`encode`): take the buffer, no second copy.
+            *out = bytes;
+        } else {
+            out.extend_from_slice(&bytes);
+        }
         Ok(())
     }
 

@@ -1,0 +1,329 @@
+//! Every bench, engines side by side and anywasm next to each raw engine:
+//! `cargo bench -p anywasm-benches --bench engines` (filter with a regex,
+//! e.g. `-- '^call/'`), then `cargo run -p anywasm-benches --bin bench-report`.
+//!
+//! Groups (`<group>/<workload>/<engine>[-<path>]`, paths in the crate docs):
+//! `compile`, `load` (precompiled modules, raw only: anywasm has no
+//! precompiled-module API), `instantiate`, `cold` (compile + instantiate +
+//! first call), `call` (no-op host->guest and guest->host), `abi` (typed
+//! round trips), `compute` (the bench guest's workloads) and `limits` (each
+//! limit mechanism switched on, against `-none`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use anywasm::{Config, DynRuntime, Limits, Linker, Runtime, Store};
+use anywasm_benches::workloads::{self, Summary};
+use anywasm_benches::{AbiHost, StaticAbi, raw};
+use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+type Wasmtime = anywasm::wasmtime::Engine;
+type Wasmer = anywasm::wasmer::Engine;
+type Wasmi = anywasm::wasmi::Engine;
+
+fn name<R: Runtime>() -> &'static str {
+    R::BACKEND.name()
+}
+
+/// compile / instantiate / cold through anywasm, static and dyn.
+fn lifecycle_anywasm<R: Runtime>(c: &mut Criterion, module_name: &str, wasm: &[u8], call: bool) {
+    let engine = R::new(&Config::new()).expect("engine");
+    let linker = anywasm_benches::call_linker();
+    let e = name::<R>();
+    c.bench_function(&format!("compile/{module_name}/{e}"), |b| {
+        b.iter(|| engine.compile(black_box(wasm)).expect("compile"))
+    });
+    let module = engine.compile(wasm).expect("compile");
+    c.bench_function(&format!("instantiate/{module_name}/{e}"), |b| {
+        b.iter(|| {
+            let mut store = engine.store((), &Limits::new()).expect("store");
+            let i = store.instantiate(&module, &linker).expect("instantiate");
+            (i, store)
+        })
+    });
+    let dyn_engine: &dyn DynRuntime<()> = &engine;
+    let dyn_module = dyn_engine.compile(wasm).expect("compile");
+    c.bench_function(&format!("instantiate/{module_name}/{e}-dyn"), |b| {
+        b.iter(|| {
+            let mut store = dyn_engine.store((), &Limits::new()).expect("store");
+            let i = store
+                .instantiate(&dyn_module, &linker)
+                .expect("instantiate");
+            (i, store)
+        })
+    });
+    if !call {
+        return;
+    }
+    c.bench_function(&format!("cold/{module_name}/{e}"), |b| {
+        b.iter(|| {
+            let module = engine.compile(black_box(wasm)).expect("compile");
+            let mut store = engine.store((), &Limits::new()).expect("store");
+            let i = store.instantiate(&module, &linker).expect("instantiate");
+            let f = store.get_func(&i, "noop").expect("noop");
+            store.call(&f, &[], &mut []).expect("call");
+        })
+    });
+    c.bench_function(&format!("cold/{module_name}/{e}-dyn"), |b| {
+        b.iter(|| {
+            let module = dyn_engine.compile(black_box(wasm)).expect("compile");
+            let mut store = dyn_engine.store((), &Limits::new()).expect("store");
+            let i = store.instantiate(&module, &linker).expect("instantiate");
+            let f = store.get_func(i, "noop").expect("noop");
+            store.call(f, &[], &mut []).expect("call");
+        })
+    });
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let call_module = anywasm_benches::call_module();
+    for (module_name, wasm, call) in [
+        ("call_module", call_module.as_slice(), true),
+        ("bench_guest", BENCH_GUEST, false),
+    ] {
+        lifecycle_anywasm::<Wasmtime>(c, module_name, wasm, call);
+        raw::wasmtime::lifecycle(c, module_name, wasm, call);
+        lifecycle_anywasm::<Wasmer>(c, module_name, wasm, call);
+        raw::wasmer::lifecycle(c, module_name, wasm, call);
+        lifecycle_anywasm::<Wasmi>(c, module_name, wasm, call);
+        raw::wasmi::lifecycle(c, module_name, wasm, call);
+    }
+}
+
+/// No-op calls through anywasm, static and dyn.
+fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
+    let linker: Linker<()> = anywasm_benches::call_linker();
+    let engine = R::new(&Config::new()).expect("engine");
+    let e = name::<R>();
+    let module = engine.compile(wasm).expect("compile");
+    let mut store = engine.store((), &Limits::new()).expect("store");
+    let instance = store.instantiate(&module, &linker).expect("instantiate");
+    for export in ["noop", "call_host"] {
+        let f = store.get_func(&instance, export).expect(export);
+        let workload = if export == "noop" {
+            "noop"
+        } else {
+            "host_noop"
+        };
+        c.bench_function(&format!("call/{workload}/{e}"), |b| {
+            b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
+        });
+    }
+    let dyn_engine: &dyn DynRuntime<()> = &engine;
+    let module = dyn_engine.compile(wasm).expect("compile");
+    let mut store = dyn_engine.store((), &Limits::new()).expect("store");
+    let instance = store.instantiate(&module, &linker).expect("instantiate");
+    for export in ["noop", "call_host"] {
+        let f = store.get_func(instance, export).expect(export);
+        let workload = if export == "noop" {
+            "noop"
+        } else {
+            "host_noop"
+        };
+        c.bench_function(&format!("call/{workload}/{e}-dyn"), |b| {
+            b.iter(|| store.call(black_box(f), &[], &mut []).expect("call"))
+        });
+    }
+}
+
+fn calls(c: &mut Criterion) {
+    let wasm = anywasm_benches::call_module();
+    calls_anywasm::<Wasmtime>(c, &wasm);
+    raw::wasmtime::calls(c, &wasm);
+    calls_anywasm::<Wasmer>(c, &wasm);
+    raw::wasmer::calls(c, &wasm);
+    calls_anywasm::<Wasmi>(c, &wasm);
+    raw::wasmi::calls(c, &wasm);
+}
+
+/// Typed ABI round trips on the bench guest; each response checked after timing.
+fn abi_round_trips<H: AbiHost>(c: &mut Criterion, id: &str, host: &mut H) {
+    let noop = host.entry("noop");
+    c.bench_function(&format!("abi/0b/{id}"), |b| {
+        b.iter(|| host.call::<(), ()>(&noop, black_box(&())))
+    });
+    host.call::<(), ()>(&noop, &());
+    let echo = host.entry("echo_bytes");
+    for (workload, payload) in workloads::byte_payloads() {
+        c.bench_function(&format!("abi/{workload}/{id}"), |b| {
+            b.iter(|| host.call::<Vec<u8>, Vec<u8>>(&echo, black_box(&payload)))
+        });
+        assert_eq!(host.call::<Vec<u8>, Vec<u8>>(&echo, &payload), payload);
+    }
+    let records = anywasm_test_types::sample_records(100);
+    let echo = host.entry("echo_records");
+    c.bench_function(&format!("abi/records100/{id}"), |b| {
+        b.iter(|| host.call::<_, Vec<anywasm_test_types::Record>>(&echo, black_box(&records)))
+    });
+    assert_eq!(
+        host.call::<_, Vec<anywasm_test_types::Record>>(&echo, &records),
+        records
+    );
+}
+
+/// guest -> host typed call (`anywasm::add` from the ABI guest), anywasm only.
+fn abi_host_call<H: AbiHost>(c: &mut Criterion, id: &str, host: &mut H) {
+    let add = host.entry("add_via_host");
+    c.bench_function(&format!("abi/host_call/{id}"), |b| {
+        b.iter(|| host.call::<(i32, i32), i32>(&add, black_box(&(40, 2))))
+    });
+    assert_eq!(host.call::<(i32, i32), i32>(&add, &(40, 2)), 42);
+}
+
+fn abi_engine<R: Runtime>(c: &mut Criterion, raw_host: &mut impl AbiHost) {
+    let e = name::<R>();
+    let limits = Limits::new();
+    let mut plugin = anywasm_benches::plugin(R::BACKEND, &Config::new(), BENCH_GUEST, &limits);
+    abi_round_trips(c, e, &mut plugin);
+    abi_round_trips(
+        c,
+        &format!("{e}-static"),
+        &mut StaticAbi::<R>::new(&Config::new(), BENCH_GUEST, &limits),
+    );
+    abi_round_trips(c, &format!("{e}-raw"), raw_host);
+    abi_host_call(c, e, &mut anywasm_benches::abi_plugin(R::BACKEND));
+    abi_host_call(
+        c,
+        &format!("{e}-static"),
+        &mut StaticAbi::<R>::new(&Config::new(), ABI_GUEST, &limits),
+    );
+}
+
+fn abi(c: &mut Criterion) {
+    let engine = wasmtime::Engine::default();
+    abi_engine::<Wasmtime>(c, &mut raw::wasmtime::Abi::new(&engine, BENCH_GUEST));
+    let engine = raw::wasmer::engine();
+    abi_engine::<Wasmer>(c, &mut raw::wasmer::Abi::new(&engine, BENCH_GUEST));
+    let engine = wasmi::Engine::default();
+    abi_engine::<Wasmi>(c, &mut raw::wasmi::Abi::new(&engine, BENCH_GUEST));
+}
+
+/// The bench guest's compute workloads; each result checked after timing.
+/// `workloads` limits which run (all when empty).
+fn compute_workloads<H: AbiHost>(
+    c: &mut Criterion,
+    group: &str,
+    id: &str,
+    host: &mut H,
+    only: &[&str],
+) {
+    let wanted = |w: &str| only.is_empty() || only.contains(&w);
+    let mut bench = |workload: &str, f: &mut dyn FnMut()| {
+        let mut g = c.benchmark_group(format!("{group}/{workload}"));
+        g.sample_size(10);
+        g.bench_function(id, |b| b.iter(&mut *f));
+        g.finish();
+    };
+    if wanted("fib") {
+        let fib = host.entry("fib");
+        bench("fib", &mut || {
+            black_box(host.call::<u32, u64>(&fib, black_box(&workloads::FIB_N)));
+        });
+        assert_eq!(
+            host.call::<u32, u64>(&fib, &workloads::FIB_N),
+            workloads::FIB_EXPECTED
+        );
+    }
+    if wanted("sha256") {
+        let sha = host.entry("sha256");
+        let request = (workloads::SHA_ROUNDS, workloads::sha_data());
+        bench("sha256", &mut || {
+            black_box(host.call::<_, Vec<u8>>(&sha, black_box(&request)));
+        });
+        let digest = host.call::<_, Vec<u8>>(&sha, &request);
+        assert_eq!(workloads::hex(&digest), workloads::SHA_EXPECTED);
+    }
+    if wanted("matmul") {
+        let matmul = host.entry("matmul");
+        bench("matmul", &mut || {
+            black_box(host.call::<u32, f64>(&matmul, black_box(&workloads::MATMUL_N)));
+        });
+        assert_eq!(
+            host.call::<u32, f64>(&matmul, &workloads::MATMUL_N),
+            workloads::matmul_expected(workloads::MATMUL_N)
+        );
+    }
+    if wanted("sieve") {
+        let sieve = host.entry("sieve");
+        bench("sieve", &mut || {
+            black_box(host.call::<u32, u32>(&sieve, black_box(&workloads::SIEVE_N)));
+        });
+        assert_eq!(
+            host.call::<u32, u32>(&sieve, &workloads::SIEVE_N),
+            workloads::SIEVE_EXPECTED
+        );
+    }
+    if wanted("parse") {
+        let parse = host.entry("parse");
+        let text = workloads::json_text(workloads::PARSE_ITEMS);
+        bench("parse", &mut || {
+            black_box(host.call::<String, Summary>(&parse, black_box(&text)));
+        });
+        assert_eq!(
+            host.call::<String, Summary>(&parse, &text),
+            workloads::json_expected(workloads::PARSE_ITEMS)
+        );
+    }
+}
+
+fn compute_engine<R: Runtime>(c: &mut Criterion, raw_host: &mut impl AbiHost) {
+    let e = name::<R>();
+    let limits = Limits::new();
+    let mut plugin = anywasm_benches::plugin(R::BACKEND, &Config::new(), BENCH_GUEST, &limits);
+    compute_workloads(c, "compute", e, &mut plugin, &[]);
+    let mut host = StaticAbi::<R>::new(&Config::new(), BENCH_GUEST, &limits);
+    compute_workloads(c, "compute", &format!("{e}-static"), &mut host, &[]);
+    compute_workloads(c, "compute", &format!("{e}-raw"), raw_host, &[]);
+}
+
+fn compute(c: &mut Criterion) {
+    let engine = wasmtime::Engine::default();
+    compute_engine::<Wasmtime>(c, &mut raw::wasmtime::Abi::new(&engine, BENCH_GUEST));
+    let engine = raw::wasmer::engine();
+    compute_engine::<Wasmer>(c, &mut raw::wasmer::Abi::new(&engine, BENCH_GUEST));
+    let engine = wasmi::Engine::default();
+    compute_engine::<Wasmi>(c, &mut raw::wasmi::Abi::new(&engine, BENCH_GUEST));
+}
+
+/// Each limit mechanism on its own, against none, through anywasm (static).
+fn limits_engine<R: Runtime>(c: &mut Criterion) {
+    let e = name::<R>();
+    let mechanisms = [
+        ("none", Config::new(), Limits::new()),
+        (
+            "fuel",
+            Config::new().consume_fuel(true),
+            Limits::new().fuel(1 << 60),
+        ),
+        (
+            "timeout",
+            Config::new().timeouts(true),
+            Limits::new().timeout(Duration::from_secs(3600)),
+        ),
+        (
+            "memory",
+            Config::new(),
+            Limits::new().memory_bytes(256 << 20),
+        ),
+    ];
+    for (mechanism, config, limits) in mechanisms {
+        let mut host = StaticAbi::<R>::new(&config, BENCH_GUEST, &limits);
+        compute_workloads(
+            c,
+            "limits",
+            &format!("{e}-{mechanism}"),
+            &mut host,
+            &["fib", "sieve"],
+        );
+    }
+}
+
+fn limits(c: &mut Criterion) {
+    limits_engine::<Wasmtime>(c);
+    limits_engine::<Wasmer>(c);
+    limits_engine::<Wasmi>(c);
+}
+
+criterion_group!(benches, calls, abi, compute, limits, lifecycle);
+criterion_main!(benches);

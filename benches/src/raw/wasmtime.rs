@@ -1,0 +1,228 @@
+//! Raw wasmtime.
+
+use std::hint::black_box;
+
+use anywasm::abi;
+use criterion::Criterion;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasmtime::{
+    Config, Engine, Instance, InstanceAllocationStrategy, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, TypedFunc,
+};
+
+use crate::{AbiHost, decode_envelope};
+
+fn linker(engine: &Engine) -> Linker<()> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap("host", "noop", || {})
+        .expect("define host::noop");
+    linker
+}
+
+/// An engine with the pooling allocator (small pools: benches only).
+pub fn pooling_engine() -> Engine {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(16)
+        .total_memories(16)
+        .total_tables(16)
+        .total_gc_heaps(16)
+        .max_memory_size(256 << 20);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).expect("pooling engine")
+}
+
+/// compile, load (deserialise), instantiate (plain, pre-linked, pooled) and
+/// cold-call benches for the module `name` (`wasm`, importing at most
+/// `host::noop`, exporting `noop` if `call` is set).
+pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
+    let engine = Engine::default();
+    c.bench_function(&format!("compile/{name}/wasmtime-raw"), |b| {
+        b.iter(|| Module::new(&engine, black_box(wasm)).expect("compile"))
+    });
+    let module = Module::new(&engine, wasm).expect("compile");
+    let bytes = module.serialize().expect("serialize");
+    c.bench_function(&format!("load/{name}/wasmtime-raw-precompiled"), |b| {
+        // SAFETY: `bytes` was produced by `serialize` on this engine.
+        b.iter(|| unsafe { Module::deserialize(&engine, black_box(&bytes)) }.expect("load"))
+    });
+    let linker = linker(&engine);
+    c.bench_function(&format!("instantiate/{name}/wasmtime-raw"), |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            let i = linker
+                .instantiate(&mut store, &module)
+                .expect("instantiate");
+            (store, i)
+        })
+    });
+    let pre = linker.instantiate_pre(&module).expect("pre");
+    c.bench_function(&format!("instantiate/{name}/wasmtime-raw-pre"), |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            let i = pre.instantiate(&mut store).expect("instantiate");
+            (store, i)
+        })
+    });
+    let pooled = pooling_engine();
+    let pooled_module = Module::new(&pooled, wasm).expect("compile");
+    let pooled_pre = linker_pre(&pooled, &pooled_module);
+    c.bench_function(&format!("instantiate/{name}/wasmtime-raw-pre-pool"), |b| {
+        b.iter(|| {
+            let mut store = Store::new(&pooled, ());
+            let i = pooled_pre.instantiate(&mut store).expect("instantiate");
+            (store, i)
+        })
+    });
+    if !call {
+        return;
+    }
+    c.bench_function(&format!("cold/{name}/wasmtime-raw"), |b| {
+        b.iter(|| {
+            let module = Module::new(&engine, black_box(wasm)).expect("compile");
+            let mut store = Store::new(&engine, ());
+            let i = linker
+                .instantiate(&mut store, &module)
+                .expect("instantiate");
+            let f = i
+                .get_typed_func::<(), ()>(&mut store, "noop")
+                .expect("noop");
+            f.call(&mut store, ()).expect("call");
+        })
+    });
+    c.bench_function(&format!("cold/{name}/wasmtime-raw-precompiled"), |b| {
+        b.iter(|| {
+            // SAFETY: `bytes` was produced by `serialize` on this engine.
+            let module = unsafe { Module::deserialize(&engine, black_box(&bytes)) }.expect("load");
+            let mut store = Store::new(&engine, ());
+            let i = linker
+                .instantiate(&mut store, &module)
+                .expect("instantiate");
+            let f = i
+                .get_typed_func::<(), ()>(&mut store, "noop")
+                .expect("noop");
+            f.call(&mut store, ()).expect("call");
+        })
+    });
+}
+
+fn linker_pre(engine: &Engine, module: &Module) -> wasmtime::InstancePre<()> {
+    linker(engine).instantiate_pre(module).expect("pre")
+}
+
+/// No-op calls host->guest and guest->host on [`CALL_WAT`](crate::CALL_WAT).
+pub fn calls(c: &mut Criterion, wasm: &[u8]) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wasm).expect("compile");
+    let mut store = Store::new(&engine, ());
+    let instance = linker(&engine)
+        .instantiate(&mut store, &module)
+        .expect("instantiate");
+    let noop = instance
+        .get_typed_func::<(), ()>(&mut store, "noop")
+        .expect("noop");
+    let call_host = instance
+        .get_typed_func::<(), ()>(&mut store, "call_host")
+        .expect("call_host");
+    let untyped = instance.get_func(&mut store, "noop").expect("noop");
+    let untyped_host = instance
+        .get_func(&mut store, "call_host")
+        .expect("call_host");
+    c.bench_function("call/noop/wasmtime-raw", |b| {
+        b.iter(|| noop.call(&mut store, ()).expect("call"))
+    });
+    c.bench_function("call/noop/wasmtime-raw-untyped", |b| {
+        b.iter(|| untyped.call(&mut store, &[], &mut []).expect("call"))
+    });
+    c.bench_function("call/host_noop/wasmtime-raw", |b| {
+        b.iter(|| call_host.call(&mut store, ()).expect("call"))
+    });
+    c.bench_function("call/host_noop/wasmtime-raw-untyped", |b| {
+        b.iter(|| untyped_host.call(&mut store, &[], &mut []).expect("call"))
+    });
+}
+
+/// A plugin driven through raw wasmtime.
+pub struct Abi {
+    store: Store<()>,
+    instance: Instance,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+}
+
+impl std::fmt::Debug for Abi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("raw::wasmtime::Abi")
+    }
+}
+
+impl Abi {
+    /// Instantiate `wasm` (no imports) on `engine`.
+    pub fn new(engine: &Engine, wasm: &[u8]) -> Self {
+        let module = Module::new(engine, wasm).expect("compile");
+        let mut store = Store::new(engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).expect("instantiate");
+        let memory = instance
+            .get_memory(&mut store, abi::MEMORY_EXPORT)
+            .expect("memory");
+        let alloc = instance
+            .get_typed_func(&mut store, abi::ALLOC_EXPORT)
+            .expect("alloc");
+        let free = instance
+            .get_typed_func(&mut store, abi::FREE_EXPORT)
+            .expect("free");
+        Self {
+            store,
+            instance,
+            memory,
+            alloc,
+            free,
+        }
+    }
+}
+
+impl AbiHost for Abi {
+    type Entry = TypedFunc<(i32, i32), i64>;
+
+    fn entry(&mut self, name: &'static str) -> Self::Entry {
+        self.instance
+            .get_typed_func(&mut self.store, name)
+            .expect(name)
+    }
+
+    fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &mut self,
+        entry: &Self::Entry,
+        request: &Req,
+    ) -> Resp {
+        let bytes = abi::encode(request).expect("encode");
+        let ptr = if bytes.is_empty() {
+            0
+        } else {
+            let ptr = self
+                .alloc
+                .call(&mut self.store, bytes.len() as i32)
+                .expect("alloc");
+            self.memory
+                .write(&mut self.store, ptr as u32 as usize, &bytes)
+                .expect("write");
+            ptr
+        };
+        let packed = entry
+            .call(&mut self.store, (ptr, bytes.len() as i32))
+            .expect("call");
+        drop(bytes);
+        let (out_ptr, out_len) = abi::unpack(packed);
+        let mut response = vec![0u8; out_len as usize];
+        self.memory
+            .read(&self.store, out_ptr as usize, &mut response)
+            .expect("read");
+        self.free
+            .call(&mut self.store, (out_ptr as i32, out_len as i32))
+            .expect("free");
+        decode_envelope(&response)
+    }
+}
