@@ -135,7 +135,11 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
         call_func(
             self.caller.as_context_mut(),
             &func,
-            &ty,
+            crate::call::Sig {
+                engine: &ty,
+                core: &core_ty,
+                plain: crate::call::is_plain(&core_ty),
+            },
             args,
             results,
             scratch,

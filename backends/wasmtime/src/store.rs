@@ -42,6 +42,8 @@ pub struct Func {
 struct FuncInfo {
     ty: FuncType,
     engine_ty: wasmtime::FuncType,
+    /// No reference types: calls take the raw fast path.
+    plain: bool,
 }
 
 /// A wasmtime store: instances, their memories, tables and globals, the
@@ -184,7 +186,11 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         Ok(Func {
             inner,
             store: self.id,
-            info: Arc::new(FuncInfo { ty, engine_ty }),
+            info: Arc::new(FuncInfo {
+                plain: crate::call::is_plain(&ty),
+                ty,
+                engine_ty,
+            }),
         })
     }
 
@@ -201,7 +207,11 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         call_func(
             self.inner.as_context_mut(),
             &func.inner,
-            &func.info.engine_ty,
+            crate::call::Sig {
+                engine: &func.info.engine_ty,
+                core: &func.info.ty,
+                plain: func.info.plain,
+            },
             args,
             results,
             &mut self.scratch,
