@@ -125,6 +125,32 @@ impl<T: Send + 'static> Plugin<T> {
         abi::check_abi_version(wasm).map_err(tag)?;
         let manifest = abi::manifest_text(wasm).map_err(tag)?.map(str::to_string);
         let module = engine.compile(wasm)?;
+        Self::from_module(engine, &module, manifest, linker, granted, data, limits)
+    }
+
+    /// [`load`](Self::load) from a module `engine` compiled earlier, so a
+    /// host that caches compiled modules (or pools instances of one plugin)
+    /// compiles each plugin once. The caller has checked the bytes' ABI
+    /// version ([`abi::check_abi_version`]) and passes the manifest text
+    /// ([`abi::manifest_text`]); everything else is checked here as in `load`.
+    pub fn from_module(
+        engine: &dyn DynRuntime<T>,
+        module: &DynModule,
+        manifest: Option<String>,
+        linker: &Linker<T>,
+        granted: &Capabilities,
+        data: T,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let backend = engine.backend();
+        let tag = |e: Error| {
+            if e.backend().is_some() {
+                e
+            } else {
+                e.with_backend(backend)
+            }
+        };
+        let module = module.clone();
         check_exports(&module).map_err(tag)?;
         check_capabilities(module.imports(), linker, granted).map_err(tag)?;
         let mut store = engine.store(data, limits)?;

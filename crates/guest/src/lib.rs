@@ -109,6 +109,7 @@ extern crate alloc;
 mod buffer;
 mod manifest;
 mod rt;
+pub mod services;
 
 pub use anywasm_core::abi;
 pub use anywasm_core::abi::{ABI_VERSION, GuestError, MAX_MESSAGE_CAP, pack, unpack};

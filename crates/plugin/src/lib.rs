@@ -1,0 +1,111 @@
+//! # anywasm-plugin
+//!
+//! The plugin manager: a host loads a directory of untrusted WebAssembly
+//! plugins and calls them safely, on the engine of its choice.
+//!
+//! ```no_run
+//! use anywasm_plugin::{CapabilityPolicy, PluginManager};
+//!
+//! # async fn run() -> anywasm_plugin::Result<()> {
+//! let manager = PluginManager::builder()
+//!     .plugin_dir("plugins")
+//!     .engine_name("wasmtime")
+//!     .capabilities(CapabilityPolicy::new().grant("greeter", "log"))
+//!     .hot_reload(true)
+//!     .build()?;
+//! let report = manager.discover().await?;
+//! for (file, why) in &report.failed {
+//!     eprintln!("{}: {why}", file.display());
+//! }
+//! let greeting: String = manager.call("greeter", "greet", "anywasm").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Core concepts
+//!
+//! - A plugin is a `.wasm` speaking the anywasm ABI (docs/abi.md) with a
+//!   [`Manifest`]: embedded in its `anywasm:manifest` section, or replaced
+//!   by a sidecar `<name>.toml`. [`PluginManager::discover`] loads every
+//!   file in the directory, dependencies first, and returns a
+//!   [`LoadReport`]: what loaded, and per file that did not, the typed
+//!   [`PluginError`]. One bad file never stops the others.
+//! - Integrity: every module's SHA-256 is in its [`PluginInfo`]; with
+//!   [`PluginManagerBuilder::require_signatures`], a detached ed25519
+//!   `<name>.wasm.sig` from a trusted key is required.
+//! - Capabilities are denied by default: a plugin gets one only if its
+//!   manifest asks for it and the [`CapabilityPolicy`] grants it; importing
+//!   a host service it was not granted fails the load. Host services are
+//!   listed below; [`KvStore`] is the storage seam of the `kv` service.
+//! - Calls: [`PluginManager::call`] runs on a per-plugin pool of instances
+//!   (each an [`anywasm::Plugin`] with its own store), with no manager lock
+//!   held across guest code; a trapped instance is discarded.
+//! - Hot reload and explicit [`load`](PluginManager::load) /
+//!   [`reload`](PluginManager::reload) / [`unload`](PluginManager::unload):
+//!   a new version replaces the old only once it is compiled, instantiated
+//!   and its `init` has succeeded; calls in flight finish on the version
+//!   they started on. Compiled modules are cached by SHA-256 in memory, so
+//!   an unchanged file is not compiled again; engine-native artifacts are
+//!   never loaded from disk (plugins are always compiled from wasm bytes).
+//!
+//! ## Host services
+//!
+//! Each is an ABI host function in module `anywasm` behind a capability
+//! (the guest SDK wraps them in `anywasm_guest::services`):
+//!
+//! | import | capability | request | response |
+//! |---|---|---|---|
+//! | `log` | `log` | `String` | `()` (into `tracing`, target `anywasm_plugin::guest`, field `plugin`) |
+//! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch |
+//! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n random bytes |
+//! | `kv_get` | `kv` | `String` key | `Option<Vec<u8>>` |
+//! | `kv_set` | `kv` | `(String, Vec<u8>)` | `()` |
+//! | `kv_delete` | `kv` | `String` key | `bool`, whether it existed |
+//! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
+//!
+//! A plugin that lists a topic in its manifest's `subscribes` receives each
+//! message published to it through its `on_message` export, with the request
+//! `(String topic, Vec<u8> payload)`. Delivery is asynchronous (a publish
+//! returns before subscribers run), so a plugin may publish to itself.
+//!
+//! ## Lifecycle exports (all optional)
+//!
+//! | export | request | when |
+//! |---|---|---|
+//! | `init` | `BTreeMap<String, String>` config | on every new instance, before it serves; an error fails the load |
+//! | `shutdown` | `()` | once, when a version is unloaded or replaced, after its calls drain |
+//! | `health` | `()` | [`PluginManager::health`] |
+//! | `on_message` | `(String, Vec<u8>)` | a message on a topic the manifest `subscribes` to |
+//!
+//! ## Crate features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `wasmtime` | yes | the wasmtime engine |
+//! | `wasmer` | no | the wasmer engine |
+//! | `wasmi` | no | the wasmi engine |
+
+#![deny(missing_docs)]
+
+mod deps;
+mod error;
+mod integrity;
+mod manager;
+mod manifest;
+mod metrics;
+mod policy;
+mod services;
+mod version;
+mod watch;
+
+pub use error::{PluginError, Result};
+pub use integrity::{Checksum, hex, sha256};
+pub use manager::{
+    HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT, PluginInfo, PluginManager,
+    PluginManagerBuilder, SHUTDOWN_EXPORT, Status,
+};
+pub use manifest::{Manifest, ManifestLimits};
+pub use metrics::{MetricsSnapshot, WINDOW};
+pub use policy::CapabilityPolicy;
+pub use services::{HostCtx, KvStore, MAX_RANDOM_BYTES, MemoryKv};
+
+pub use ed25519_dalek::VerifyingKey;

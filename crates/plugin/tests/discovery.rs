@@ -1,0 +1,222 @@
+//! Discovery, manifests, integrity and dependency order, on every backend.
+
+mod common;
+
+use anywasm::ErrorKind;
+use anywasm_plugin::{PluginError, Status, hex, sha256};
+use common::*;
+use ed25519_dalek::{Signer, SigningKey};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_reports_good_corrupt_and_bad_manifest_files() {
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = value_plugin("good", "1.2.3", "description = \"fine\"", 7);
+        std::fs::write(dir.path().join("good.wasm"), &good).unwrap();
+        std::fs::write(dir.path().join("corrupt.wasm"), b"\0asm\x01\0\0\0garbage").unwrap();
+        std::fs::write(dir.path().join("noise.txt"), b"not a plugin").unwrap();
+        // A sidecar overrides the embedded manifest; this one is broken.
+        std::fs::write(
+            dir.path().join("badver.wasm"),
+            value_plugin("badver", "1.0.0", "", 1),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("badver.toml"),
+            "name = \"badver\"\nversion = \"one\"",
+        )
+        .unwrap();
+        // ...and this one renames and re-versions the plugin.
+        std::fs::write(
+            dir.path().join("side.wasm"),
+            value_plugin("ignored", "0.0.1", "", 2),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("side.toml"),
+            manifest("sidecar", "2.0.0", ""),
+        )
+        .unwrap();
+        let manager = builder(dir.path(), kind).build().unwrap();
+        let report = manager.discover().await.unwrap();
+
+        let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["good", "sidecar"], "{kind}: {report:?}");
+        assert_eq!(report.failed.len(), 2, "{kind}: {report:?}");
+        let corrupt = report.failure("corrupt.wasm").unwrap();
+        assert!(
+            matches!(corrupt, PluginError::Load { source, .. } if source.kind() == ErrorKind::Abi),
+            "{kind}: {corrupt}"
+        );
+        let badver = report.failure("badver.wasm").unwrap();
+        assert!(
+            matches!(badver, PluginError::Manifest { plugin, field, .. } if plugin == "badver" && field == "version"),
+            "{kind}: {badver}"
+        );
+
+        let info = manager.plugin_info("good").unwrap();
+        assert_eq!(info.version.to_string(), "1.2.3");
+        assert_eq!(info.description.as_deref(), Some("fine"));
+        assert_eq!(info.status, Status::Running);
+        assert_eq!(info.sha256, hex(&sha256(&good)));
+        assert!(!info.signed);
+        let v: (u8, u8) = manager.call("good", "value", &()).await.unwrap();
+        assert_eq!(v, (7, 7));
+        assert_eq!(manager.list_plugins().len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_required_refuse_unsigned_and_forged_files() {
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let other = SigningKey::from_bytes(&[9u8; 32]);
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let signed = value_plugin("signed", "1.0.0", "", 1);
+        std::fs::write(dir.path().join("signed.wasm"), &signed).unwrap();
+        std::fs::write(
+            dir.path().join("signed.wasm.sig"),
+            key.sign(&signed).to_bytes(),
+        )
+        .unwrap();
+        let hexsig = value_plugin("hexsig", "1.0.0", "", 1);
+        std::fs::write(dir.path().join("hexsig.wasm"), &hexsig).unwrap();
+        std::fs::write(
+            dir.path().join("hexsig.wasm.sig"),
+            hex(&key.sign(&hexsig).to_bytes()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("unsigned.wasm"),
+            value_plugin("unsigned", "1.0.0", "", 1),
+        )
+        .unwrap();
+        let forged = value_plugin("forged", "1.0.0", "", 1);
+        std::fs::write(dir.path().join("forged.wasm"), &forged).unwrap();
+        std::fs::write(
+            dir.path().join("forged.wasm.sig"),
+            other.sign(&forged).to_bytes(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("corrupt.wasm"), b"\x01\x02\x03").unwrap();
+
+        let manager = builder(dir.path(), kind)
+            .trust_key(key.verifying_key())
+            .require_signatures(true)
+            .build()
+            .unwrap();
+        let report = manager.discover().await.unwrap();
+        let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["hexsig", "signed"], "{kind}: {report:?}");
+        for file in ["unsigned.wasm", "forged.wasm", "corrupt.wasm"] {
+            let e = report
+                .failure(file)
+                .unwrap_or_else(|| panic!("{kind}: {file} loaded"));
+            assert!(
+                matches!(e, PluginError::Signature { .. }),
+                "{kind}: {file}: {e}"
+            );
+        }
+        assert!(manager.plugin_info("signed").unwrap().signed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_load_in_order_and_bad_ones_are_named() {
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            // Named so that file order is not dependency order.
+            (
+                "a-top.wasm",
+                "top",
+                "1.0.0",
+                "[dependencies]\nmiddle = \"^1.1\"",
+            ),
+            (
+                "b-middle.wasm",
+                "middle",
+                "1.4.0",
+                "[dependencies]\nbase = \"1\"",
+            ),
+            ("c-base.wasm", "base", "1.0.2", ""),
+            (
+                "d-missing.wasm",
+                "lonely",
+                "1.0.0",
+                "[dependencies]\nnowhere = \"1\"",
+            ),
+            (
+                "e-conflict.wasm",
+                "picky",
+                "1.0.0",
+                "[dependencies]\nbase = \">=2\"",
+            ),
+            ("f-x.wasm", "x", "1.0.0", "[dependencies]\ny = \"1\""),
+            ("g-y.wasm", "y", "1.0.0", "[dependencies]\nx = \"1\""),
+            (
+                "h-above.wasm",
+                "above",
+                "1.0.0",
+                "[dependencies]\npicky = \"1\"",
+            ),
+            (
+                "i-newhost.wasm",
+                "future",
+                "1.0.0",
+                "min_host_version = \"99.0.0\"",
+            ),
+        ];
+        for (file, name, version, extra) in files {
+            std::fs::write(dir.path().join(file), value_plugin(name, version, extra, 1)).unwrap();
+        }
+        let manager = builder(dir.path(), kind).build().unwrap();
+        let report = manager.discover().await.unwrap();
+        let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["base", "middle", "top"], "{kind}: {report:?}");
+        let message = |file: &str| match report.failure(file) {
+            Some(PluginError::Dependency { plugin, message }) => format!("{plugin}: {message}"),
+            other => panic!("{kind}: {file}: {other:?}"),
+        };
+        assert_eq!(
+            message("d-missing.wasm"),
+            "lonely: missing dependency `nowhere` (^1)"
+        );
+        assert_eq!(
+            message("e-conflict.wasm"),
+            "picky: version conflict: needs `base` >=2, but `base` is 1.0.2"
+        );
+        assert!(
+            message("f-x.wasm").contains("dependency cycle: `x` -> `y` -> `x`"),
+            "{}",
+            message("f-x.wasm")
+        );
+        assert!(
+            message("g-y.wasm").contains("dependency cycle"),
+            "{}",
+            message("g-y.wasm")
+        );
+        assert!(
+            message("h-above.wasm").contains("`picky`"),
+            "{}",
+            message("h-above.wasm")
+        );
+        assert!(matches!(
+            report.failure("i-newhost.wasm"),
+            Some(PluginError::HostVersion { plugin, .. }) if plugin == "future"
+        ));
+
+        // Loading later against the running plugins checks the same way.
+        let late = dir.path().join("late.wasm");
+        std::fs::write(
+            &late,
+            value_plugin("late", "1.0.0", "[dependencies]\nmiddle = \"~1.3\"", 1),
+        )
+        .unwrap();
+        let e = manager.load(&late).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "plugin `late`: version conflict: needs `middle` ~1.3, but `middle` is 1.4.0"
+        );
+    }
+}
