@@ -32,7 +32,11 @@ fn lifecycle_anywasm<R: Runtime>(c: &mut Criterion, module_name: &str, wasm: &[u
     let linker = anywasm_benches::call_linker();
     let e = name::<R>();
     c.bench_function(&format!("compile/{module_name}/{e}"), |b| {
-        b.iter(|| engine.compile(black_box(wasm)).expect("compile"))
+        b.iter_custom(|iters| {
+            rotating::<R>(iters, |engine| {
+                engine.compile(black_box(wasm)).expect("compile");
+            })
+        })
     });
     let module = engine.compile(wasm).expect("compile");
     c.bench_function(&format!("instantiate/{module_name}/{e}"), |b| {
@@ -57,23 +61,47 @@ fn lifecycle_anywasm<R: Runtime>(c: &mut Criterion, module_name: &str, wasm: &[u
         return;
     }
     c.bench_function(&format!("cold/{module_name}/{e}"), |b| {
-        b.iter(|| {
-            let module = engine.compile(black_box(wasm)).expect("compile");
-            let mut store = engine.store((), &Limits::new()).expect("store");
-            let i = store.instantiate(&module, &linker).expect("instantiate");
-            let f = store.get_func(&i, "noop").expect("noop");
-            store.call(&f, &[], &mut []).expect("call");
+        b.iter_custom(|iters| {
+            rotating::<R>(iters, |engine| {
+                let module = engine.compile(black_box(wasm)).expect("compile");
+                let mut store = engine.store((), &Limits::new()).expect("store");
+                let i = store.instantiate(&module, &linker).expect("instantiate");
+                let f = store.get_func(&i, "noop").expect("noop");
+                store.call(&f, &[], &mut []).expect("call");
+            })
         })
     });
     c.bench_function(&format!("cold/{module_name}/{e}-dyn"), |b| {
-        b.iter(|| {
-            let module = dyn_engine.compile(black_box(wasm)).expect("compile");
-            let mut store = dyn_engine.store((), &Limits::new()).expect("store");
-            let i = store.instantiate(&module, &linker).expect("instantiate");
-            let f = store.get_func(i, "noop").expect("noop");
-            store.call(f, &[], &mut []).expect("call");
+        b.iter_custom(|iters| {
+            rotating::<R>(iters, |engine| {
+                let dyn_engine: &dyn DynRuntime<()> = engine;
+                let module = dyn_engine.compile(black_box(wasm)).expect("compile");
+                let mut store = dyn_engine.store((), &Limits::new()).expect("store");
+                let i = store.instantiate(&module, &linker).expect("instantiate");
+                let f = store.get_func(i, "noop").expect("noop");
+                store.call(f, &[], &mut []).expect("call");
+            })
         })
     });
+}
+
+/// Time `iters` runs of `work`, replacing the engine every 256 runs outside
+/// the timed region. wasmer's engine keeps the executable memory of every
+/// module it ever compiled until the engine is dropped, so compiling in a
+/// loop on one engine eventually runs out of address space (seen here as
+/// ENOMEM); rotating keeps every engine's benches comparable.
+fn rotating<R: Runtime>(iters: u64, mut work: impl FnMut(&R)) -> Duration {
+    let mut engine = R::new(&Config::new()).expect("engine");
+    let mut total = Duration::ZERO;
+    for n in 0..iters {
+        if n > 0 && n % 256 == 0 {
+            engine = R::new(&Config::new()).expect("engine");
+        }
+        let start = std::time::Instant::now();
+        work(&engine);
+        total += start.elapsed();
+    }
+    total
 }
 
 fn lifecycle(c: &mut Criterion) {

@@ -33,6 +33,12 @@
 //!
 //! ## How the contract maps onto wasmer
 //!
+//! - **Compiled code**: wasmer's engine keeps the executable memory of every
+//!   module it compiled until the engine itself is dropped (dropping the
+//!   module does not free it). Hosts that keep compiling new modules on one
+//!   engine (hot reload of ever-new versions) should replace the engine from
+//!   time to time; compiling in a tight loop on one engine runs out of
+//!   address space.
 //! - **Fuel**: `wasmer_middlewares::Metering` (one unit per operator) is
 //!   compiled in when `Config::consume_fuel` is set. Its points live in a
 //!   global of each instance; the store's budget is copied into every
