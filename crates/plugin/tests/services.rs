@@ -202,3 +202,57 @@ async fn lifecycle_init_health_and_traps() {
         assert!(manager.plugin_info("ok").is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_clock_and_random_reach_the_guest() {
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "{}{}{}",
+            forward("say", "log"),
+            forward("now", "clock"),
+            forward("noise", "random")
+        );
+        let plugin = module(
+            &manifest(
+                "senses",
+                "1.0.0",
+                "capabilities = [\"log\", \"clock\", \"random\"]",
+            ),
+            &["log", "clock", "random"],
+            &body,
+        );
+        std::fs::write(dir.path().join("senses.wasm"), plugin).unwrap();
+        let manager = builder(dir.path(), kind)
+            .capabilities(
+                CapabilityPolicy::new()
+                    .grant("senses", "log")
+                    .grant("senses", "clock")
+                    .grant("senses", "random"),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(manager.discover().await.unwrap().loaded.len(), 1, "{kind}");
+        let () = manager
+            .call("senses", "say", "hello from a plugin")
+            .await
+            .unwrap();
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let now: u64 = manager.call("senses", "now", &()).await.unwrap();
+        assert!(now >= before, "{kind}: clock went back: {now} < {before}");
+        let a: Vec<u8> = manager.call("senses", "noise", &32u32).await.unwrap();
+        let b: Vec<u8> = manager.call("senses", "noise", &32u32).await.unwrap();
+        assert_eq!((a.len(), b.len()), (32, 32), "{kind}");
+        assert_ne!(a, b, "{kind}: two draws of 32 random bytes were equal");
+        let too_many = manager
+            .call::<_, Vec<u8>>("senses", "noise", &(1u32 << 20))
+            .await;
+        assert!(
+            too_many.is_err(),
+            "{kind}: a 1 MiB random request was served"
+        );
+    }
+}
