@@ -27,8 +27,8 @@ use alloc::vec;
 
 use anywasm_core::abi::{self, GuestError};
 use anywasm_core::{
-    Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType, FuncId, FuncType,
-    InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
+    BackendKind, Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType,
+    FuncId, FuncType, InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -58,6 +58,17 @@ impl<T> core::fmt::Debug for Plugin<T> {
             .field("message_cap", &self.message_cap)
             .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
+    }
+}
+
+/// Tag errors that do not name a backend yet with `backend`.
+fn tagged(backend: BackendKind) -> impl Fn(Error) -> Error + Copy {
+    move |e| {
+        if e.backend().is_some() {
+            e
+        } else {
+            e.with_backend(backend)
+        }
     }
 }
 
@@ -114,14 +125,7 @@ impl<T: Send + 'static> Plugin<T> {
         data: T,
         limits: &Limits,
     ) -> Result<Self> {
-        let backend = engine.backend();
-        let tag = |e: Error| {
-            if e.backend().is_some() {
-                e
-            } else {
-                e.with_backend(backend)
-            }
-        };
+        let tag = tagged(engine.backend());
         abi::check_abi_version(wasm).map_err(tag)?;
         let manifest = abi::manifest_text(wasm).map_err(tag)?.map(str::to_string);
         let module = engine.compile(wasm)?;
@@ -142,14 +146,7 @@ impl<T: Send + 'static> Plugin<T> {
         data: T,
         limits: &Limits,
     ) -> Result<Self> {
-        let backend = engine.backend();
-        let tag = |e: Error| {
-            if e.backend().is_some() {
-                e
-            } else {
-                e.with_backend(backend)
-            }
-        };
+        let tag = tagged(engine.backend());
         let module = module.clone();
         check_exports(&module).map_err(tag)?;
         check_capabilities(module.imports(), linker, granted).map_err(tag)?;
@@ -222,13 +219,7 @@ impl<T: Send + 'static> Plugin<T> {
         {
             self.poisoned = true;
         }
-        result.map_err(|e| {
-            if e.backend().is_some() {
-                e
-            } else {
-                e.with_backend(backend)
-            }
-        })
+        result.map_err(tagged(backend))
     }
 
     fn replace_instance(&mut self) -> Result<()> {
