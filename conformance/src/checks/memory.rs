@@ -1,8 +1,9 @@
 //! Host access to linear memory and tables.
 
-use anywasm::{Config, ErrorKind, Limits, Linker, Val};
+use anywasm::{ErrorKind, Val};
 
-use super::{VALUES, check};
+use super::check;
+use super::values::sandbox as values_sandbox;
 use crate::harness::{expect_call, expect_eq, expect_kind, ok};
 use crate::{Check, Ctx};
 
@@ -12,10 +13,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "memory/read_write",
             "host writes are seen by guest loads and vice versa",
             |cx: &Ctx| {
-                let mut sb = ok(
-                    "instantiate",
-                    cx.sandbox(VALUES, &Config::new(), &Linker::new(), &Limits::new()),
-                )?;
+                let mut sb = values_sandbox(cx)?;
                 let inst = sb.instance();
                 ok(
                     "write",
@@ -41,10 +39,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "memory/grow_and_size",
             "host growth is visible to the guest; sizes in bytes",
             |cx: &Ctx| {
-                let mut sb = ok(
-                    "instantiate",
-                    cx.sandbox(VALUES, &Config::new(), &Linker::new(), &Limits::new()),
-                )?;
+                let mut sb = values_sandbox(cx)?;
                 let inst = sb.instance();
                 expect_eq(
                     "size",
@@ -79,10 +74,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "memory/host_out_of_bounds",
             "host accesses past the end, or wrapping 64 bits, are OutOfBounds",
             |cx: &Ctx| {
-                let mut sb = ok(
-                    "instantiate",
-                    cx.sandbox(VALUES, &Config::new(), &Linker::new(), &Limits::new()),
-                )?;
+                let mut sb = values_sandbox(cx)?;
                 let inst = sb.instance();
                 let mut buf = [0u8; 8];
                 expect_kind(
@@ -112,10 +104,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "table/get_set_grow",
             "tables read, written and grown from the host",
             |cx: &Ctx| {
-                let mut sb = ok(
-                    "instantiate",
-                    cx.sandbox(VALUES, &Config::new(), &Linker::new(), &Limits::new()),
-                )?;
+                let mut sb = values_sandbox(cx)?;
                 let inst = sb.instance();
                 expect_eq(
                     "size",

@@ -6,7 +6,8 @@ use super::{VALUES, check};
 use crate::harness::{expect_call, expect_eq, expect_kind, ok};
 use crate::{Check, Ctx};
 
-fn sandbox(cx: &Ctx) -> Result<anywasm::Sandbox<crate::Host>, String> {
+/// `values.wat` in a default sandbox (also the memory and table checks' module).
+pub(super) fn sandbox(cx: &Ctx) -> Result<anywasm::Sandbox<crate::Host>, String> {
     ok(
         "instantiate values.wat",
         cx.sandbox(VALUES, &Config::new(), &Linker::new(), &Limits::new()),
