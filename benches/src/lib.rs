@@ -16,7 +16,7 @@
 //! the abstraction's own cost. `bench-report` turns criterion's output into
 //! tables and a chart.
 
-use anywasm::abi::{self, GuestError};
+use anywasm::abi::{self, Codec, GuestError};
 use anywasm::{
     BackendKind, Caller, Capabilities, Config, Limits, Linker, Plugin, Runtime, Store, Val,
 };
@@ -127,6 +127,7 @@ pub struct StaticAbi<R: Runtime> {
     instance: InstanceOf<R>,
     alloc: FuncOf<R>,
     free: FuncOf<R>,
+    buf: Vec<u8>,
 }
 
 impl<R: Runtime> std::fmt::Debug for StaticAbi<R> {
@@ -153,6 +154,7 @@ impl<R: Runtime> StaticAbi<R> {
             instance,
             alloc,
             free,
+            buf: Vec::new(),
         }
     }
 }
@@ -169,7 +171,7 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
         entry: &FuncOf<R>,
         request: &Req,
     ) -> Resp {
-        let bytes = abi::encode(request).expect("encode");
+        let bytes = encode_into(&mut self.buf, request);
         let ptr = if bytes.is_empty() {
             0
         } else {
@@ -183,7 +185,7 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                     &self.instance,
                     abi::MEMORY_EXPORT,
                     ptr as u32 as u64,
-                    &bytes,
+                    bytes,
                 )
                 .expect("write request");
             ptr
@@ -196,20 +198,19 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                 &mut packed,
             )
             .expect("call");
-        drop(bytes);
         let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
         let size = self
             .store
             .memory_size(&self.instance, abi::MEMORY_EXPORT)
             .expect("memory size");
         assert!(u64::from(out_ptr) + u64::from(out_len) <= size);
-        let mut response = vec![0u8; out_len as usize];
+        let response = response_buf(&mut self.buf, out_len as usize);
         self.store
             .memory_read(
                 &self.instance,
                 abi::MEMORY_EXPORT,
                 u64::from(out_ptr),
-                &mut response,
+                response,
             )
             .expect("read response");
         self.store
@@ -219,8 +220,23 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                 &mut [],
             )
             .expect("free");
-        decode_envelope(&response)
+        decode_envelope(response)
     }
+}
+
+/// Encode `request` into `buf` (cleared first), reusing its capacity as
+/// [`Plugin`] does, so raw and anywasm hosts allocate alike.
+pub fn encode_into<'a, Req: Serialize + ?Sized>(buf: &'a mut Vec<u8>, request: &Req) -> &'a [u8] {
+    buf.clear();
+    abi::Bincode::encode(request, buf).expect("encode");
+    buf
+}
+
+/// `buf` resized to `len` zeroed bytes, for a response to be copied into.
+pub fn response_buf(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    buf.clear();
+    buf.resize(len, 0);
+    buf
 }
 
 /// Decode a response envelope, panicking on `Err` (shared by the raw hosts).

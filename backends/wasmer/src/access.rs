@@ -1,7 +1,7 @@
 //! Host access to an instance's exported memories, globals and tables.
 //!
-//! Every access looks the export up afresh (a grown memory is never seen
-//! through a stale view), checks ranges in 64-bit arithmetic and types
+//! Every access takes a fresh view of the memory (a grown memory is never
+//! seen through a stale view; the memory handle itself is cached), checks ranges in 64-bit arithmetic and types
 //! before touching the engine, and maps failures to anywasm's kinds.
 
 use anywasm_core::{Error, ErrorKind, Resource, Val, check_range, export_not_found};
@@ -27,11 +27,20 @@ impl<T: Send + 'static> Store<T> {
             .ok_or_else(|| tag(export_not_found(name, what)))
     }
 
-    fn memory(&self, instance: &Instance, name: &str) -> Result<Memory, Error> {
-        self.export(instance, name, "memory", |e| match e {
+    fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory, Error> {
+        if let Some((slot, cname, m)) = &self.memory_cache
+            && *slot == instance.slot
+            && **cname == *name
+            && self.own_instance(instance).is_ok()
+        {
+            return Ok(m.clone());
+        }
+        let m = self.export(instance, name, "memory", |e| match e {
             Extern::Memory(m) => Some(m.clone()),
             _ => None,
-        })
+        })?;
+        self.memory_cache = Some((instance.slot, name.into(), m.clone()));
+        Ok(m)
     }
 
     fn table(&self, instance: &Instance, name: &str) -> Result<Table, Error> {

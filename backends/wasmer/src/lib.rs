@@ -98,6 +98,7 @@ mod limits;
 mod middleware;
 mod module;
 mod store;
+mod typed;
 #[cfg(unix)]
 mod watchdog;
 

@@ -21,6 +21,7 @@ use crate::engine::Engine;
 use crate::fuel::{self, FuelGlobals};
 use crate::middleware::is_hidden;
 use crate::module::Module;
+use crate::typed::Typed;
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -105,6 +106,8 @@ pub struct Func {
     pub(crate) store: u64,
     pub(crate) func: wasmer::Function,
     pub(crate) ty: Arc<FuncType>,
+    /// The typed fast path, for the signatures it covers.
+    typed: Option<Typed>,
 }
 
 /// A wasmer store with host state `T` and per-store [`Limits`].
@@ -116,6 +119,14 @@ pub struct Store<T> {
     /// The per-call deadline and how to interrupt this store.
     #[cfg(unix)]
     timeout: Option<(std::time::Duration, wasmer::Interrupter)>,
+    /// The memory export looked up last (instance slot, name, handle): a
+    /// host driving a plugin touches one memory many times per call. The
+    /// handle stays valid for the store's life, and every access takes a
+    /// fresh view (current size) through it.
+    pub(crate) memory_cache: Option<(usize, Box<str>, wasmer::Memory)>,
+    /// The engine meters fuel (a copy of `StoreData::metered`, read on
+    /// every call without going through the function environment).
+    metered: bool,
 }
 
 // SAFETY: wasmer 7's `Store` is `!Send` only because its object arena holds
@@ -174,6 +185,8 @@ impl<T: Send + 'static> Store<T> {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(unix)]
             timeout,
+            memory_cache: None,
+            metered,
         })
     }
 
@@ -210,13 +223,21 @@ impl<T: Send + 'static> Store<T> {
         f: &wasmer::Function,
         args: &[Value],
     ) -> Result<Box<[Value]>, Error> {
-        let metered = self.state().metered;
+        self.invoke_with(|store| f.call(store, args))
+    }
+
+    /// [`invoke`](Self::invoke) for any way of calling into the store.
+    pub(crate) fn invoke_with<R>(
+        &mut self,
+        call: impl FnOnce(&mut wasmer::Store) -> Result<R, wasmer::RuntimeError>,
+    ) -> Result<R, Error> {
+        let metered = self.metered;
         if metered {
             self.with_parts(|data, store| fuel::prepare(data, store))?;
         }
         let deadline = self.deadline()?;
         self.state_mut().entry_sp = Some(crate::host::stack_pointer());
-        let result = f.call(&mut self.store, args);
+        let result = call(&mut self.store);
         self.state_mut().entry_sp = None;
         drop(deadline);
         let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
@@ -274,10 +295,12 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
                 format!("function `{name}` uses a value type anywasm does not support"),
             )
         })?;
+        let typed = Typed::new(&func, &ty, &self.store);
         Ok(Func {
             store: self.id,
             func,
             ty: Arc::new(ty),
+            typed,
         })
     }
 
@@ -290,6 +313,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             return Err(foreign("function"));
         }
         check_args(&func.ty, args, results).map_err(tag)?;
+        if let Some(typed) = &func.typed {
+            return self.invoke_with(|store| typed.call(store, args, results));
+        }
         let values = self.with_parts(|data, store| to_values(data, store, args))?;
         let out = self.invoke(&func.func, &values)?;
         self.with_parts(|data, store| from_values_into(data, store, &out, results))

@@ -1,5 +1,6 @@
 //! Stores and the handles they give out.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -70,6 +71,9 @@ static NEXT_STORE_ID: AtomicU32 = AtomicU32::new(1);
 pub struct Instance {
     pub(crate) raw: wasmi::Instance,
     pub(crate) store: u32,
+    /// Position among the store's instances (wasmi handles cannot be
+    /// compared), the key of the store's memory cache.
+    seq: u32,
 }
 
 /// Handle to a function in a [`Store`], with its signature.
@@ -89,6 +93,12 @@ pub struct Store<T> {
     pub(crate) registered: BTreeMap<String, wasmi::Instance>,
     scratch_args: Vec<wasmi::Val>,
     scratch_results: Vec<wasmi::Val>,
+    instances_made: u32,
+    /// The memory export looked up last (instance seq, name, handle): a
+    /// host driving a plugin touches one memory many times per call. The
+    /// handle stays valid for the store's life, and every access reads the
+    /// current size through it.
+    memory_cache: Option<(u32, Box<str>, wasmi::Memory)>,
 }
 
 impl<T> fmt::Debug for Store<T> {
@@ -131,13 +141,17 @@ impl<T: Send + 'static> Store<T> {
             registered: BTreeMap::new(),
             scratch_args: Vec::new(),
             scratch_results: Vec::new(),
+            instances_made: 0,
+            memory_cache: None,
         })
     }
 
-    pub(crate) fn wrap_instance(&self, raw: wasmi::Instance) -> Instance {
+    pub(crate) fn wrap_instance(&mut self, raw: wasmi::Instance) -> Instance {
+        self.instances_made += 1;
         Instance {
             raw,
             store: self.id,
+            seq: self.instances_made,
         }
     }
 
@@ -149,10 +163,19 @@ impl<T: Send + 'static> Store<T> {
         }
     }
 
-    fn memory(&self, instance: &Instance, name: &str) -> Result<wasmi::Memory> {
-        self.inst(instance)?
+    fn memory(&mut self, instance: &Instance, name: &str) -> Result<wasmi::Memory> {
+        let raw = self.inst(instance)?;
+        if let Some((seq, cname, m)) = &self.memory_cache
+            && *seq == instance.seq
+            && **cname == *name
+        {
+            return Ok(*m);
+        }
+        let m = raw
             .get_memory(&self.raw, name)
-            .ok_or_else(|| export_not_found(name, "memory"))
+            .ok_or_else(|| export_not_found(name, "memory"))?;
+        self.memory_cache = Some((instance.seq, name.into(), m));
+        Ok(m)
     }
 
     fn table(&self, instance: &Instance, name: &str) -> Result<wasmi::Table> {

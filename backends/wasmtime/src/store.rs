@@ -61,6 +61,11 @@ pub struct Store<T: 'static> {
     /// Epoch ticks per call, when the store has a timeout.
     pub(crate) timeout_ticks: Option<u64>,
     scratch: Scratch,
+    /// The memory export looked up last (instance, name, handle). A host
+    /// driving a plugin touches one memory many times per call; the handle
+    /// stays valid for the store's life (a grown memory keeps its handle,
+    /// and every access reads the current size through it).
+    memory_cache: Option<(wasmtime::Instance, Box<str>, wasmtime::Memory)>,
 }
 
 impl<T: 'static> fmt::Debug for Store<T> {
@@ -127,6 +132,7 @@ impl<T: Send + 'static> Store<T> {
             max_instances: limits.max_instances(),
             timeout_ticks: limits.call_timeout().map(ticks_for),
             scratch: Scratch::default(),
+            memory_cache: None,
         })
     }
 
@@ -140,8 +146,17 @@ impl<T: Send + 'static> Store<T> {
 
     fn memory(&mut self, instance: &Instance, name: &str) -> Result<wasmtime::Memory> {
         let i = self.own(instance)?;
-        i.get_memory(&mut self.inner, name)
-            .ok_or_else(|| tag(export_not_found(name, "memory")))
+        if let Some((ci, cname, m)) = &self.memory_cache
+            && *ci == i
+            && **cname == *name
+        {
+            return Ok(*m);
+        }
+        let m = i
+            .get_memory(&mut self.inner, name)
+            .ok_or_else(|| tag(export_not_found(name, "memory")))?;
+        self.memory_cache = Some((i, name.into(), m));
+        Ok(m)
     }
 
     fn global(&mut self, instance: &Instance, name: &str) -> Result<wasmtime::Global> {

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use wasmer::sys::{Cranelift, EngineBuilder, Features};
 use wasmer::{Engine, Function, Imports, Instance, Memory, Module, Store, TypedFunction, imports};
 
-use crate::{AbiHost, decode_envelope};
+use crate::{AbiHost, decode_envelope, encode_into, response_buf};
 
 /// A Cranelift engine with wasmer's default features.
 pub fn engine() -> Engine {
@@ -116,6 +116,7 @@ pub struct Abi {
     memory: Memory,
     alloc: TypedFunction<i32, i32>,
     free: TypedFunction<(i32, i32), ()>,
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Abi {
@@ -149,6 +150,7 @@ impl Abi {
             memory,
             alloc,
             free,
+            buf: Vec::new(),
         }
     }
 }
@@ -168,7 +170,7 @@ impl AbiHost for Abi {
         entry: &Self::Entry,
         request: &Req,
     ) -> Resp {
-        let bytes = abi::encode(request).expect("encode");
+        let bytes = encode_into(&mut self.buf, request);
         let ptr = if bytes.is_empty() {
             0
         } else {
@@ -178,23 +180,22 @@ impl AbiHost for Abi {
                 .expect("alloc");
             self.memory
                 .view(&self.store)
-                .write(u64::from(ptr as u32), &bytes)
+                .write(u64::from(ptr as u32), bytes)
                 .expect("write");
             ptr
         };
         let packed = entry
             .call(&mut self.store, ptr, bytes.len() as i32)
             .expect("call");
-        drop(bytes);
         let (out_ptr, out_len) = abi::unpack(packed);
-        let mut response = vec![0u8; out_len as usize];
+        let response = response_buf(&mut self.buf, out_len as usize);
         self.memory
             .view(&self.store)
-            .read(u64::from(out_ptr), &mut response)
+            .read(u64::from(out_ptr), response)
             .expect("read");
         self.free
             .call(&mut self.store, out_ptr as i32, out_len as i32)
             .expect("free");
-        decode_envelope(&response)
+        decode_envelope(response)
     }
 }

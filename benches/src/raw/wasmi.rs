@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasmi::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 
-use crate::{AbiHost, decode_envelope};
+use crate::{AbiHost, decode_envelope, encode_into, response_buf};
 
 fn linker(engine: &Engine) -> Linker<()> {
     let mut linker = Linker::new(engine);
@@ -90,6 +90,7 @@ pub struct Abi {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     free: TypedFunc<(i32, i32), ()>,
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Abi {
@@ -121,6 +122,7 @@ impl Abi {
             memory,
             alloc,
             free,
+            buf: Vec::new(),
         }
     }
 }
@@ -137,7 +139,7 @@ impl AbiHost for Abi {
         entry: &Self::Entry,
         request: &Req,
     ) -> Resp {
-        let bytes = abi::encode(request).expect("encode");
+        let bytes = encode_into(&mut self.buf, request);
         let ptr = if bytes.is_empty() {
             0
         } else {
@@ -146,22 +148,21 @@ impl AbiHost for Abi {
                 .call(&mut self.store, bytes.len() as i32)
                 .expect("alloc");
             self.memory
-                .write(&mut self.store, ptr as u32 as usize, &bytes)
+                .write(&mut self.store, ptr as u32 as usize, bytes)
                 .expect("write");
             ptr
         };
         let packed = entry
             .call(&mut self.store, (ptr, bytes.len() as i32))
             .expect("call");
-        drop(bytes);
         let (out_ptr, out_len) = abi::unpack(packed);
-        let mut response = vec![0u8; out_len as usize];
+        let response = response_buf(&mut self.buf, out_len as usize);
         self.memory
-            .read(&self.store, out_ptr as usize, &mut response)
+            .read(&self.store, out_ptr as usize, response)
             .expect("read");
         self.free
             .call(&mut self.store, (out_ptr as i32, out_len as i32))
             .expect("free");
-        decode_envelope(&response)
+        decode_envelope(response)
     }
 }

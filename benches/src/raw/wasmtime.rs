@@ -11,7 +11,7 @@ use wasmtime::{
     PoolingAllocationConfig, Store, TypedFunc,
 };
 
-use crate::{AbiHost, decode_envelope};
+use crate::{AbiHost, decode_envelope, encode_into, response_buf};
 
 fn linker(engine: &Engine) -> Linker<()> {
     let mut linker = Linker::new(engine);
@@ -24,10 +24,10 @@ fn linker(engine: &Engine) -> Linker<()> {
 /// An engine with the pooling allocator (small pools: benches only).
 pub fn pooling_engine() -> Engine {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_core_instances(16)
-        .total_memories(16)
-        .total_tables(16)
-        .total_gc_heaps(16)
+    pool.total_core_instances(64)
+        .total_memories(64)
+        .total_tables(64)
+        .total_gc_heaps(64)
         .max_memory_size(256 << 20);
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -151,6 +151,7 @@ pub struct Abi {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     free: TypedFunc<(i32, i32), ()>,
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Abi {
@@ -180,6 +181,7 @@ impl Abi {
             memory,
             alloc,
             free,
+            buf: Vec::new(),
         }
     }
 }
@@ -198,7 +200,7 @@ impl AbiHost for Abi {
         entry: &Self::Entry,
         request: &Req,
     ) -> Resp {
-        let bytes = abi::encode(request).expect("encode");
+        let bytes = encode_into(&mut self.buf, request);
         let ptr = if bytes.is_empty() {
             0
         } else {
@@ -207,22 +209,21 @@ impl AbiHost for Abi {
                 .call(&mut self.store, bytes.len() as i32)
                 .expect("alloc");
             self.memory
-                .write(&mut self.store, ptr as u32 as usize, &bytes)
+                .write(&mut self.store, ptr as u32 as usize, bytes)
                 .expect("write");
             ptr
         };
         let packed = entry
             .call(&mut self.store, (ptr, bytes.len() as i32))
             .expect("call");
-        drop(bytes);
         let (out_ptr, out_len) = abi::unpack(packed);
-        let mut response = vec![0u8; out_len as usize];
+        let response = response_buf(&mut self.buf, out_len as usize);
         self.memory
-            .read(&self.store, out_ptr as usize, &mut response)
+            .read(&self.store, out_ptr as usize, response)
             .expect("read");
         self.free
             .call(&mut self.store, (out_ptr as i32, out_len as i32))
             .expect("free");
-        decode_envelope(&response)
+        decode_envelope(response)
     }
 }

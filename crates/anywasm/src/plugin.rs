@@ -23,9 +23,9 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec;
+use alloc::vec::Vec;
 
-use anywasm_core::abi::{self, GuestError};
+use anywasm_core::abi::{self, Bincode, Codec, GuestError};
 use anywasm_core::{
     BackendKind, Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType,
     FuncId, FuncType, InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
@@ -48,7 +48,14 @@ pub struct Plugin<T> {
     message_cap: usize,
     manifest: Option<String>,
     poisoned: bool,
+    /// Request encoding and response copy, reused across calls so a small
+    /// call allocates nothing on the host (capacity over
+    /// [`KEEP_BUFFER`] is released after the call).
+    buf: Vec<u8>,
 }
+
+/// Largest buffer capacity a plugin keeps between calls.
+const KEEP_BUFFER: usize = 64 << 10;
 
 impl<T> core::fmt::Debug for Plugin<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -165,6 +172,7 @@ impl<T: Send + 'static> Plugin<T> {
             message_cap: abi::DEFAULT_MESSAGE_CAP,
             manifest,
             poisoned: false,
+            buf: Vec::new(),
         })
     }
 
@@ -255,30 +263,51 @@ impl<T: Send + 'static> Plugin<T> {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let cap = self.message_cap;
         let entry = self.entry(name)?;
-        let bytes = abi::encode(request)?;
-        if bytes.len() > cap {
+        let mut buf = core::mem::take(&mut self.buf);
+        let result = self.round_trip(name, entry, request, &mut buf);
+        if buf.capacity() <= KEEP_BUFFER {
+            self.buf = buf;
+        }
+        result
+    }
+
+    /// One ABI call through `buf`: request in, response out.
+    fn round_trip<Req, Resp>(
+        &mut self,
+        name: &str,
+        entry: FuncId,
+        request: &Req,
+        buf: &mut Vec<u8>,
+    ) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let cap = self.message_cap;
+        buf.clear();
+        Bincode::encode(request, buf)?;
+        if buf.len() > cap {
             return Err(abi_error(format!(
                 "request of {} bytes exceeds the message cap of {cap} bytes",
-                bytes.len()
+                buf.len()
             )));
         }
-        let ptr = if bytes.is_empty() {
+        let ptr = if buf.is_empty() {
             0
         } else {
             let mut out = [Val::I32(0)];
             self.store
-                .call(self.alloc, &[Val::I32(bytes.len() as i32)], &mut out)?;
+                .call(self.alloc, &[Val::I32(buf.len() as i32)], &mut out)?;
             let ptr = out[0].as_i32().unwrap_or(0) as u32;
             if ptr == 0 {
                 return Err(abi_error(format!(
                     "guest allocator returned 0 for {} bytes",
-                    bytes.len()
+                    buf.len()
                 )));
             }
             self.store
-                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(ptr), &bytes)
+                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(ptr), buf)
                 .map_err(|e| {
                     abi_error(format!(
                         "guest allocator returned a bad pointer: {}",
@@ -287,8 +316,7 @@ impl<T: Send + 'static> Plugin<T> {
                 })?;
             ptr
         };
-        let len = bytes.len() as u32;
-        drop(bytes);
+        let len = buf.len() as u32;
         let mut packed = [Val::I64(0)];
         self.store.call(
             entry,
@@ -312,19 +340,16 @@ impl<T: Send + 'static> Plugin<T> {
                 "`{name}` returned (ptr {out_ptr:#x}, len {out_len}), outside its memory of {size} bytes"
             )));
         }
-        let mut response = vec![0u8; out_len as usize];
-        self.store.memory_read(
-            self.instance,
-            abi::MEMORY_EXPORT,
-            u64::from(out_ptr),
-            &mut response,
-        )?;
+        buf.clear();
+        buf.resize(out_len as usize, 0);
+        self.store
+            .memory_read(self.instance, abi::MEMORY_EXPORT, u64::from(out_ptr), buf)?;
         self.store.call(
             self.free,
             &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
             &mut [],
         )?;
-        match abi::decode::<core::result::Result<Resp, GuestError>>(&response, cap) {
+        match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, cap) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
             Err(e) => Err(abi_error(format!(

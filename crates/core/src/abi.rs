@@ -83,7 +83,8 @@ impl core::error::Error for GuestError {}
 /// A wire format for ABI messages. Implementations must bound what decoding
 /// may allocate (see the module docs).
 pub trait Codec {
-    /// Append the encoding of `value` to `out`.
+    /// Append the encoding of `value` to `out`. On error `out` may hold a
+    /// partial encoding after its previous contents.
     fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()>;
     /// Decode exactly one `T` from all of `bytes`, refusing messages over
     /// `cap` bytes.
@@ -117,17 +118,21 @@ fn decode_bounded<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Resu
 /// monomorphised.
 const DECODE_BUCKETS: [usize; 4] = [64 << 10, 4 << 20, 256 << 20, 1 << 30];
 
+/// A bincode writer appending to a caller's buffer, so encoding into a
+/// reused buffer neither allocates nor copies twice.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    fn write(&mut self, bytes: &[u8]) -> core::result::Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 impl Codec for Bincode {
     fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
-        let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard())
-            .map_err(|e| abi_error(format!("value does not encode: {e}")))?;
-        if out.is_empty() {
-            // The common case (`encode`): take the buffer, no second copy.
-            *out = bytes;
-        } else {
-            out.extend_from_slice(&bytes);
-        }
-        Ok(())
+        bincode::serde::encode_into_writer(value, Append(out), bincode::config::standard())
+            .map_err(|e| abi_error(format!("value does not encode: {e}")))
     }
 
     fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T> {

@@ -55,9 +55,10 @@ pub trait Module: Clone + Send + Sync + 'static {
 /// A store: instances plus their state, limits and host data `T`.
 ///
 /// Memory, table and global accessors take the instance and the export name.
-/// All host-side memory accesses are bounds-checked in 64-bit arithmetic and
-/// look the memory up afresh, so a guest that grew its memory is never seen
-/// through a stale view.
+/// All host-side memory accesses are bounds-checked in 64-bit arithmetic
+/// against the memory's size at that moment, so a guest that grew its memory
+/// is never seen through a stale view (backends may cache the memory's
+/// handle, never its size or base).
 pub trait Store<T>: Send {
     /// The module type of this store's engine.
     type Module: Module;
