@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use anywasm::{Config, DynRuntime, Limits, Linker, Runtime, Store};
+use anywasm::{Config, DynRuntime, InstancePool, Limits, Linker, Runtime, Store};
 use anywasm_benches::workloads::{self, Summary};
 use anywasm_benches::{AbiHost, StaticAbi, raw};
 use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST};
@@ -46,6 +46,18 @@ fn lifecycle_anywasm<R: Runtime>(c: &mut Criterion, module_name: &str, wasm: &[u
             (i, store)
         })
     });
+    // The fastest instantiation anywasm offers, where the engine has it.
+    let pool = Config::new().instance_pool(InstancePool::new(64, 256 << 20));
+    if let Ok(pooled) = R::new(&pool) {
+        let module = pooled.compile(wasm).expect("compile");
+        c.bench_function(&format!("instantiate/{module_name}/{e}-pool"), |b| {
+            b.iter(|| {
+                let mut store = pooled.store((), &Limits::new()).expect("store");
+                let i = store.instantiate(&module, &linker).expect("instantiate");
+                (i, store)
+            })
+        });
+    }
     let dyn_engine: &dyn DynRuntime<()> = &engine;
     let dyn_module = dyn_engine.compile(wasm).expect("compile");
     c.bench_function(&format!("instantiate/{module_name}/{e}-dyn"), |b| {

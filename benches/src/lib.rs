@@ -7,6 +7,7 @@
 //! | (none) | anywasm as a user calls it: [`Plugin`] for ABI calls, static dispatch (`R: Runtime`) otherwise |
 //! | `static` | ABI calls through the generic [`Store`] API ([`StaticAbi`]), no dyn layer |
 //! | `dyn` | the object-safe layer (`Box<dyn DynStore>`) |
+//! | `pool` | an engine with `Config::instance_pool` (instantiation; engines that have a pooling allocator) |
 //! | `raw` | the raw engine API, hand-written, fastest way it offers (typed functions) |
 //! | `raw-untyped` | the raw engine's untyped call (`Val` slices), the shape anywasm uses |
 //! | `raw-pre`, `raw-pre-pool`, `raw-precompiled` | other raw paths (pre-linked instances, pooling, deserialised modules) |

@@ -49,6 +49,8 @@ use anywasm::BackendKind;
 pub enum Capability {
     /// `Config::max_stack_bytes` bounds the guest stack at the configured size.
     ExactStackLimit,
+    /// `Config::instance_pool` preallocates instance slots.
+    InstancePool,
 }
 
 /// A backend under test and what it declares it can do.
@@ -77,9 +79,19 @@ pub fn backends() -> Vec<Backend> {
         .map(|&kind| Backend {
             kind,
             lacks: match kind {
-                BackendKind::Wasmer => vec![(
-                    Capability::ExactStackLimit,
-                    "wasmer applies Config::max_stack_bytes as a minimum: it may reuse a larger cached guest stack",
+                BackendKind::Wasmer => vec![
+                    (
+                        Capability::ExactStackLimit,
+                        "wasmer applies Config::max_stack_bytes as a minimum: it may reuse a larger cached guest stack",
+                    ),
+                    (
+                        Capability::InstancePool,
+                        "wasmer has no pooling allocator",
+                    ),
+                ],
+                BackendKind::Wasmi => vec![(
+                    Capability::InstancePool,
+                    "wasmi has no pooling allocator",
                 )],
                 _ => Vec::new(),
             },

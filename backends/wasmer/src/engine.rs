@@ -54,12 +54,19 @@ impl Engine {
     /// An engine with the limit mechanisms of `config` compiled in.
     ///
     /// Fails with [`ErrorKind::Unsupported`] if timeouts are asked for on a
-    /// platform where wasmer cannot interrupt guests (non-unix).
+    /// platform where wasmer cannot interrupt guests (non-unix), and for
+    /// [`Config::instance_pool`] (wasmer has no pooling allocator).
     pub fn new(config: &Config) -> Result<Self, Error> {
         if config.timeouts_enabled() && !cfg!(unix) {
             return Err(err(
                 ErrorKind::Unsupported,
                 "wasmer can interrupt guests only on unix; Config::timeouts is unavailable",
+            ));
+        }
+        if config.pool().is_some() {
+            return Err(err(
+                ErrorKind::Unsupported,
+                "wasmer has no pooling allocator; Config::instance_pool is unavailable",
             ));
         }
         Ok(Self::build(config))

@@ -63,10 +63,19 @@ impl Engine {
     ///   at least 4 KiB) and its call depth (one frame per 128 bytes);
     ///   without it wasmi's defaults apply (1 MB value stack, 1000 frames).
     ///
+    /// - [`Config::instance_pool`] is [`ErrorKind::Unsupported`]: wasmi has
+    ///   no pooling allocator.
+    ///
     /// With `std` the timeout clock is `std::time::Instant`; without `std`
     /// supply one with [`Engine::with_clock`] before creating stores with a
     /// timeout.
     pub fn new(config: &Config) -> Result<Self> {
+        if config.pool().is_some() {
+            return Err(tag(Error::new(
+                ErrorKind::Unsupported,
+                "wasmi has no pooling allocator; Config::instance_pool is unavailable (wasmi instantiation allocates little to begin with)",
+            )));
+        }
         Ok(Self::build(config))
     }
 

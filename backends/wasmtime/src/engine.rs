@@ -9,6 +9,10 @@ use crate::error::{chain_message, err};
 use crate::ticker::Ticker;
 use crate::{Module, Store};
 
+/// Table slot size under [`Config::instance_pool`] (the default
+/// [`Limits::table_elements`]).
+const POOL_TABLE_ELEMENTS: usize = 100_000;
+
 /// The wasmtime engine: compiles modules and creates stores.
 ///
 /// Cheap to clone (one reference count). With
@@ -59,6 +63,13 @@ impl Engine {
     ///   counts wasm frames only and must fit in the stack of the threads that
     ///   call into guests, or exhausting it aborts the process.
     ///
+    /// - instance pool: wasmtime's pooling allocator, `instances` slots each
+    ///   for core instances, memories, tables and GC heaps, memories capped
+    ///   at `memory_bytes`, tables at 100 000 elements, at most 4 memories
+    ///   and 4 tables per module. Every slot reserves address space up
+    ///   front (wasmtime's default reservation per memory); exhausting the
+    ///   pool is `LimitExceeded(Instances)`.
+    ///
     /// All other settings are wasmtime's defaults (its on-by-default wasm
     /// proposals, no NaN canonicalisation, signal-based traps).
     pub fn new(config: &Config) -> Result<Self> {
@@ -67,6 +78,19 @@ impl Engine {
         c.epoch_interruption(config.timeouts_enabled());
         if let Some(bytes) = config.stack_limit() {
             c.max_wasm_stack(bytes);
+        }
+        if let Some(pool) = config.pool() {
+            let n = pool.instances;
+            let mut p = wasmtime::PoolingAllocationConfig::default();
+            p.total_core_instances(n)
+                .total_memories(n)
+                .total_tables(n)
+                .total_gc_heaps(n)
+                .max_memories_per_module(4)
+                .max_tables_per_module(4)
+                .table_elements(POOL_TABLE_ELEMENTS)
+                .max_memory_size(usize::try_from(pool.memory_bytes).unwrap_or(usize::MAX));
+            c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
         }
         let engine = wasmtime::Engine::new(&c).map_err(|e| {
             err(

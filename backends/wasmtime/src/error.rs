@@ -83,6 +83,15 @@ pub(crate) fn instantiate_error(error: wasmtime::Error, denied: Option<Resource>
     if let Some(resource) = denied {
         return err(ErrorKind::LimitExceeded(resource), message);
     }
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return err(
+            ErrorKind::LimitExceeded(Resource::Instances),
+            format!("the engine's instance pool is full: {message}"),
+        );
+    }
     // Registered exports are only offered when their kind matches; limits
     // and global/table/memory subtyping are checked by wasmtime, which
     // reports it with this context.

@@ -104,6 +104,20 @@ impl<T: Send + 'static> Store<T> {
     pub(crate) fn create(engine: &Engine, data: T, limits: &Limits) -> Result<Self> {
         let config = engine.config();
         limits.check_against(config).map_err(tag)?;
+        // Under an instance pool no memory grows past the pool's slot: let
+        // the limiter say so (a typed LimitExceeded) before the pool does.
+        let pooled;
+        let limits = match config.pool() {
+            Some(pool)
+                if limits
+                    .max_memory_bytes()
+                    .is_none_or(|m| m > pool.memory_bytes) =>
+            {
+                pooled = limits.clone().memory_bytes(pool.memory_bytes);
+                &pooled
+            }
+            _ => limits,
+        };
         let mut inner = wasmtime::Store::new(
             engine.raw(),
             StoreData {

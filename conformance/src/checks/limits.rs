@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anywasm::{Config, ErrorKind, Limits, Linker, Resource, TrapCode, Val};
+use anywasm::{Config, ErrorKind, InstancePool, Limits, Linker, Resource, TrapCode, Val};
 
 use super::{LIMITS, check};
 use crate::harness::{expect_call, expect_eq, expect_kind, expect_trap, ok, wasm};
@@ -280,6 +280,47 @@ pub(crate) fn checks() -> Vec<Check> {
             expect_trap("tight", tight.call("recurse", &[Val::I32(5_000)]), TrapCode::StackOverflow)?;
             expect_call(&mut tight, "recurse", &[Val::I32(10)], &[Val::I32(10)])
         }),
+        check!("limits/instance_pool", "an instance pool bounds live instances engine-wide and memory per slot; a freed slot is reused", requires Capability::InstancePool, |cx: &Ctx| {
+            let config = Config::new().instance_pool(InstancePool::new(2, 4 * PAGE));
+            let engine = ok("engine", cx.engine(&config))?;
+            let module = ok("compile", engine.compile(&wasm(LIMITS)))?;
+            let linker = Linker::new();
+            let mut a = ok("store a", engine.store(crate::Host::default(), &Limits::new()))?;
+            let ia = ok("instance a", a.instantiate(&module, &linker))?;
+            let mut b = ok("store b", engine.store(crate::Host::default(), &Limits::new()))?;
+            ok("instance b", b.instantiate(&module, &linker))?;
+            let mut c = ok("store c", engine.store(crate::Host::default(), &Limits::new()))?;
+            expect_kind("third live instance", c.instantiate(&module, &linker).map(|_| ()), ErrorKind::LimitExceeded(Resource::Instances))?;
+            // The pool's slot bounds memory even though the store allows 256 MiB.
+            let grow = ok("grow", a.get_func(ia, "grow"))?;
+            let mut out = [Val::I32(0)];
+            ok("grow to the slot", a.call(grow, &[Val::I32(3)], &mut out))?;
+            expect_eq("grow to the slot", out[0], Val::I32(1))?;
+            ok("grow past the slot", a.call(grow, &[Val::I32(1)], &mut out))?;
+            expect_eq("grow past the slot", out[0], Val::I32(-1))?;
+            expect_kind("host grow past the slot", a.memory_grow(ia, "memory", 1), ErrorKind::LimitExceeded(Resource::Memory))?;
+            drop(b);
+            let ic = ok("instance c after b dropped", c.instantiate(&module, &linker))?;
+            let count = ok("count", c.get_func(ic, "count"))?;
+            ok("call c", c.call(count, &[Val::I32(10)], &mut out))?;
+            expect_eq("count", out[0], Val::I32(10))
+        }),
+        check!(
+            "limits/instance_pool_refused",
+            "an engine without a pooling allocator refuses Config::instance_pool as Unsupported; one with it accepts",
+            |cx: &Ctx| {
+                let config = Config::new().instance_pool(InstancePool::new(4, 16 * PAGE));
+                let lacks = crate::backends()
+                    .into_iter()
+                    .find(|b| b.kind == cx.backend())
+                    .and_then(|b| b.lacks(Capability::InstancePool));
+                let r = cx.engine(&config).map(|_| ());
+                match lacks {
+                    Some(_) => expect_kind("engine", r, ErrorKind::Unsupported),
+                    None => ok("engine", r),
+                }
+            }
+        ),
         check!(
             "limits/backend_unavailable",
             "asking for an unknown engine by name is a typed error",

@@ -60,7 +60,7 @@ pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
 pub use host::{Caller, HostFn, HostFunc, Linker, check_args, check_range};
-pub use limits::{Config, Limits};
+pub use limits::{Config, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,

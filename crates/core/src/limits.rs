@@ -20,6 +20,29 @@ pub struct Config {
     consume_fuel: bool,
     timeouts: bool,
     max_stack_bytes: Option<usize>,
+    instance_pool: Option<InstancePool>,
+}
+
+/// Instance slots an engine preallocates so instantiation only claims one
+/// ([`Config::instance_pool`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Instances alive at once across every store of the engine (also the
+    /// number of linear memories and of tables).
+    pub instances: u32,
+    /// Size no linear memory may grow past, in bytes, whatever a store's
+    /// [`Limits::memory_bytes`] says.
+    pub memory_bytes: u64,
+}
+
+impl InstancePool {
+    /// `instances` slots whose memories may grow to `memory_bytes`.
+    pub fn new(instances: u32, memory_bytes: u64) -> Self {
+        Self {
+            instances,
+            memory_bytes,
+        }
+    }
 }
 
 impl Config {
@@ -50,6 +73,24 @@ impl Config {
     pub fn max_stack_bytes(mut self, bytes: usize) -> Self {
         self.max_stack_bytes = Some(bytes);
         self
+    }
+
+    /// Preallocate instance slots (wasmtime's pooling allocator), the
+    /// fastest way to instantiate. The pool is engine-wide: the
+    /// `instances + 1`-th live instance is
+    /// [`LimitExceeded(Instances)`](crate::ErrorKind::LimitExceeded) until one
+    /// is dropped, memories stop growing at `memory_bytes`, and a module may
+    /// have at most 4 memories and 4 tables of at most 100 000 elements.
+    /// Engines without a pooling allocator (wasmer, wasmi) refuse this
+    /// setting with [`ErrorKind::Unsupported`](crate::ErrorKind).
+    pub fn instance_pool(mut self, pool: InstancePool) -> Self {
+        self.instance_pool = Some(pool);
+        self
+    }
+
+    /// The instance pool, if set.
+    pub fn pool(&self) -> Option<InstancePool> {
+        self.instance_pool
     }
 
     /// Whether fuel metering is compiled in.
