@@ -8,8 +8,8 @@
 //! memory and exports are always found.
 
 use anywasm_core::{
-    BackendKind, Caller, Error, ErrorKind, HostError, HostFunc, Val, check_args, check_range,
-    export_not_found,
+    BackendKind, Caller, Error, ErrorKind, HostError, HostFunc, Val, ValBuf, check_args,
+    check_range, export_not_found,
 };
 use wasmer::{Extern, FunctionEnv, FunctionEnvMut, Memory, RuntimeError, Value};
 
@@ -58,29 +58,26 @@ pub(crate) fn host_function<T: Send + 'static>(
         move |mut env: FunctionEnvMut<'_, StoreData<T>>,
               args: &[Value]|
               -> Result<Vec<Value>, RuntimeError> {
-            let vals = {
+            let mut arg_buf = ValBuf::new(args.len());
+            let vals = arg_buf.as_mut_slice();
+            {
                 let (data, store) = env.data_and_store_mut();
-                args.iter()
-                    .map(|v| from_value(data, &store, v))
-                    .collect::<Result<Vec<Val>, Error>>()
-                    .map_err(|e| trampoline_error(&e))?
-            };
-            let mut results: Vec<Val> = host
-                .ty()
-                .results()
-                .iter()
-                .map(|t| t.default_value())
-                .collect();
+                for (slot, v) in vals.iter_mut().zip(args) {
+                    *slot = from_value(data, &store, v).map_err(|e| trampoline_error(&e))?;
+                }
+            }
+            let mut res_buf = ValBuf::new(host.ty().results().len());
+            let results = res_buf.as_mut_slice();
             {
                 let mut caller = HostCaller {
                     env: env.as_mut(),
                     slot,
                 };
-                host.invoke(&mut caller, &vals, &mut results)
+                host.invoke(&mut caller, vals, results)
                     .map_err(|e| RuntimeError::user(Box::new(e)))?;
             }
             let (data, mut store) = env.data_and_store_mut();
-            to_values(data, &mut store, &results).map_err(|e| trampoline_error(&e))
+            to_values(data, &mut store, results).map_err(|e| trampoline_error(&e))
         },
     )
 }

@@ -2,10 +2,9 @@
 //! the [`Caller`] it sees.
 
 use alloc::string::ToString;
-use alloc::vec;
 
 use anywasm_core::{
-    BackendKind, Caller, HostError, HostFunc, Result, Val, check_range, export_not_found,
+    BackendKind, Caller, HostError, HostFunc, Result, Val, ValBuf, check_range, export_not_found,
 };
 use wasmi::Extern;
 
@@ -14,9 +13,6 @@ use crate::convert::{from_wasmi, host_trap, to_wasmi};
 use crate::start::START_EXPORT;
 use crate::store::StoreData;
 use crate::tag;
-
-/// Arities up to this use stack buffers in the trampoline.
-const INLINE_VALS: usize = 8;
 
 /// Create the wasmi function for `func`, with signature `ty` (already
 /// checked equal to `func.ty()`).
@@ -41,25 +37,13 @@ fn trampoline<T: Send + 'static>(
     results: &mut [wasmi::Val],
 ) -> core::result::Result<(), wasmi::Error> {
     let mut caller = WasmiCaller { inner: caller };
-    let (mut arg_buf, mut arg_heap);
-    let args: &mut [Val] = if params.len() <= INLINE_VALS {
-        arg_buf = [Val::I32(0); INLINE_VALS];
-        &mut arg_buf[..params.len()]
-    } else {
-        arg_heap = vec![Val::I32(0); params.len()];
-        &mut arg_heap
-    };
+    let mut arg_buf = ValBuf::new(params.len());
+    let args = arg_buf.as_mut_slice();
     for (slot, p) in args.iter_mut().zip(params) {
         *slot = from_wasmi(&mut caller.inner, p).map_err(conversion_failed)?;
     }
-    let (mut res_buf, mut res_heap);
-    let outs: &mut [Val] = if results.len() <= INLINE_VALS {
-        res_buf = [Val::I32(0); INLINE_VALS];
-        &mut res_buf[..results.len()]
-    } else {
-        res_heap = vec![Val::I32(0); results.len()];
-        &mut res_heap
-    };
+    let mut res_buf = ValBuf::new(results.len());
+    let outs = res_buf.as_mut_slice();
     func.invoke(&mut caller, args, outs).map_err(host_trap)?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = to_wasmi(&mut caller.inner, *v).map_err(conversion_failed)?;

@@ -33,7 +33,7 @@ pub(crate) fn is_plain(ty: &FuncType) -> bool {
     ty.params().iter().chain(ty.results()).all(|t| !t.is_ref())
 }
 
-fn to_raw(v: &Val) -> ValRaw {
+pub(crate) fn to_raw(v: &Val) -> ValRaw {
     match *v {
         Val::I32(x) => ValRaw::i32(x),
         Val::I64(x) => ValRaw::i64(x),
@@ -45,7 +45,7 @@ fn to_raw(v: &Val) -> ValRaw {
     }
 }
 
-fn from_raw(raw: &ValRaw, ty: anywasm_core::ValType) -> Val {
+pub(crate) fn from_raw(raw: &ValRaw, ty: anywasm_core::ValType) -> Val {
     use anywasm_core::ValType as T;
     match ty {
         T::I32 => Val::I32(raw.get_i32()),

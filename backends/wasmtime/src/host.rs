@@ -2,18 +2,17 @@
 //! and the [`Caller`] it hands to the closure.
 
 use anywasm_core::{
-    BackendKind, Caller, Error, ErrorKind, HostFunc, Result, Val, check_args, check_range,
+    BackendKind, Caller, Error, ErrorKind, HostFunc, Result, Val, ValBuf, check_args, check_range,
     export_not_found,
 };
-use wasmtime::AsContextMut;
+use wasmtime::{AsContextMut, ValRaw};
 
-use crate::call::{Scratch, call_func};
+use std::mem::MaybeUninit;
+
+use crate::call::{Scratch, call_func, from_raw, is_plain, to_raw};
 use crate::convert::{from_engine, func_type, to_engine};
 use crate::error::{err, into_host, tag};
 use crate::limits::StoreData;
-
-/// Arguments/results up to this many live on the stack.
-const INLINE: usize = 8;
 
 /// Create a wasmtime function for `host`, with exactly the import's engine
 /// type `ty` (whose anywasm type equals `host.ty()`).
@@ -23,6 +22,18 @@ pub(crate) fn host_func<T: Send + 'static>(
     ty: wasmtime::FuncType,
 ) -> Result<wasmtime::Func> {
     let host = host.clone();
+    if is_plain(host.ty()) {
+        let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
+                      raw: &mut [MaybeUninit<ValRaw>]| {
+            trampoline_plain(&host, caller, raw)
+        };
+        // SAFETY: `ty` is the engine form of `host.ty()`, which has no
+        // reference types; `trampoline_plain` reads exactly its parameters
+        // as those types from the front of `raw` and writes exactly its
+        // results, checked to have the signature's types by
+        // `HostFunc::invoke`, as those types.
+        return Ok(unsafe { wasmtime::Func::new_unchecked(store, ty, f) });
+    }
     let engine_ty = ty.clone();
     wasmtime::Func::try_new(store, ty, move |caller, params, results| {
         trampoline(&host, &engine_ty, caller, params, results)
@@ -37,12 +48,10 @@ fn trampoline<T: 'static>(
     params: &[wasmtime::Val],
     results: &mut [wasmtime::Val],
 ) -> wasmtime::Result<()> {
-    let mut arg_buf = [Val::I32(0); INLINE];
-    let mut arg_vec = Vec::new();
-    let args = buffer(&mut arg_buf, &mut arg_vec, params.len());
-    let mut res_buf = [Val::I32(0); INLINE];
-    let mut res_vec = Vec::new();
-    let res = buffer(&mut res_buf, &mut res_vec, results.len());
+    let mut arg_buf = ValBuf::new(params.len());
+    let args = arg_buf.as_mut_slice();
+    let mut res_buf = ValBuf::new(results.len());
+    let res = res_buf.as_mut_slice();
 
     {
         let mut cx = caller.as_context_mut();
@@ -64,13 +73,33 @@ fn trampoline<T: 'static>(
     Ok(())
 }
 
-fn buffer<'a>(inline: &'a mut [Val; INLINE], heap: &'a mut Vec<Val>, len: usize) -> &'a mut [Val] {
-    if len <= INLINE {
-        &mut inline[..len]
-    } else {
-        heap.resize(len, Val::I32(0));
-        heap
+/// The trampoline for signatures without reference types: values move as
+/// raw bits, with no rooting scope and no per-value type dispatch.
+fn trampoline_plain<T: 'static>(
+    host: &HostFunc<T>,
+    caller: wasmtime::Caller<'_, StoreData<T>>,
+    raw: &mut [MaybeUninit<ValRaw>],
+) -> wasmtime::Result<()> {
+    let ty = host.ty();
+    let mut arg_buf = ValBuf::new(ty.params().len());
+    let args = arg_buf.as_mut_slice();
+    let mut res_buf = ValBuf::new(ty.results().len());
+    let res = res_buf.as_mut_slice();
+    for ((slot, r), t) in args.iter_mut().zip(raw.iter()).zip(ty.params()) {
+        // SAFETY: wasmtime initialises the first `params().len()` slots
+        // with the arguments before calling a host function.
+        *slot = from_raw(unsafe { r.assume_init_ref() }, *t);
     }
+    let mut wrapped = HostCaller {
+        caller,
+        scratch: None,
+    };
+    host.invoke(&mut wrapped, args, res)
+        .map_err(wasmtime::Error::new)?;
+    for (slot, v) in raw.iter_mut().zip(res.iter()) {
+        *slot = MaybeUninit::new(to_raw(v));
+    }
+    Ok(())
 }
 
 /// What a host function sees: the calling instance and the store's state.

@@ -64,5 +64,5 @@ pub use limits::{Config, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
-    TableType, Val, ValType,
+    TableType, Val, ValBuf, ValType,
 };

@@ -280,3 +280,40 @@ pub struct ImportType {
     /// What is imported.
     pub ty: ExternType,
 }
+
+/// Scratch values for one host-function call in a backend's trampoline: on
+/// the stack up to 8, on the heap beyond, so the common call allocates
+/// nothing.
+#[derive(Debug)]
+pub struct ValBuf {
+    inline: [Val; ValBuf::INLINE],
+    heap: Vec<Val>,
+    len: usize,
+}
+
+impl ValBuf {
+    const INLINE: usize = 8;
+
+    /// `len` values, each `I32(0)` until written.
+    pub fn new(len: usize) -> Self {
+        let heap = if len > Self::INLINE {
+            alloc::vec![Val::I32(0); len]
+        } else {
+            Vec::new()
+        };
+        Self {
+            inline: [Val::I32(0); Self::INLINE],
+            heap,
+            len,
+        }
+    }
+
+    /// The values.
+    pub fn as_mut_slice(&mut self) -> &mut [Val] {
+        if self.len > Self::INLINE {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+}
