@@ -182,12 +182,7 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                 .expect("alloc");
             let ptr = out[0].as_i32().unwrap_or(0);
             self.store
-                .memory_write(
-                    &self.instance,
-                    abi::MEMORY_EXPORT,
-                    ptr as u32 as u64,
-                    bytes,
-                )
+                .memory_write(&self.instance, abi::MEMORY_EXPORT, ptr as u32 as u64, bytes)
                 .expect("write request");
             ptr
         };

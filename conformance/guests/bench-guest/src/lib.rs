@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `noop` | `()` | `()` |
 //! | `echo_bytes` | `Vec<u8>` | the same bytes |
+//! | `echo_buf` | `serde_bytes::ByteBuf` (same wire format as `Vec<u8>`) | the same bytes |
 //! | `echo_records` | `Vec<Record>` | the same records |
 //! | `fib` | `u32` n | `u64`: fib(n), computed by naive recursion |
 //! | `sha256` | `(u32 rounds, Vec<u8> data)` | `Vec<u8>`: `d = sha256(data)`, then `rounds - 1` times `d = sha256(d ++ data)` |
@@ -45,6 +46,10 @@ export! {
     fn noop(_req: ()) {}
 
     fn echo_bytes(req: Vec<u8>) -> Vec<u8> {
+        req
+    }
+
+    fn echo_buf(req: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
         req
     }
 
