@@ -98,23 +98,9 @@ fn lifecycle_anywasm<R: Runtime>(c: &mut Criterion, module_name: &str, wasm: &[u
     });
 }
 
-/// Time `iters` runs of `work`, replacing the engine every 256 runs outside
-/// the timed region. wasmer's engine keeps the executable memory of every
-/// module it ever compiled until the engine is dropped, so compiling in a
-/// loop on one engine eventually runs out of address space (seen here as
-/// ENOMEM); rotating keeps every engine's benches comparable.
-fn rotating<R: Runtime>(iters: u64, mut work: impl FnMut(&R)) -> Duration {
-    let mut engine = R::new(&Config::new()).expect("engine");
-    let mut total = Duration::ZERO;
-    for n in 0..iters {
-        if n > 0 && n % 256 == 0 {
-            engine = R::new(&Config::new()).expect("engine");
-        }
-        let start = std::time::Instant::now();
-        work(&engine);
-        total += start.elapsed();
-    }
-    total
+/// [`anywasm_benches::rotating`] over anywasm engines of type `R`.
+fn rotating<R: Runtime>(iters: u64, work: impl FnMut(&R)) -> Duration {
+    anywasm_benches::rotating(iters, || R::new(&Config::new()).expect("engine"), work)
 }
 
 fn lifecycle(c: &mut Criterion) {

@@ -21,6 +21,8 @@ use anywasm::abi::{self, Codec, GuestError};
 use anywasm::{
     BackendKind, Caller, Capabilities, Config, Limits, Linker, Plugin, Runtime, Store, Val,
 };
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -218,6 +220,28 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
             .expect("free");
         decode_envelope(response)
     }
+}
+
+/// Time `iters` runs of `work`, replacing the engine (made by `make`) every
+/// 256 runs outside the timed region. wasmer's engine keeps the executable
+/// memory of every module it ever compiled or loaded until the engine is
+/// dropped, so compiling in a loop on one engine eventually runs out of
+/// memory mappings (seen here as ENOMEM, then an abort). The anywasm compile
+/// and cold benches rotate on every engine (so they stay comparable), the raw
+/// wasmer ones too; raw wasmtime and wasmi free code with the module and
+/// keep one engine.
+pub fn rotating<E>(iters: u64, make: impl Fn() -> E, mut work: impl FnMut(&E)) -> Duration {
+    let mut engine = make();
+    let mut total = Duration::ZERO;
+    for n in 0..iters {
+        if n > 0 && n % 256 == 0 {
+            engine = make();
+        }
+        let start = Instant::now();
+        work(&engine);
+        total += start.elapsed();
+    }
+    total
 }
 
 /// Encode `request` into `buf` (cleared first), reusing its capacity as

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use wasmer::sys::{Cranelift, EngineBuilder, Features};
 use wasmer::{Engine, Function, Imports, Instance, Memory, Module, Store, TypedFunction, imports};
 
-use crate::{AbiHost, decode_envelope, encode_into, response_buf};
+use crate::{AbiHost, decode_envelope, encode_into, response_buf, rotating};
 
 /// A Cranelift engine with wasmer's default features.
 pub fn engine() -> Engine {
@@ -33,13 +33,22 @@ fn host_imports(store: &mut Store) -> Imports {
 pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
     let engine = engine();
     c.bench_function(&format!("compile/{name}/wasmer-raw"), |b| {
-        b.iter(|| Module::new(&engine, black_box(wasm)).expect("compile"))
+        b.iter_custom(|iters| {
+            rotating(iters, crate::raw::wasmer::engine, |engine| {
+                Module::new(engine, black_box(wasm)).expect("compile");
+            })
+        })
     });
     let module = Module::new(&engine, wasm).expect("compile");
     let bytes = module.serialize().expect("serialize");
     c.bench_function(&format!("load/{name}/wasmer-raw-precompiled"), |b| {
-        // SAFETY: `bytes` was produced by `serialize` on this engine.
-        b.iter(|| unsafe { Module::deserialize(&engine, black_box(bytes.clone())) }.expect("load"))
+        b.iter_custom(|iters| {
+            rotating(iters, crate::raw::wasmer::engine, |engine| {
+                // SAFETY: `bytes` was produced by `serialize` on an engine
+                // with this configuration.
+                unsafe { Module::deserialize(engine, black_box(bytes.clone())) }.expect("load");
+            })
+        })
     });
     c.bench_function(&format!("instantiate/{name}/wasmer-raw"), |b| {
         b.iter(|| {
@@ -53,19 +62,22 @@ pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
         return;
     }
     let cold = |b: &mut criterion::Bencher<'_>, precompiled: bool| {
-        b.iter(|| {
-            let module = if precompiled {
-                // SAFETY: `bytes` was produced by `serialize` on this engine.
-                unsafe { Module::deserialize(&engine, black_box(bytes.clone())) }.expect("load")
-            } else {
-                Module::new(&engine, black_box(wasm)).expect("compile")
-            };
-            let mut store = Store::new(engine.clone());
-            let imports = host_imports(&mut store);
-            let i = Instance::new(&mut store, &module, &imports).expect("instantiate");
-            let f: TypedFunction<(), ()> =
-                i.exports.get_typed_function(&store, "noop").expect("noop");
-            f.call(&mut store).expect("call");
+        b.iter_custom(|iters| {
+            rotating(iters, crate::raw::wasmer::engine, |engine| {
+                let module = if precompiled {
+                    // SAFETY: `bytes` was produced by `serialize` on an engine
+                    // with this configuration.
+                    unsafe { Module::deserialize(engine, black_box(bytes.clone())) }.expect("load")
+                } else {
+                    Module::new(engine, black_box(wasm)).expect("compile")
+                };
+                let mut store = Store::new(engine.clone());
+                let imports = host_imports(&mut store);
+                let i = Instance::new(&mut store, &module, &imports).expect("instantiate");
+                let f: TypedFunction<(), ()> =
+                    i.exports.get_typed_function(&store, "noop").expect("noop");
+                f.call(&mut store).expect("call");
+            })
         })
     };
     c.bench_function(&format!("cold/{name}/wasmer-raw"), |b| cold(b, false));

@@ -37,6 +37,8 @@
 //!   interruption for timeouts) are opted into per engine with [`Config`];
 //!   amounts are set per store with [`Limits`]. A limit an engine cannot honour
 //!   is an [`ErrorKind::Unsupported`] error, never silently ignored.
+//!   [`Config::instance_pool`] preallocates instance slots where the engine
+//!   has a pooling allocator (wasmtime), the fastest way to instantiate.
 //!
 //! ## Crate features
 //!
