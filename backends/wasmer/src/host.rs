@@ -49,6 +49,9 @@ pub(crate) fn host_function<T: Send + 'static>(
     host: &HostFunc<T>,
     slot: usize,
 ) -> wasmer::Function {
+    if let Some(f) = typed_host_function(store, env, host, slot) {
+        return f;
+    }
     let host = host.clone();
     let ty = crate::convert::wasmer_func_type(host.ty());
     wasmer::Function::new_with_env(
@@ -68,18 +71,79 @@ pub(crate) fn host_function<T: Send + 'static>(
             }
             let mut res_buf = ValBuf::new(host.ty().results().len());
             let results = res_buf.as_mut_slice();
-            {
-                let mut caller = HostCaller {
-                    env: env.as_mut(),
-                    slot,
-                };
-                host.invoke(&mut caller, vals, results)
-                    .map_err(|e| RuntimeError::user(Box::new(e)))?;
-            }
+            invoke_host(env.as_mut(), slot, &host, vals, results)?;
             let (data, mut store) = env.data_and_store_mut();
             to_values(data, &mut store, results).map_err(|e| trampoline_error(&e))
         },
     )
+}
+
+/// Run `host` for the instance in `slot`.
+fn invoke_host<T: Send + 'static>(
+    env: FunctionEnvMut<'_, StoreData<T>>,
+    slot: usize,
+    host: &HostFunc<T>,
+    args: &[Val],
+    results: &mut [Val],
+) -> Result<(), RuntimeError> {
+    let mut caller = HostCaller { env, slot };
+    host.invoke(&mut caller, args, results)
+        .map_err(|e| RuntimeError::user(Box::new(e)))
+}
+
+/// A typed wasmer function for `host` when its signature is one of the
+/// small numeric shapes plugins import most (the ABI's `(i32, i32) -> i64`
+/// among them): wasmer's dynamic functions take a slice of `Value`s and
+/// return a fresh `Vec` on every call, typed ones pass native values.
+/// `HostFunc::invoke` checks the result types, so the fallbacks to 0 below
+/// are never taken.
+fn typed_host_function<T: Send + 'static>(
+    store: &mut wasmer::Store,
+    env: &FunctionEnv<StoreData<T>>,
+    host: &HostFunc<T>,
+    slot: usize,
+) -> Option<wasmer::Function> {
+    use anywasm_core::ValType::{I32, I64};
+    use wasmer::Function;
+    type Env<'a, T> = FunctionEnvMut<'a, StoreData<T>>;
+    let h = host.clone();
+    let i32_of = |v: &Val| v.as_i32().unwrap_or(0);
+    Some(match (host.ty().params(), host.ty().results()) {
+        ([], []) => Function::new_typed_with_env(store, env, move |e: Env<'_, T>| {
+            invoke_host(e, slot, &h, &[], &mut [])
+        }),
+        ([], [I32]) => Function::new_typed_with_env(store, env, move |e: Env<'_, T>| {
+            let mut r = [Val::I32(0)];
+            invoke_host(e, slot, &h, &[], &mut r).map(|()| i32_of(&r[0]))
+        }),
+        ([I32], []) => Function::new_typed_with_env(store, env, move |e: Env<'_, T>, a: i32| {
+            invoke_host(e, slot, &h, &[Val::I32(a)], &mut [])
+        }),
+        ([I32], [I32]) => Function::new_typed_with_env(store, env, move |e: Env<'_, T>, a: i32| {
+            let mut r = [Val::I32(0)];
+            invoke_host(e, slot, &h, &[Val::I32(a)], &mut r).map(|()| i32_of(&r[0]))
+        }),
+        ([I32, I32], []) => {
+            Function::new_typed_with_env(store, env, move |e: Env<'_, T>, a: i32, b: i32| {
+                invoke_host(e, slot, &h, &[Val::I32(a), Val::I32(b)], &mut [])
+            })
+        }
+        ([I32, I32], [I32]) => {
+            Function::new_typed_with_env(store, env, move |e: Env<'_, T>, a: i32, b: i32| {
+                let mut r = [Val::I32(0)];
+                invoke_host(e, slot, &h, &[Val::I32(a), Val::I32(b)], &mut r)
+                    .map(|()| i32_of(&r[0]))
+            })
+        }
+        ([I32, I32], [I64]) => {
+            Function::new_typed_with_env(store, env, move |e: Env<'_, T>, a: i32, b: i32| {
+                let mut r = [Val::I64(0)];
+                invoke_host(e, slot, &h, &[Val::I32(a), Val::I32(b)], &mut r)
+                    .map(|()| r[0].as_i64().unwrap_or(0))
+            })
+        }
+        _ => return None,
+    })
 }
 
 /// What a host function sees of its caller.
