@@ -1,8 +1,6 @@
 //! Inputs of the compute workloads (`conformance/guests/bench-guest`) and
 //! the results each must produce, checked after timing.
 
-use serde::{Deserialize, Serialize};
-
 /// `fib(FIB_N)`, naive recursion: about 250,000 calls.
 pub const FIB_N: u32 = 25;
 /// fib(25).
@@ -48,20 +46,7 @@ pub const SIEVE_EXPECTED: u32 = 78_498;
 /// Records in the parsed document.
 pub const PARSE_ITEMS: u32 = 400;
 
-/// The guest's parse summary (same fields, same order as the guest's type).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Objects.
-    pub objects: u32,
-    /// Arrays.
-    pub arrays: u32,
-    /// Strings, keys included.
-    pub strings: u32,
-    /// Numbers.
-    pub numbers: u32,
-    /// Sum of all numbers.
-    pub sum: i64,
-}
+pub use anywasm_test_types::Summary;
 
 /// A JSON document of `items` records (about 90 bytes each).
 pub fn json_text(items: u32) -> String {

@@ -1,8 +1,9 @@
 //! Host access to an instance's exported memories, globals and tables.
 //!
 //! Every access takes a fresh view of the memory (a grown memory is never
-//! seen through a stale view; the memory handle itself is cached), checks ranges in 64-bit arithmetic and types
-//! before touching the engine, and maps failures to anywasm's kinds.
+//! seen through a stale view; only the memory handle is cached), checks
+//! ranges in 64-bit arithmetic and types before touching the engine, and
+//! maps failures to anywasm's kinds.
 
 use anywasm_core::{Error, ErrorKind, Resource, Val, check_range, export_not_found};
 use wasmer::{Extern, Global, Memory, Pages, Table};
@@ -28,10 +29,11 @@ impl<T: Send + 'static> Store<T> {
     }
 
     fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory, Error> {
+        // A cached slot was live in this store, and slots are never reused.
         if let Some((slot, cname, m)) = &self.memory_cache
+            && instance.store == self.id
             && *slot == instance.slot
             && **cname == *name
-            && self.own_instance(instance).is_ok()
         {
             return Ok(m.clone());
         }

@@ -124,9 +124,6 @@ pub struct Store<T> {
     /// handle stays valid for the store's life, and every access takes a
     /// fresh view (current size) through it.
     pub(crate) memory_cache: Option<(usize, Box<str>, wasmer::Memory)>,
-    /// The engine meters fuel (a copy of `StoreData::metered`, read on
-    /// every call without going through the function environment).
-    metered: bool,
 }
 
 // SAFETY: wasmer 7's `Store` is `!Send` only because its object arena holds
@@ -186,7 +183,6 @@ impl<T: Send + 'static> Store<T> {
             #[cfg(unix)]
             timeout,
             memory_cache: None,
-            metered,
         })
     }
 
@@ -231,7 +227,9 @@ impl<T: Send + 'static> Store<T> {
         &mut self,
         call: impl FnOnce(&mut wasmer::Store) -> Result<R, wasmer::RuntimeError>,
     ) -> Result<R, Error> {
-        let metered = self.metered;
+        // From the engine's config, not `StoreData::metered`: no trip
+        // through the function environment on every call.
+        let metered = self.engine.config().fuel_enabled();
         if metered {
             self.with_parts(|data, store| fuel::prepare(data, store))?;
         }

@@ -79,9 +79,14 @@ pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
     if !call {
         return;
     }
-    c.bench_function(&format!("cold/{name}/wasmtime-raw"), |b| {
+    let cold = |b: &mut criterion::Bencher<'_>, precompiled: bool| {
         b.iter(|| {
-            let module = Module::new(&engine, black_box(wasm)).expect("compile");
+            let module = if precompiled {
+                // SAFETY: `bytes` was produced by `serialize` on this engine.
+                unsafe { Module::deserialize(&engine, black_box(&bytes)) }.expect("load")
+            } else {
+                Module::new(&engine, black_box(wasm)).expect("compile")
+            };
             let mut store = Store::new(&engine, ());
             let i = linker
                 .instantiate(&mut store, &module)
@@ -91,20 +96,10 @@ pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
                 .expect("noop");
             f.call(&mut store, ()).expect("call");
         })
-    });
+    };
+    c.bench_function(&format!("cold/{name}/wasmtime-raw"), |b| cold(b, false));
     c.bench_function(&format!("cold/{name}/wasmtime-raw-precompiled"), |b| {
-        b.iter(|| {
-            // SAFETY: `bytes` was produced by `serialize` on this engine.
-            let module = unsafe { Module::deserialize(&engine, black_box(&bytes)) }.expect("load");
-            let mut store = Store::new(&engine, ());
-            let i = linker
-                .instantiate(&mut store, &module)
-                .expect("instantiate");
-            let f = i
-                .get_typed_func::<(), ()>(&mut store, "noop")
-                .expect("noop");
-            f.call(&mut store, ()).expect("call");
-        })
+        cold(b, true)
     });
 }
 

@@ -18,28 +18,13 @@
 //! | `parse` | `String` JSON text | [`Summary`] of what it holds, from a tree built by a recursive-descent parser |
 
 use anywasm_guest::{GuestError, export, plugin};
-use anywasm_test_types::Record;
+use anywasm_test_types::{Record, Summary};
 use serde::{Deserialize, Serialize};
 
 plugin! {
     name: "bench-guest",
     version: "0.1.0",
     description: "anywasm bench workloads",
-}
-
-/// What [`parse`] found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Objects.
-    pub objects: u32,
-    /// Arrays.
-    pub arrays: u32,
-    /// Strings, keys included.
-    pub strings: u32,
-    /// Numbers.
-    pub numbers: u32,
-    /// Sum of all numbers (integers only in this dialect).
-    pub sum: i64,
 }
 
 export! {

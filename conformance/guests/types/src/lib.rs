@@ -19,6 +19,22 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+/// What the bench guest's `parse` found in a JSON-like document (shared so
+/// the host decodes exactly the guest's type).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Objects.
+    pub objects: u32,
+    /// Arrays.
+    pub arrays: u32,
+    /// Strings, keys included.
+    pub strings: u32,
+    /// Numbers.
+    pub numbers: u32,
+    /// Sum of all numbers (integers only in this dialect).
+    pub sum: i64,
+}
+
 /// A record with every kind of field the ABI's wire format has.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
