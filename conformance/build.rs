@@ -5,14 +5,20 @@
 //! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
 //! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest).
 //!
+//! A missing wasm32 target is added with rustup when rustup manages the
+//! compiler (see `build/wasm_target.rs`), with one line saying so.
+//!
 //! The nested cargo gets a clean environment (no flags, wrappers or target
 //! settings of the outer build leak into it) and its own target directory
 //! under `OUT_DIR`; it shares the outer build's jobserver.
 
 use std::env;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, exit};
+
+#[path = "build/wasm_target.rs"]
+mod wasm_target;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
@@ -38,11 +44,22 @@ fn main() {
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),
+        manifest_dir.join("build"),
     ] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
 
-    check_target_installed();
+    match wasm_target::ensure(TARGET, &wasm_target::Toolchain::from_env()) {
+        Ok(wasm_target::Outcome::Present) => {}
+        Ok(wasm_target::Outcome::Installed { message, libdir }) => {
+            println!("cargo:warning={message}");
+            // cargo replays a build script's warnings whenever the crate is
+            // rebuilt until the script runs again; the new libraries are newer
+            // than this run, so the next build runs it once more, quietly.
+            println!("cargo:rerun-if-changed={}", libdir.display());
+        }
+        Err(message) => fail(&message),
+    }
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = out_dir.join("guests-target");
@@ -89,32 +106,6 @@ fn main() {
         }
         println!("cargo:rustc-env={var}={}", copy.display());
     }
-}
-
-/// The target's standard library must be installed, or the nested build fails
-/// with a far less helpful message.
-fn check_target_installed() {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let libdir = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let installed = libdir.is_some_and(|dir| has_core(&dir));
-    if !installed {
-        fail(
-            "the wasm32-unknown-unknown target is not installed; run: rustup target add wasm32-unknown-unknown",
-        );
-    }
-}
-
-fn has_core(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
-    })
 }
 
 /// Remove what would leak the outer build's settings into the nested one.

@@ -137,3 +137,39 @@ pub fn abi_linker<T: 'static>(count: fn(&mut T)) -> (Linker<T>, anywasm::Capabil
     );
     (l, anywasm::Capabilities::none().grant("math"))
 }
+
+std::thread_local! {
+    /// The panic message the current thread's check expects, if any.
+    static EXPECTED_PANIC: std::cell::Cell<Option<&'static str>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Run `f`, in which a panic with exactly `message` is deliberate (a host
+/// function that panics on purpose): that panic is kept off stderr. Any other
+/// panic, on this thread or another, still goes to the panic hook that was
+/// installed before (the default one prints it), so real bugs stay visible.
+pub fn expecting_panic<R>(message: &'static str, f: impl FnOnce() -> R) -> R {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            let expected = EXPECTED_PANIC.with(std::cell::Cell::get);
+            if expected.is_none() || text != expected {
+                previous(info);
+            }
+        }));
+    });
+    struct Reset(Option<&'static str>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPECTED_PANIC.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(EXPECTED_PANIC.with(|c| c.replace(Some(message))));
+    f()
+}

@@ -225,18 +225,30 @@ pub(crate) fn trap_code(code: wasmer::sys::vm::TrapCode) -> TrapCode {
 /// A host function's [`HostError`] is recovered first; then, if the metering
 /// middleware flagged exhaustion (`out_of_fuel`), the trap it raised (an
 /// `unreachable`) is reported as `OutOfFuel`; otherwise the trap code maps.
-pub(crate) fn runtime_error(e: RuntimeError, out_of_fuel: bool) -> Error {
+pub(crate) fn runtime_error(e: RuntimeError, stopped: Stopped) -> Error {
     if let Some(host) = e.downcast_ref::<HostError>() {
         return Error::from_host(host.clone()).with_backend(BACKEND);
     }
     let message = e.message();
-    if out_of_fuel {
+    if stopped.out_of_fuel {
         return err(ErrorKind::Trap(TrapCode::OutOfFuel), message);
     }
     match e.to_trap() {
+        // wasmer may name the trap after the instruction the interrupt landed
+        // on (see `DeadlineGuard::finish`); the deadline is what stopped it.
+        Some(_) if stopped.interrupted => err(ErrorKind::Trap(TrapCode::Timeout), message),
         Some(code) => err(ErrorKind::Trap(trap_code(code)), message),
         None => err(ErrorKind::Engine, message),
     }
+}
+
+/// What anywasm knows, besides the error, about why a call stopped.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stopped {
+    /// The fuel budget ran out (the metering middleware's trap).
+    pub(crate) out_of_fuel: bool,
+    /// The watchdog signalled the call after its deadline.
+    pub(crate) interrupted: bool,
 }
 
 /// A compilation error -> `Compile` (wasmer validates while compiling).
@@ -262,7 +274,7 @@ pub(crate) fn instantiation_error(
         // No guest code runs inside `Instance::new` (the start function is
         // hooked), so these are segment initialisation traps.
         InstantiationError::Link(LinkError::Trap(e)) | InstantiationError::Start(e) => {
-            runtime_error(e, false)
+            runtime_error(e, Stopped::default())
         }
         other => err(ErrorKind::Engine, other.to_string()),
     }

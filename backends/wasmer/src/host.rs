@@ -14,7 +14,7 @@ use anywasm_core::{
 use wasmer::{Extern, FunctionEnv, FunctionEnvMut, Memory, RuntimeError, Value};
 
 use crate::convert::{
-    BACKEND, err, from_value, from_values_into, func_type, runtime_error, tag, to_values,
+    BACKEND, Stopped, err, from_value, from_values_into, func_type, runtime_error, tag, to_values,
 };
 use crate::fuel;
 use crate::store::StoreData;
@@ -234,7 +234,14 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
             Err(e) => {
                 let (data, mut store) = self.env.data_and_store_mut();
                 let out_of_fuel = data.metered && fuel::any_exhausted(data, &mut store);
-                return Err(runtime_error(e, out_of_fuel));
+                // The outer call's deadline is settled when it returns.
+                return Err(runtime_error(
+                    e,
+                    Stopped {
+                        out_of_fuel,
+                        interrupted: false,
+                    },
+                ));
             }
         };
         let (data, store) = self.env.data_and_store_mut();

@@ -16,7 +16,9 @@ use anywasm_core::{
 };
 use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
 
-use crate::convert::{BACKEND, err, from_values_into, func_type, runtime_error, tag, to_values};
+use crate::convert::{
+    BACKEND, Stopped, err, from_values_into, func_type, runtime_error, tag, to_values,
+};
 use crate::engine::Engine;
 use crate::fuel::{self, FuelGlobals};
 use crate::middleware::is_hidden;
@@ -237,9 +239,17 @@ impl<T: Send + 'static> Store<T> {
         self.state_mut().entry_sp = Some(crate::host::stack_pointer());
         let result = call(&mut self.store);
         self.state_mut().entry_sp = None;
-        drop(deadline);
+        let interrupted = finish_deadline(deadline);
         let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
-        result.map_err(|e| runtime_error(e, out_of_fuel))
+        result.map_err(|e| {
+            runtime_error(
+                e,
+                Stopped {
+                    out_of_fuel,
+                    interrupted,
+                },
+            )
+        })
     }
 
     #[cfg(unix)]
@@ -259,6 +269,17 @@ impl<T: Send + 'static> Store<T> {
     fn deadline(&self) -> Result<Option<()>, Error> {
         Ok(None)
     }
+}
+
+/// Unregister a call's deadline; whether the watchdog interrupted the call.
+#[cfg(unix)]
+fn finish_deadline(deadline: Option<crate::watchdog::DeadlineGuard>) -> bool {
+    deadline.is_some_and(crate::watchdog::DeadlineGuard::finish)
+}
+
+#[cfg(not(unix))]
+fn finish_deadline(_: Option<()>) -> bool {
+    false
 }
 
 impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {

@@ -167,6 +167,24 @@ pub(crate) struct DeadlineGuard {
     id: u64,
 }
 
+impl DeadlineGuard {
+    /// Unregister the deadline; whether the watchdog signalled the call.
+    ///
+    /// The caller needs this because wasmer can misname the trap an
+    /// interrupt causes: when `SIGUSR1` lands on an instruction that has a
+    /// trap site of its own (a bounds-checked load, say), wasmer reports that
+    /// site's trap code (`HeapAccessOutOfBounds`) instead of `HostInterrupt`
+    /// (`get_trace_and_trapcode` prefers the pc's trap information over the
+    /// signal's). A call the watchdog signalled that then traps timed out.
+    pub(crate) fn finish(self) -> bool {
+        self.shared
+            .lock()
+            .entries
+            .remove(&self.id)
+            .is_some_and(|entry| entry.fired > 0)
+    }
+}
+
 impl Drop for DeadlineGuard {
     fn drop(&mut self) {
         // No wake-up needed: the thread tolerates entries disappearing.

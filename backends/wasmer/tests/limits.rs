@@ -464,3 +464,27 @@ fn huge_timeout_is_no_timeout() {
         [Val::I32(5)]
     );
 }
+
+/// Regression: wasmer names the trap after the instruction `SIGUSR1` lands
+/// on, so an interrupted loop of loads used to report `MemoryOutOfBounds`
+/// now and then (seen in `abi/infinite_loop_timeout`). A loop that is almost
+/// all loads makes that landing likely; every run must say `Timeout`.
+#[test]
+fn timeout_landing_on_a_load_is_a_timeout() {
+    const LOADS: &str = r#"
+    (module
+      (memory 1)
+      (func (export "spin") (local i32)
+        (loop
+          (local.set 0 (i32.add (local.get 0) (i32.load (i32.const 0))))
+          (local.set 0 (i32.add (local.get 0) (i32.load (i32.const 4))))
+          (local.set 0 (i32.add (local.get 0) (i32.load (i32.const 8))))
+          (local.set 0 (i32.add (local.get 0) (i32.load (i32.const 12))))
+          (br 0))))"#;
+    let config = Config::new().timeouts(true);
+    let limits = Limits::new().timeout(Duration::from_millis(2));
+    let (_e, mut s, i) = setup(LOADS, &config, &limits);
+    for _ in 0..50 {
+        assert_trap(s.call_export(&i, "spin", &[]), TrapCode::Timeout);
+    }
+}

@@ -5,8 +5,11 @@ use anywasm::{
 };
 
 use super::{HOST, check};
-use crate::harness::{expect_call, expect_eq, expect_trap, ok};
+use crate::harness::{expect_call, expect_eq, expect_trap, expecting_panic, ok};
 use crate::{Check, Ctx, Host};
+
+/// What `env.panic` panics with, on purpose.
+const PANIC_MESSAGE: &str = "host function exploded";
 
 /// The host side of `host.wat`.
 fn linker() -> Linker<Host> {
@@ -26,7 +29,7 @@ fn linker() -> Linker<Host> {
         Err(HostError::new("denied by host"))
     });
     l.func("env", "panic", FuncType::new([], []), |_, _, _| {
-        panic!("host function exploded")
+        panic!("{PANIC_MESSAGE}")
     });
     l.func(
         "env",
@@ -213,7 +216,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "a host panic becomes a typed error; the store keeps working",
             |cx: &Ctx| {
                 let mut sb = sandbox(cx)?;
-                let e = match sb.call("call_panic", &[]) {
+                let e = match expecting_panic(PANIC_MESSAGE, || sb.call("call_panic", &[])) {
                     Err(e) => e,
                     Ok(v) => return Err(format!("expected an error, got {v:?}")),
                 };
@@ -222,7 +225,7 @@ pub(crate) fn checks() -> Vec<Check> {
                     .host_error()
                     .ok_or("the HostError is not recoverable from the error")?;
                 expect_eq("panic", host.is_panic(), true)?;
-                expect_eq("message", host.message(), "host function exploded")?;
+                expect_eq("message", host.message(), PANIC_MESSAGE)?;
                 expect_call(
                     &mut sb,
                     "call_add",

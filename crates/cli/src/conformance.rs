@@ -69,9 +69,23 @@ pub fn main(args: Args) -> ExitCode {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_width(TABLE_WIDTH);
     let mut header = vec![Cell::new("check")];
     header.extend(selected.iter().map(|b| Cell::new(b.kind.name())));
     table.set_header(header);
+    // Reasons and failure messages are footnotes below the table, numbered in
+    // order of first use, one per distinct text, so the table stays narrow.
+    let mut notes: Vec<(bool, String)> = Vec::new();
+    let mut note = |failed: bool, text: &str| -> usize {
+        let at = notes
+            .iter()
+            .position(|(f, t)| *f == failed && t == text)
+            .unwrap_or_else(|| {
+                notes.push((failed, text.to_string()));
+                notes.len() - 1
+            });
+        at + 1
+    };
     let (mut passed, mut failed, mut unsupported) = (0, 0, 0);
     for (check, outcomes) in &rows {
         let mut cells = vec![Cell::new(check.name)];
@@ -83,18 +97,25 @@ pub fn main(args: Args) -> ExitCode {
                 }
                 Outcome::NotSupported(why) => {
                     unsupported += 1;
-                    Cell::new(format!("not supported: {}", shorten(why, args.verbose)))
-                        .fg(Color::Yellow)
+                    Cell::new(format!("n/s [{}]", note(false, why))).fg(Color::Yellow)
                 }
                 Outcome::Fail(msg) => {
                     failed += 1;
-                    Cell::new(format!("FAIL: {}", shorten(msg, args.verbose))).fg(Color::Red)
+                    Cell::new(format!("FAIL [{}]", note(true, msg))).fg(Color::Red)
                 }
             });
         }
         table.add_row(cells);
     }
     println!("{table}");
+    for (i, (is_failure, text)) in notes.iter().enumerate() {
+        let (label, text) = if *is_failure {
+            ("failed", shorten(text, args.verbose))
+        } else {
+            ("not supported", text.clone())
+        };
+        print!("{}", footnote(&format!("[{}] {label}: ", i + 1), &text));
+    }
     println!(
         "{} checks x {} engines: {passed} passed, {failed} failed, {unsupported} not supported",
         checks.len(),
@@ -107,12 +128,51 @@ pub fn main(args: Args) -> ExitCode {
     }
 }
 
+/// The table's width in columns, whatever the terminal (or none, when piped).
+const TABLE_WIDTH: u16 = 100;
+
+/// Failure messages longer than this are cut unless `--verbose`.
+const FAILURE_CHARS: usize = 240;
+
 fn shorten(msg: &str, verbose: bool) -> String {
-    if verbose || msg.chars().count() <= 70 {
+    if verbose || msg.chars().count() <= FAILURE_CHARS {
         msg.to_string()
     } else {
-        let mut s: String = msg.chars().take(67).collect();
+        let mut s: String = msg.chars().take(FAILURE_CHARS - 3).collect();
         s.push_str("...");
         s
     }
+}
+
+/// `label` then `text`, word-wrapped to the table's width with continuation
+/// lines indented under the text.
+fn footnote(label: &str, text: &str) -> String {
+    let width = usize::from(TABLE_WIDTH);
+    let indent = label.chars().count();
+    let mut out = String::from(label);
+    let mut col = indent;
+    for (n, line) in text.lines().enumerate() {
+        if n > 0 {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            col = indent;
+        }
+        let mut first = true;
+        for word in line.split(' ') {
+            let len = word.chars().count();
+            if !first && col + 1 + len > width {
+                out.push('\n');
+                out.extend(std::iter::repeat_n(' ', indent));
+                col = indent;
+            } else if !first {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += len;
+            first = false;
+        }
+    }
+    out.push('\n');
+    out
 }
