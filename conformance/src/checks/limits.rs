@@ -71,6 +71,36 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
+            "limits/initial_memory_cap",
+            "Limits::initial_memory_bytes refuses a module that starts larger, before compiling; growth past it stays allowed",
+            |cx: &Ctx| {
+                // Imported and defined memories both count, the larger decides.
+                const TWO: &str = r#"(module (import "env" "m" (memory 1)) (memory 3))"#;
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let r = anywasm::Sandbox::new(
+                    &*engine,
+                    &wasm(TWO),
+                    &Linker::new(),
+                    crate::Host::default(),
+                    &Limits::new().initial_memory_bytes(2 * PAGE),
+                );
+                let e = match r {
+                    Ok(_) => return Err("a 3-page memory loaded under a 2-page cap".into()),
+                    Err(e) => e,
+                };
+                expect_eq(
+                    "kind",
+                    e.kind(),
+                    ErrorKind::LimitExceeded(Resource::InitialMemory),
+                )?;
+                expect_eq("backend", e.backend(), Some(cx.backend()))?;
+                let limits = Limits::new().initial_memory_bytes(PAGE);
+                let mut sb = limited(cx, &Config::new(), &limits)?;
+                expect_call(&mut sb, "grow", &[Val::I32(2)], &[Val::I32(1)])?;
+                expect_call(&mut sb, "size", &[], &[Val::I32(3)])
+            }
+        ),
+        check!(
             "limits/table_grow_past_cap",
             "table.grow past the cap returns -1",
             |cx: &Ctx| {

@@ -123,6 +123,9 @@ impl<T: Send + 'static> Plugin<T> {
     ///
     /// Errors: [`ErrorKind::Abi`] for a module that breaks the ABI,
     /// [`ErrorKind::CapabilityDenied`] for an ungranted import,
+    /// [`LimitExceeded(InitialMemory)`](crate::Resource::InitialMemory) for a
+    /// module asking for more initial memory than
+    /// [`Limits::initial_memory_bytes`] allows (checked before compiling),
     /// [`ErrorKind::Compile`]/[`ErrorKind::Unlinkable`]/traps as for any module.
     pub fn load(
         engine: &dyn DynRuntime<T>,
@@ -135,6 +138,7 @@ impl<T: Send + 'static> Plugin<T> {
         let tag = tagged(engine.backend());
         abi::check_abi_version(wasm).map_err(tag)?;
         let manifest = abi::manifest_text(wasm).map_err(tag)?.map(str::to_string);
+        limits.check_initial_memory(wasm).map_err(tag)?;
         let module = engine.compile(wasm)?;
         Self::from_module(engine, &module, manifest, linker, granted, data, limits)
     }
@@ -142,7 +146,8 @@ impl<T: Send + 'static> Plugin<T> {
     /// [`load`](Self::load) from a module `engine` compiled earlier, so a
     /// host that caches compiled modules (or pools instances of one plugin)
     /// compiles each plugin once. The caller has checked the bytes' ABI
-    /// version ([`abi::check_abi_version`]) and passes the manifest text
+    /// version ([`abi::check_abi_version`]) and initial memory
+    /// ([`Limits::check_initial_memory`]) and passes the manifest text
     /// ([`abi::manifest_text`]); everything else is checked here as in `load`.
     pub fn from_module(
         engine: &dyn DynRuntime<T>,

@@ -34,6 +34,9 @@ impl<T: Send + 'static> Sandbox<T> {
         data: T,
         limits: &Limits,
     ) -> Result<Self> {
+        limits
+            .check_initial_memory(wasm)
+            .map_err(|e| e.with_backend(engine.backend()))?;
         let module = engine.compile(wasm)?;
         let mut store = engine.store(data, limits)?;
         let instance = store.instantiate(&module, linker)?;

@@ -102,6 +102,9 @@ pub enum Resource {
     Table,
     /// Instances in one store.
     Instances,
+    /// Initial bytes of one linear memory, checked when a module is loaded
+    /// ([`Limits::initial_memory_bytes`](crate::Limits::initial_memory_bytes)).
+    InitialMemory,
 }
 
 impl fmt::Display for Resource {
@@ -110,6 +113,7 @@ impl fmt::Display for Resource {
             Resource::Memory => "memory",
             Resource::Table => "table elements",
             Resource::Instances => "instances",
+            Resource::InitialMemory => "initial memory",
         })
     }
 }

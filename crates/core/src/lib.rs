@@ -36,6 +36,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | host-function panics are caught and become [`TrapCode::HostError`] |
+//! | `inspect` | no | reading a module without compiling it: `initial_memory_bytes`, `Limits::check_initial_memory` (adds `wasmparser`, the version wasmi uses) |
 
 #![no_std]
 #![deny(missing_docs)]
@@ -50,6 +51,8 @@ mod capability;
 mod dynamic;
 mod error;
 mod host;
+#[cfg(feature = "inspect")]
+mod initial_memory;
 mod limits;
 mod runtime;
 mod typed;
@@ -60,6 +63,8 @@ pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
 pub use host::{Caller, HostFn, HostFunc, Linker, check_args, check_range};
+#[cfg(feature = "inspect")]
+pub use initial_memory::{PAGE_BYTES, initial_memory_bytes};
 pub use limits::{Config, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use value::{

@@ -116,6 +116,7 @@ impl Config {
 /// | limit | default |
 /// |---|---|
 /// | [`memory_bytes`](Self::memory_bytes) (each linear memory) | 256 MiB |
+/// | [`initial_memory_bytes`](Self::initial_memory_bytes) (each linear memory, at load) | none (`memory_bytes` applies) |
 /// | [`table_elements`](Self::table_elements) (each table) | 100 000 |
 /// | [`instances`](Self::instances) (per store) | 100 |
 /// | [`fuel`](Self::fuel) | none (requires [`Config::consume_fuel`]) |
@@ -127,6 +128,7 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     memory_bytes: Option<u64>,
+    initial_memory_bytes: Option<u64>,
     table_elements: Option<u64>,
     instances: Option<usize>,
     fuel: Option<u64>,
@@ -137,6 +139,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             memory_bytes: Some(256 << 20),
+            initial_memory_bytes: None,
             table_elements: Some(100_000),
             instances: Some(100),
             fuel: None,
@@ -155,6 +158,7 @@ impl Limits {
     pub fn unlimited() -> Self {
         Self {
             memory_bytes: None,
+            initial_memory_bytes: None,
             table_elements: None,
             instances: None,
             fuel: None,
@@ -165,6 +169,20 @@ impl Limits {
     /// Cap every linear memory at `bytes`.
     pub fn memory_bytes(mut self, bytes: u64) -> Self {
         self.memory_bytes = Some(bytes);
+        self
+    }
+
+    /// Refuse, at load, a module any of whose memories starts larger than
+    /// `bytes` (its declared initial size, which every engine allocates
+    /// before the guest runs; growth stays bounded by
+    /// [`memory_bytes`](Self::memory_bytes)).
+    ///
+    /// Checked from the module's bytes by `Limits::check_initial_memory`
+    /// (feature `inspect`) before compiling: `anywasm::Plugin::load`, `anywasm::Sandbox::new`
+    /// and the plugin manager do; an over-large module is
+    /// [`LimitExceeded(InitialMemory)`](crate::Resource::InitialMemory).
+    pub fn initial_memory_bytes(mut self, bytes: u64) -> Self {
+        self.initial_memory_bytes = Some(bytes);
         self
     }
 
@@ -195,6 +213,35 @@ impl Limits {
     /// The memory cap in bytes.
     pub fn max_memory_bytes(&self) -> Option<u64> {
         self.memory_bytes
+    }
+
+    /// The cap on each memory's initial size in bytes.
+    pub fn max_initial_memory_bytes(&self) -> Option<u64> {
+        self.initial_memory_bytes
+    }
+
+    /// Check the initial size of every memory `wasm` declares against
+    /// [`initial_memory_bytes`](Self::initial_memory_bytes): a larger one is
+    /// [`LimitExceeded(InitialMemory)`](crate::Resource::InitialMemory), a
+    /// module whose memories cannot be read is
+    /// [`Compile`](crate::ErrorKind::Compile). Nothing to check without a cap.
+    #[cfg(feature = "inspect")]
+    pub fn check_initial_memory(&self, wasm: &[u8]) -> crate::Result<()> {
+        let Some(cap) = self.initial_memory_bytes else {
+            return Ok(());
+        };
+        match crate::initial_memory_bytes(wasm)? {
+            Some(asked) if asked > cap => Err(crate::Error::new(
+                crate::ErrorKind::LimitExceeded(crate::Resource::InitialMemory),
+                alloc::format!(
+                    "the module asks for {} KiB of initial linear memory; \
+                     Limits::initial_memory_bytes allows {} KiB",
+                    asked / 1024,
+                    cap / 1024
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The table cap in elements.

@@ -339,6 +339,11 @@ pub struct PluginInfo {
     pub path: Option<PathBuf>,
     /// Instance pool size.
     pub instances: usize,
+    /// The linear memory the module asks for before it runs (the largest
+    /// initial size among its memories), bytes; each pooled instance
+    /// allocates at least this much. Capped by
+    /// [`Limits::initial_memory_bytes`](anywasm::Limits::initial_memory_bytes).
+    pub initial_memory_bytes: u64,
     /// Call metrics (kept across versions).
     pub metrics: MetricsSnapshot,
     /// The last load, reload or init error, if the last attempt failed.
@@ -619,6 +624,7 @@ impl PluginManager {
                     signed: v.signed,
                     path: v.path.clone(),
                     instances: v.pool.size,
+                    initial_memory_bytes: v.initial_memory_bytes,
                     metrics: entry.metrics.snapshot(),
                     last_error,
                     reloads: entry.reloads.load(Ordering::Relaxed),
@@ -796,12 +802,20 @@ impl Inner {
         if let Some(ms) = timeout {
             limits = limits.timeout(Duration::from_millis(ms));
         }
+        let load_err = |source: anywasm::Error| PluginError::Load {
+            plugin: name.clone(),
+            source: source.with_backend(self.engine.backend()),
+        };
         limits
             .check_against(self.engine.config())
-            .map_err(|source| PluginError::Load {
-                plugin: name.clone(),
-                source,
-            })?;
+            .map_err(load_err)?;
+        // The host's cap on initial memory, before any compiling.
+        self.limits
+            .check_initial_memory(&candidate.wasm)
+            .map_err(load_err)?;
+        let initial_memory_bytes = anywasm::initial_memory_bytes(&candidate.wasm)
+            .map_err(load_err)?
+            .unwrap_or(0);
         let module = self.compile(&candidate)?;
         let export = |n: &str| {
             module
@@ -827,6 +841,7 @@ impl Inner {
             module,
             granted,
             limits,
+            initial_memory_bytes,
             fuel_per_call: fuel,
             has_init,
             has_shutdown,

@@ -28,6 +28,8 @@ pub(crate) struct Version {
     pub(crate) module: DynModule,
     pub(crate) granted: Capabilities,
     pub(crate) limits: Limits,
+    /// The largest initial size among the module's memories, bytes.
+    pub(crate) initial_memory_bytes: u64,
     /// Fuel given to each call (refilled before it), if metered.
     pub(crate) fuel_per_call: Option<u64>,
     pub(crate) has_init: bool,

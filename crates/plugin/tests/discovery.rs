@@ -220,3 +220,37 @@ async fn dependencies_load_in_order_and_bad_ones_are_named() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_memory_is_reported_and_capped_by_the_host() {
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        // `module` gives one page; this one asks for three more pages up front.
+        let big = module(&manifest("big", "1.0.0", ""), &[], "(memory $more 4)");
+        std::fs::write(dir.path().join("big.wasm"), &big).unwrap();
+        std::fs::write(
+            dir.path().join("small.wasm"),
+            value_plugin("small", "1.0.0", "", 1),
+        )
+        .unwrap();
+        let limits = anywasm::Limits::new()
+            .memory_bytes(64 << 20)
+            .initial_memory_bytes(2 << 16);
+        let manager = builder(dir.path(), kind).limits(limits).build().unwrap();
+        let report = manager.discover().await.unwrap();
+
+        let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["small"], "{kind}: {report:?}");
+        let refused = report.failure("big.wasm").unwrap();
+        assert!(
+            matches!(refused, PluginError::Load { plugin, source }
+                if plugin == "big"
+                    && source.kind() == ErrorKind::LimitExceeded(anywasm::Resource::InitialMemory)
+                    && source.backend() == Some(kind)),
+            "{kind}: {refused}"
+        );
+        assert!(refused.to_string().contains("big"), "{kind}: {refused}");
+        let info = manager.plugin_info("small").unwrap();
+        assert_eq!(info.initial_memory_bytes, 1 << 16, "{kind}");
+    }
+}
