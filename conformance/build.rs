@@ -4,6 +4,7 @@
 //!
 //! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
 //! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest).
+//! - `ANYWASM_GUEST_ECHO`: `echo_guest.wasm` (guests/echo-guest).
 //!
 //! A missing wasm32 target is added with rustup when rustup manages the
 //! compiler (see `build/wasm_target.rs`), with one line saying so.
@@ -26,6 +27,7 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const GUESTS: &[(&str, &str)] = &[
     ("abi_guest", "ANYWASM_GUEST_ABI"),
     ("bench_guest", "ANYWASM_GUEST_BENCH"),
+    ("echo_guest", "ANYWASM_GUEST_ECHO"),
 ];
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         guests.join("types"),
         guests.join("abi-guest"),
         guests.join("bench-guest"),
+        guests.join("echo-guest"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),

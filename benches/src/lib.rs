@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub mod footprint;
 pub mod raw;
 pub mod workloads;
 

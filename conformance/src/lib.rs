@@ -39,6 +39,9 @@ pub mod guests {
     /// `conformance/guests/bench-guest`: the compute workloads the benches
     /// run (fibonacci, sha256, matrix multiply, prime sieve, parsing).
     pub const BENCH_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_BENCH"));
+    /// `conformance/guests/echo-guest`: the smallest SDK plugin (`noop`,
+    /// `echo` of a `Vec<u8>`), built as the guest SDK documents.
+    pub const ECHO_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ECHO"));
 }
 
 use anywasm::BackendKind;

@@ -6,6 +6,8 @@
 //! `<group>/<workload>/<engine>[-<path>]`, see the crate docs) and writes
 //! `report.md` (engines compared, anywasm over raw, limit costs) and
 //! `engines.svg` (each engine's time relative to the fastest, per workload).
+//! When `OUT_DIR/footprint.json` exists (the `footprint` binary writes it),
+//! its table is appended to the report.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,7 +38,18 @@ fn main() {
         );
         std::process::exit(1);
     }
-    let markdown = report(&results);
+    let mut markdown = report(&results);
+    // The footprint binary's results, when it has run (same directory).
+    let footprint = out.join("footprint.json");
+    if let Ok(bytes) = std::fs::read(&footprint) {
+        match serde_json::from_slice::<anywasm_benches::footprint::Report>(&bytes) {
+            Ok(r) => {
+                markdown.push_str("\n## Footprint\n\n");
+                markdown.push_str(&anywasm_benches::footprint::markdown(&r));
+            }
+            Err(e) => eprintln!("ignoring {}: {e}", footprint.display()),
+        }
+    }
     let svg = chart(&results);
     std::fs::create_dir_all(&out).expect("create the output directory");
     std::fs::write(out.join("report.md"), &markdown).expect("write report.md");

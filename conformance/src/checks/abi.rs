@@ -420,5 +420,47 @@ pub(crate) fn checks() -> Vec<Check> {
                 )
             }
         ),
+        check!(
+            "abi/initial_memory_cap",
+            "a plugin asking for more initial memory than the host allows is refused at load; the SDK guest fits one page",
+            |cx: &Ctx| {
+                let tight = Limits::new().initial_memory_bytes(32 << 10);
+                let e = match load(cx, ABI_GUEST, &Config::new(), &tight) {
+                    Ok(_) => return Err("loaded under a 32 KiB initial-memory cap".into()),
+                    Err(e) => e,
+                };
+                expect_eq(
+                    "kind",
+                    e.kind(),
+                    ErrorKind::LimitExceeded(anywasm::Resource::InitialMemory),
+                )?;
+                expect_eq("backend", e.backend(), Some(cx.backend()))?;
+                let page = Limits::new().initial_memory_bytes(64 << 10);
+                let mut p = ok("load", load(cx, ABI_GUEST, &Config::new(), &page))?;
+                ok("noop", p.call::<_, ()>("noop", &()))
+            }
+        ),
+        check!(
+            "abi/shadow_stack_overflow",
+            "a guest overflowing its (32 KiB) shadow stack traps out of bounds, never corrupting its data",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                expect_eq(
+                    "16 KiB deep",
+                    ok("stack_hog", p.call::<_, u32>("stack_hog", &16u32))?,
+                    17,
+                )?;
+                expect_kind(
+                    "1 MiB deep",
+                    p.call::<_, u32>("stack_hog", &1024u32),
+                    ErrorKind::Trap(TrapCode::MemoryOutOfBounds),
+                )?;
+                expect_eq(
+                    "after",
+                    ok("stack_hog", p.call::<_, u32>("stack_hog", &16u32))?,
+                    17,
+                )
+            }
+        ),
     ]
 }

@@ -55,8 +55,48 @@
 //! lto = true
 //! ```
 //!
+//! ```rust,ignore
+//! // build.rs of a plugin: 32 KiB of shadow stack instead of the toolchain's 1 MiB.
+//! fn main() {
+//!     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+//!         println!("cargo:rustc-link-arg-cdylib=-zstack-size=32768");
+//!     }
+//! }
+//! ```
+//!
 //! `cargo build --release --target wasm32-unknown-unknown` then gives the
 //! plugin in `target/wasm32-unknown-unknown/release/<name>.wasm`.
+//!
+//! ## Memory per instance
+//!
+//! Every instance of a plugin allocates the module's *initial* linear memory
+//! before any guest code runs, and a host keeps one instance per pooled call
+//! slot (wasmi, the interpreter meant for small hosts, even writes every byte
+//! of it). Rust's wasm32 toolchain reserves 1 MiB of that memory for the
+//! shadow stack (locals whose address is taken, large arrays), so a plugin
+//! would start at 17 pages (1.06 MiB) however little it does, and Rust's
+//! default allocator takes one more page from `memory.grow` on the first
+//! allocation. The documented setup fixes both:
+//!
+//! - the `build.rs` above reserves 32 KiB of stack, so a small plugin's
+//!   stack, data and first allocations fit in one 64 KiB page (the SDK's echo
+//!   plugin starts with one page instead of seventeen);
+//! - the SDK's allocator (feature `allocator`, on by default) serves
+//!   allocations from the free end of that page before growing the memory.
+//!
+//! `anywasm::initial_memory_bytes` and the plugin manager's
+//! `PluginInfo::initial_memory_bytes` show what a plugin asks for; hosts can
+//! refuse more with `Limits::initial_memory_bytes`.
+//!
+//! The trade-off is stack depth. A guest that needs more stack than it
+//! reserved (deep recursion through functions with large or address-taken
+//! locals) traps with `MemoryOutOfBounds` when it overflows: the stack sits
+//! below the data and ends at address 0, so an overflow never overwrites
+//! data. Recursion that keeps its locals in wasm locals does not use the
+//! shadow stack at all and is bounded by the engine's own stack limit. 32 KiB
+//! is half the 64 KiB that C toolchains for wasm (wasi-sdk, emscripten)
+//! reserve; a plugin that needs more sets a larger `-zstack-size` in its
+//! `build.rs` (a multiple of 16), at 64 KiB per extra page on wasmi.
 //!
 //! ## What the macros generate
 //!
@@ -85,8 +125,9 @@
 //!
 //! `no_std` plugins need a `#[panic_handler]`: enable this crate's
 //! `panic-handler` feature for one that executes `unreachable` (on wasm32
-//! only; never with `std`, which has its own). They also need a
-//! `#[global_allocator]`, which `anywasm_alloc` and all buffers use.
+//! only; never with `std`, which has its own). The global allocator, which
+//! `anywasm_alloc` and all buffers use, comes with the SDK (feature
+//! `allocator`, see "Memory per instance").
 //!
 //! ## Outside wasm32
 //!
@@ -99,6 +140,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `allocator` | yes | the `#[global_allocator]` on wasm32 ([talc](https://docs.rs/talc)), which uses the free end of the initial memory before growing it; turn it off to bring your own |
 //! | `panic-handler` | no | a `#[panic_handler]` that traps, for `no_std` plugins on wasm32 |
 
 #![no_std]
@@ -107,6 +149,13 @@
 extern crate alloc;
 
 mod buffer;
+#[cfg(all(
+    feature = "allocator",
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    not(test)
+))]
+mod heap;
 mod manifest;
 mod rt;
 pub mod services;

@@ -16,6 +16,7 @@
 //! | `alloc_bomb` | `u32` n | allocates and touches n MiB, keeping it all; returns how many |
 //! | `spin` | `()` | never returns |
 //! | `recurse` | `u64` n | recurses n deep (not a tail call), returns n |
+//! | `stack_hog` | `u32` n | recurses n deep with 1 KiB of shadow stack per level, returns n + 1 |
 //! | `bad_response` | `u32` kind | a hostile packed result, see [`bad_response`] |
 
 use anywasm_guest::{Buffer, GuestError, decode_request, export, host_fn, pack, plugin, respond};
@@ -88,9 +89,28 @@ export! {
     fn recurse(n: u64) -> u64 {
         depth(n)
     }
+
+    fn stack_hog(n: u32) -> u32 {
+        hog(n)
+    }
 }
 
 static SINK: AtomicU64 = AtomicU64::new(0);
+
+/// `n` nested calls, each keeping 1 KiB on the shadow stack (in linear
+/// memory, where the 32 KiB the guest reserves ends at address 0).
+#[inline(never)]
+fn hog(n: u32) -> u32 {
+    let mut frame = [0u8; 1024];
+    frame[0] = 1;
+    black_box(&mut frame);
+    if n == 0 {
+        return u32::from(frame[0]);
+    }
+    let below = hog(n - 1);
+    black_box(&frame);
+    below + u32::from(frame[0])
+}
 
 /// `n` nested calls. The volatile store after the call keeps it from being a
 /// tail call (so no loop), and nothing here lives in linear memory, so deep
