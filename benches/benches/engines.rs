@@ -334,6 +334,7 @@ fn limits_engine<R: Runtime>(c: &mut Criterion) {
             Config::new().consume_fuel(true),
             Limits::new().fuel(1 << 60),
         ),
+        ("gas", Config::new().gas(true), Limits::new().gas(1 << 60)),
         (
             "timeout",
             Config::new().timeouts(true),

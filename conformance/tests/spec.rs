@@ -1,6 +1,7 @@
 //! The WebAssembly spec suite through the anywasm contract: one test per
 //! (backend, file), named `<backend>/<group>/<file>`, plus the same files with
-//! fuel metering on as `<backend>+fuel/<group>/<file>`:
+//! fuel metering on as `<backend>+fuel/<group>/<file>` and instrumented for
+//! gas as `<backend>+gas/<group>/<file>`:
 //! `cargo test -p anywasm-conformance --test spec -- wasmi/wasm-v2/`.
 //!
 //! A file listed in `conformance/src/spec/expected.rs` passes only if it fails

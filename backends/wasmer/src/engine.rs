@@ -136,6 +136,16 @@ impl Runtime for Engine {
 
     fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
         // The metering middleware holds per-module state: one compilation at a time.
+        let metered = if self.inner.config.gas_enabled() {
+            // The original must be a module wasmer accepts as it is: the
+            // pass re-encodes, which could otherwise turn a malformed
+            // encoding into a canonical, valid one.
+            wasmer::Module::validate(&self.inner.engine, wasm).map_err(compile_error)?;
+            Some(anywasm_gas::instrument(wasm).map_err(crate::convert::tag)?)
+        } else {
+            None
+        };
+        let wasm = metered.as_deref().unwrap_or(wasm);
         let _compiling = self.inner.metering.as_ref().map(|m| m.lock());
         let module = wasmer::Module::new(&self.inner.engine, wasm).map_err(compile_error)?;
         Ok(Module::new(

@@ -234,14 +234,16 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
             Err(e) => {
                 let (data, mut store) = self.env.data_and_store_mut();
                 let out_of_fuel = data.metered && fuel::any_exhausted(data, &mut store);
+                let counter = data.gas.clone();
                 // The outer call's deadline is settled when it returns.
-                return Err(runtime_error(
+                let e = runtime_error(
                     e,
                     Stopped {
                         out_of_fuel,
                         interrupted: false,
                     },
-                ));
+                );
+                return Err(crate::gas::classify(&mut store, counter.as_ref(), e));
             }
         };
         let (data, store) = self.env.data_and_store_mut();

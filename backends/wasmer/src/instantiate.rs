@@ -32,6 +32,13 @@ fn resolve<T: Send + 'static>(
 ) -> Result<Extern, Error> {
     let (module, name, ty) = (import.module(), import.name(), import.ty());
     let data = store.state();
+    // The gas counter comes from the store, never from a registered instance
+    // (instrumentation refuses modules importing it themselves).
+    if anywasm_gas::is_counter(module, name)
+        && let Some(counter) = &data.gas
+    {
+        return Ok(Extern::Global(counter.clone()));
+    }
     if let Some(ext) = data
         .registered
         .get(module)

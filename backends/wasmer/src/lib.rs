@@ -92,6 +92,7 @@ mod access;
 mod convert;
 mod engine;
 mod fuel;
+mod gas;
 mod host;
 mod instantiate;
 mod limits;

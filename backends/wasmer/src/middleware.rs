@@ -17,12 +17,24 @@
 //!   every module and [`FuelMetering::lock`] serialises compilations on the
 //!   engine, so the per-module state is never shared between two modules
 //!   compiling at the same time.
+//!
+//!   `Metering` charges per operator, so one `memory.fill` of 64 MiB costs
+//!   what an `i32.add` costs and a loop of them runs for minutes on a small
+//!   budget. The wrapper therefore also charges the size-dependent operators
+//!   by their size operand, at the rates of anywasm's gas table
+//!   (`anywasm_gas::BYTES_PER_GAS` bytes, `ELEMENT_COST` per element,
+//!   `PAGE_COST` per page), against the same points: right before the
+//!   operator, it copies the size through a scratch global (a middleware
+//!   cannot add locals), computes the charge and traps as `Metering` does
+//!   when the points do not cover it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use wasmer::sys::wasmparser::Operator;
-use wasmer::sys::{FunctionMiddleware, MiddlewareError, ModuleMiddleware};
-use wasmer::{ExportIndex, LocalFunctionIndex, ModuleInfo};
+use wasmer::sys::wasmparser::{BlockType, Operator};
+use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, ModuleMiddleware};
+use wasmer::{
+    ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, ModuleInfo, Mutability, Type,
+};
 use wasmer_middlewares::Metering;
 
 /// Hidden export under which [`StartHook`] re-exports the start function.
@@ -71,11 +83,22 @@ fn cost(_: &Operator<'_>) -> u64 {
 
 type Meter = Metering<fn(&Operator<'_>) -> u64>;
 
+/// Indices of the globals the size charges use, in the module being
+/// compiled: `Metering`'s two, then two scratch globals of our own.
+#[derive(Clone, Copy, Debug)]
+struct BulkGlobals {
+    remaining: u32,
+    exhausted: u32,
+    size: u32,
+    charge: u32,
+}
+
 /// Per-module `wasmer_middlewares::Metering`; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct FuelMetering {
-    /// The `Metering` of the module being compiled.
-    current: Mutex<Option<Arc<Meter>>>,
+    /// The `Metering` of the module being compiled, and the size charges'
+    /// globals.
+    current: Mutex<Option<(Arc<Meter>, BulkGlobals)>>,
     /// Held for a whole compilation.
     compiling: Mutex<()>,
 }
@@ -88,7 +111,7 @@ impl FuelMetering {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn current(&self) -> MutexGuard<'_, Option<Arc<Meter>>> {
+    fn current(&self) -> MutexGuard<'_, Option<(Arc<Meter>, BulkGlobals)>> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -100,7 +123,10 @@ impl ModuleMiddleware for FuelMetering {
     ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
         let meter = self.current().clone();
         match meter {
-            Some(meter) => meter.generate_function_middleware(index),
+            Some((meter, globals)) => Box::new(SizeCharges {
+                inner: meter.generate_function_middleware(index),
+                globals,
+            }),
             // Unreachable: wasmer transforms the module info before it
             // generates function middlewares. Not metering is the only
             // answer that cannot crash the host.
@@ -111,8 +137,122 @@ impl ModuleMiddleware for FuelMetering {
     fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
         // Initial points 0: every call sets the points from the store's budget first.
         let meter: Arc<Meter> = Arc::new(Metering::new(0, cost as fn(&Operator<'_>) -> u64));
+        // `Metering` appends its two globals (remaining points, exhausted)
+        // to the module's globals; the scratch globals follow.
+        let first = info.globals.len() as u32;
         meter.transform_module_info(info)?;
-        *self.current() = Some(meter);
+        info.globals
+            .push(GlobalType::new(Type::I32, Mutability::Var));
+        info.global_initializers.push(GlobalInit::I32Const(0));
+        info.globals
+            .push(GlobalType::new(Type::I64, Mutability::Var));
+        info.global_initializers.push(GlobalInit::I64Const(0));
+        let globals = BulkGlobals {
+            remaining: first,
+            exhausted: first + 1,
+            size: first + 2,
+            charge: first + 3,
+        };
+        *self.current() = Some((meter, globals));
         Ok(())
     }
 }
+
+/// `Metering`'s function middleware plus the size charges; see the module
+/// docs.
+#[derive(Debug)]
+struct SizeCharges<'a> {
+    inner: Box<dyn FunctionMiddleware<'a> + 'a>,
+    globals: BulkGlobals,
+}
+
+/// How an operator's size operand is priced, if it has one.
+fn size_price(op: &Operator<'_>) -> Option<(u64, bool)> {
+    use Operator::*;
+    // (multiplier, or divisor when the flag is set)
+    match op {
+        MemoryFill { .. } | MemoryCopy { .. } | MemoryInit { .. } => {
+            Some((anywasm_gas::BYTES_PER_GAS, true))
+        }
+        TableFill { .. } | TableCopy { .. } | TableInit { .. } | TableGrow { .. } => {
+            Some((anywasm_gas::ELEMENT_COST, false))
+        }
+        MemoryGrow { .. } => Some((anywasm_gas::PAGE_COST, false)),
+        _ => None,
+    }
+}
+
+impl<'a> FunctionMiddleware<'a> for SizeCharges<'a> {
+    fn feed(
+        &mut self,
+        operator: Operator<'a>,
+        state: &mut MiddlewareReaderState<'a>,
+    ) -> Result<(), MiddlewareError> {
+        if let Some((rate, per)) = size_price(&operator) {
+            let g = self.globals;
+            // The size is the last operand: keep it for the operator.
+            state.extend([
+                Operator::GlobalSet {
+                    global_index: g.size,
+                },
+                Operator::GlobalGet {
+                    global_index: g.size,
+                },
+                Operator::GlobalGet {
+                    global_index: g.size,
+                },
+                Operator::I64ExtendI32U,
+            ]);
+            if per {
+                // ceil(n / rate), rate a power of two.
+                state.extend([
+                    Operator::I64Const {
+                        value: rate as i64 - 1,
+                    },
+                    Operator::I64Add,
+                    Operator::I64Const {
+                        value: i64::from(rate.trailing_zeros()),
+                    },
+                    Operator::I64ShrU,
+                ]);
+            } else {
+                state.extend([Operator::I64Const { value: rate as i64 }, Operator::I64Mul]);
+            }
+            state.extend([
+                Operator::GlobalSet {
+                    global_index: g.charge,
+                },
+                // if remaining < charge (unsigned) { exhausted = 1; trap }
+                Operator::GlobalGet {
+                    global_index: g.remaining,
+                },
+                Operator::GlobalGet {
+                    global_index: g.charge,
+                },
+                Operator::I64LtU,
+                Operator::If {
+                    blockty: BlockType::Empty,
+                },
+                Operator::I32Const { value: 1 },
+                Operator::GlobalSet {
+                    global_index: g.exhausted,
+                },
+                Operator::Unreachable,
+                Operator::End,
+                Operator::GlobalGet {
+                    global_index: g.remaining,
+                },
+                Operator::GlobalGet {
+                    global_index: g.charge,
+                },
+                Operator::I64Sub,
+                Operator::GlobalSet {
+                    global_index: g.remaining,
+                },
+            ]);
+        }
+        self.inner.feed(operator, state)
+    }
+}
+
+const _: () = assert!(anywasm_gas::BYTES_PER_GAS.is_power_of_two());

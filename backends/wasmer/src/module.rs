@@ -34,6 +34,8 @@ impl Module {
         // exception references; that proposal is disabled) are left out.
         let imports = inner
             .imports()
+            // The gas counter is the store's business, not the user's.
+            .filter(|i| !anywasm_gas::is_counter(i.module(), i.name()))
             .filter_map(|i| {
                 Some(ImportType {
                     module: i.module().to_string(),

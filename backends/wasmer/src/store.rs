@@ -52,6 +52,8 @@ pub(crate) struct StoreData<T> {
     func_ids: HashMap<usize, u32>,
     /// Host stack pointer at the start of the running top-level call.
     pub(crate) entry_sp: Option<usize>,
+    /// The gas counter instrumented modules import (with `Config::gas`).
+    pub(crate) gas: Option<wasmer::Global>,
 }
 
 impl<T> StoreData<T> {
@@ -173,6 +175,10 @@ impl<T: Send + 'static> Store<T> {
             funcs: Vec::new(),
             func_ids: HashMap::new(),
             entry_sp: None,
+            gas: engine
+                .config()
+                .gas_enabled()
+                .then(|| crate::gas::counter(&mut store, limits)),
         };
         let env = FunctionEnv::new(&mut store, state);
         #[cfg(unix)]
@@ -242,13 +248,15 @@ impl<T: Send + 'static> Store<T> {
         let interrupted = finish_deadline(deadline);
         let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
         result.map_err(|e| {
-            runtime_error(
+            let e = runtime_error(
                 e,
                 Stopped {
                     out_of_fuel,
                     interrupted,
                 },
-            )
+            );
+            let counter = self.state().gas.clone();
+            crate::gas::classify(&mut self.store, counter.as_ref(), e)
         })
     }
 
@@ -430,6 +438,25 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             Err(no_fuel())
         }
     }
+
+    fn gas(&mut self) -> Result<u64, Error> {
+        let counter = self.state().gas.clone().ok_or_else(no_gas)?;
+        Ok(crate::gas::remaining(&mut self.store, &counter))
+    }
+
+    fn set_gas(&mut self, gas: u64) -> Result<(), Error> {
+        let counter = self.state().gas.clone().ok_or_else(no_gas)?;
+        counter
+            .set(&mut self.store, Value::I64(anywasm_gas::counter_for(gas)))
+            .map_err(|e| err(ErrorKind::Engine, format!("setting gas: {e}")))
+    }
+}
+
+fn no_gas() -> Error {
+    err(
+        ErrorKind::Unsupported,
+        "gas needs an engine built with Config::gas(true)",
+    )
 }
 
 fn no_fuel() -> Error {

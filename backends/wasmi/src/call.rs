@@ -75,6 +75,31 @@ pub(crate) fn invoke<T>(
     args: &[wasmi::Val],
     results: &mut [wasmi::Val],
 ) -> Result<()> {
+    invoke_limited(ctx, func, args, results).map_err(|e| out_of_gas(ctx, e))
+}
+
+/// A failed call whose gas counter is exhausted ran out of gas: the guest
+/// trapped on purpose (`anywasm-gas`), or something after it failed for
+/// that reason.
+pub(crate) fn out_of_gas<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, e: Error) -> Error {
+    let store = ctx.as_context();
+    let exhausted = store
+        .data()
+        .gas
+        .is_some_and(|g| matches!(g.get(store), wasmi::Val::I64(v) if v < 0));
+    if exhausted && matches!(e.kind(), ErrorKind::Trap(_)) {
+        Error::trap(TrapCode::OutOfFuel, "all gas consumed")
+    } else {
+        e
+    }
+}
+
+fn invoke_limited<T>(
+    ctx: &mut impl AsContextMut<Data = StoreData<T>>,
+    func: &wasmi::Func,
+    args: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+) -> Result<()> {
     let (timeout, clock, nested) = {
         let store = ctx.as_context();
         let exec = &store.data().exec;

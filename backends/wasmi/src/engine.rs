@@ -151,7 +151,13 @@ impl Runtime for Engine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Module> {
-        Module::compile(&self.raw, wasm, self.config.timeouts_enabled()).map_err(tag)
+        Module::compile(
+            &self.raw,
+            wasm,
+            self.config.timeouts_enabled(),
+            self.config.gas_enabled(),
+        )
+        .map_err(tag)
     }
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {

@@ -34,9 +34,26 @@ impl fmt::Debug for Module {
 }
 
 impl Module {
-    /// Compile `wasm`; with `hoist_start` a start function is moved to an
-    /// export (see [`crate::start`]).
-    pub(crate) fn compile(engine: &wasmi::Engine, wasm: &[u8], hoist_start: bool) -> Result<Self> {
+    /// Compile `wasm`; with `gas` it is instrumented first (`anywasm-gas`),
+    /// with `hoist_start` a start function is moved to an export (see
+    /// [`crate::start`]).
+    pub(crate) fn compile(
+        engine: &wasmi::Engine,
+        wasm: &[u8],
+        hoist_start: bool,
+        gas: bool,
+    ) -> Result<Self> {
+        let metered = if gas {
+            // The original must be a module wasmi accepts as it is: the
+            // pass re-encodes, which could otherwise turn a malformed
+            // encoding into a canonical, valid one.
+            wasmi::Module::validate(engine, wasm)
+                .map_err(|e| Error::new(ErrorKind::Compile, convert::error(e).message()))?;
+            Some(anywasm_gas::instrument(wasm)?)
+        } else {
+            None
+        };
+        let wasm = metered.as_deref().unwrap_or(wasm);
         let order = DeclarationOrder::read(wasm);
         let hoisted = if hoist_start && !order.exports_name(START_EXPORT) {
             start::hoist(wasm)
@@ -74,7 +91,10 @@ impl Module {
                     })
                     .collect(),
             )
-            .into();
+            .into_iter()
+            // The gas counter is the store's business, not the user's.
+            .filter(|i| !anywasm_gas::is_counter(&i.module, &i.name))
+            .collect();
         let exports = order
             .exports(
                 raw.exports()

@@ -31,6 +31,8 @@ pub(crate) struct StoreData<T> {
     /// One wasmi extern object per payload (wasmi never frees them).
     pub(crate) externs: BTreeMap<u32, wasmi::ExternRef>,
     pub(crate) exec: ExecState,
+    /// The gas counter instrumented modules import (with `Config::gas`).
+    pub(crate) gas: Option<wasmi::Global>,
 }
 
 /// Functions handed out as [`FuncRef`] indices.
@@ -127,8 +129,16 @@ impl<T: Send + 'static> Store<T> {
             funcs: FuncTable::default(),
             externs: BTreeMap::new(),
             exec: ExecState::new(limits.call_timeout(), engine.clock()),
+            gas: None,
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
+        if config.gas_enabled() {
+            let budget =
+                anywasm_gas::counter_for(limits.gas_budget().unwrap_or(anywasm_gas::MAX_GAS));
+            let counter =
+                wasmi::Global::new(&mut raw, wasmi::Val::I64(budget), wasmi::Mutability::Var);
+            raw.data_mut().gas = Some(counter);
+        }
         raw.limiter(|d| &mut d.limiter);
         if config.fuel_enabled() || config.timeouts_enabled() {
             raw.set_fuel(limits.fuel_budget().unwrap_or(u64::MAX))
@@ -188,6 +198,15 @@ impl<T: Send + 'static> Store<T> {
         self.inst(instance)?
             .get_global(&self.raw, name)
             .ok_or_else(|| export_not_found(name, "global"))
+    }
+
+    fn gas_counter(&self) -> Result<wasmi::Global> {
+        self.raw.data().gas.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "gas needs an engine built with Config::gas(true)",
+            )
+        })
     }
 
     fn fuel_unsupported() -> Error {
@@ -467,5 +486,23 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             return Err(tag(Self::fuel_unsupported()));
         }
         self.raw.set_fuel(fuel).map_err(|e| tag(convert::error(e)))
+    }
+
+    fn gas(&mut self) -> Result<u64> {
+        let counter = self.gas_counter().map_err(tag)?;
+        Ok(match counter.get(&self.raw) {
+            wasmi::Val::I64(v) => anywasm_gas::remaining(v),
+            _ => 0,
+        })
+    }
+
+    fn set_gas(&mut self, gas: u64) -> Result<()> {
+        let counter = self.gas_counter().map_err(tag)?;
+        counter
+            .set(
+                &mut self.raw,
+                wasmi::Val::I64(anywasm_gas::counter_for(gas)),
+            )
+            .map_err(|e| tag(Error::new(ErrorKind::Engine, format!("setting gas: {e}"))))
     }
 }

@@ -112,6 +112,21 @@ pub(crate) fn call_func<T: 'static>(
     results: &mut [Val],
     scratch: &mut Scratch,
 ) -> Result<(), Error> {
+    let outcome = call_any(cx.as_context_mut(), func, sig, args, results, scratch);
+    match outcome {
+        Err(e) if cx.data().gas.is_some() => Err(crate::gas::classify(&mut cx, e)),
+        other => other,
+    }
+}
+
+fn call_any<T: 'static>(
+    mut cx: StoreContextMut<'_, StoreData<T>>,
+    func: &wasmtime::Func,
+    sig: Sig<'_>,
+    args: &[Val],
+    results: &mut [Val],
+    scratch: &mut Scratch,
+) -> Result<(), Error> {
     if sig.plain {
         return call_plain(cx, func, sig.core, args, results, scratch);
     }

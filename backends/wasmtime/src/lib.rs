@@ -67,6 +67,7 @@ mod call;
 mod convert;
 mod engine;
 mod error;
+mod gas;
 mod host;
 mod limits;
 mod link;

@@ -132,4 +132,6 @@ pub(crate) struct StoreData<T> {
     pub(crate) limiter: Limiter,
     /// Funcref handles given out by this store.
     pub(crate) funcs: FuncTable,
+    /// The gas counter instrumented modules import (with `Config::gas`).
+    pub(crate) gas: Option<wasmtime::Global>,
 }

@@ -42,6 +42,14 @@ impl<T: Send + 'static> Store<T> {
         let mut externs = Vec::with_capacity(module.raw().imports().len());
         for import in module.raw().imports() {
             let ty = import.ty();
+            // The gas counter comes from the store, never from a registered
+            // instance (instrumentation refuses modules importing it).
+            if anywasm_gas::is_counter(import.module(), import.name())
+                && let Some(counter) = self.inner.data().gas
+            {
+                externs.push(counter.into());
+                continue;
+            }
             if let Some(e) = self.resolve_registered(import.module(), import.name(), &ty) {
                 externs.push(e);
                 continue;
@@ -64,7 +72,9 @@ impl<T: Send + 'static> Store<T> {
             }
             Err(e) => {
                 let data = self.inner.data();
-                Err(instantiate_error(e, data.limiter.denied()))
+                let e = instantiate_error(e, data.limiter.denied());
+                // A start function can run out of gas too.
+                Err(crate::gas::classify(&mut self.inner, e))
             }
         }
     }

@@ -36,10 +36,23 @@ impl fmt::Debug for Module {
 impl Module {
     /// Validate and compile binary wasm (the text format is not accepted).
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self> {
+        let metered = if engine.config().gas_enabled() {
+            // The original must be a module wasmtime accepts as it is: the
+            // pass re-encodes, which could otherwise turn a malformed
+            // encoding into a canonical, valid one.
+            wasmtime::Module::validate(engine.raw(), wasm)
+                .map_err(|e| err(ErrorKind::Compile, chain_message(&e)))?;
+            Some(anywasm_gas::instrument(wasm).map_err(crate::error::tag)?)
+        } else {
+            None
+        };
+        let wasm = metered.as_deref().unwrap_or(wasm);
         let inner = wasmtime::Module::from_binary(engine.raw(), wasm)
             .map_err(|e| err(ErrorKind::Compile, chain_message(&e)))?;
         let imports = inner
             .imports()
+            // The gas counter is the store's business, not the user's.
+            .filter(|i| !anywasm_gas::is_counter(i.module(), i.name()))
             .filter_map(|i| {
                 Some(ImportType {
                     module: i.module().into(),

@@ -124,9 +124,14 @@ impl<T: Send + 'static> Store<T> {
                 user: data,
                 limiter: Limiter::new(limits),
                 funcs: FuncTable::default(),
+                gas: None,
             },
         );
         inner.limiter(|d| &mut d.limiter);
+        if config.gas_enabled() {
+            let counter = crate::gas::counter(&mut inner, limits)?;
+            inner.data_mut().gas = Some(counter);
+        }
         if config.fuel_enabled() {
             let fuel = limits.fuel_budget().unwrap_or(u64::MAX);
             inner
@@ -403,9 +408,35 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             .set_fuel(fuel)
             .map_err(|e| err(ErrorKind::Engine, chain_message(&e)))
     }
+
+    fn gas(&mut self) -> Result<u64> {
+        let counter = self.gas_counter()?;
+        Ok(anywasm_gas::remaining(
+            counter.get(&mut self.inner).i64().unwrap_or(0),
+        ))
+    }
+
+    fn set_gas(&mut self, gas: u64) -> Result<()> {
+        let counter = self.gas_counter()?;
+        counter
+            .set(
+                &mut self.inner,
+                wasmtime::Val::I64(anywasm_gas::counter_for(gas)),
+            )
+            .map_err(|e| err(ErrorKind::Engine, chain_message(&e)))
+    }
 }
 
 impl<T: Send + 'static> Store<T> {
+    fn gas_counter(&self) -> Result<wasmtime::Global> {
+        self.inner.data().gas.ok_or_else(|| {
+            err(
+                ErrorKind::Unsupported,
+                "gas needs an engine built with Config::gas(true)",
+            )
+        })
+    }
+
     fn require_fuel(&self) -> Result<()> {
         if self.engine.config().fuel_enabled() {
             Ok(())

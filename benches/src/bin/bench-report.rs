@@ -235,10 +235,11 @@ fn report(results: &Results) -> String {
     md.push_str(
         "fuel is native fuel on wasmtime and wasmi and the metering middleware on wasmer; \
          timeout is epoch interruption (wasmtime), a host interrupt + watchdog (wasmer) and \
-         fuel slices checked against the clock (wasmi); memory is the store's memory limiter.\n\n",
+         fuel slices checked against the clock (wasmi); memory is the store's memory limiter; \
+         gas is the engine-neutral count the guest keeps itself (`anywasm-gas`).\n\n",
     );
     md.push_str(
-        "| workload | engine | none | fuel | timeout | memory |\n|---|---|---|---|---|---|\n",
+        "| workload | engine | none | fuel | gas | timeout | memory |\n|---|---|---|---|---|---|---|\n",
     );
     for ((group, workload), row) in results {
         if group != "limits" {
@@ -254,9 +255,10 @@ fn report(results: &Results) -> String {
             };
             let _ = writeln!(
                 md,
-                "| {workload} | {engine} | {} | {} | {} | {} |",
+                "| {workload} | {engine} | {} | {} | {} | {} | {} |",
                 fmt_time(none),
                 pct("fuel"),
+                pct("gas"),
                 pct("timeout"),
                 pct("memory"),
             );

@@ -195,6 +195,39 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
+            "limits/fuel_bounds_bulk_memory",
+            "native fuel charges memory.fill/copy by size: 1000 fills of 1 MiB do not fit in 100k fuel",
+            |cx: &Ctx| {
+                // Ten instructions a turn: an engine charging per operator
+                // only would finish the loop on 10 000 fuel and return 1000.
+                const FILLS: &str = r#"(module
+                  (memory 32)
+                  (func (export "fills") (param $n i32) (result i32) (local $i i32)
+                    (block $done
+                      (loop $l
+                        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+                        (memory.fill (i32.const 0) (local.get $i) (i32.const 0x100000))
+                        (memory.copy (i32.const 0x100000) (i32.const 0) (i32.const 0x100000))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br $l)))
+                    (local.get $i)))"#;
+                let mut sb = ok(
+                    "instantiate",
+                    cx.sandbox(
+                        FILLS,
+                        &Config::new().consume_fuel(true),
+                        &Linker::new(),
+                        &Limits::new().fuel(100_000),
+                    ),
+                )?;
+                expect_trap(
+                    "1000 fills",
+                    sb.call("fills", &[Val::I32(1000)]),
+                    TrapCode::OutOfFuel,
+                )
+            }
+        ),
+        check!(
             "limits/fuel_refill",
             "after running out, refilling fuel lets calls run again",
             |cx: &Ctx| {

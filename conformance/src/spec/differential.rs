@@ -20,7 +20,11 @@
 //! (`DynRuntime`/`DynStore`) and compares a [`Trace`]: compile and
 //! instantiation outcome, each exported function's results or trap code
 //! (called in export order with deterministic arguments), then every
-//! exported global, memory (contents) and table (size). A stack overflow
+//! exported global, memory (contents) and table (size). It does so twice:
+//! once as generated, once with every module instrumented for gas
+//! (`Config::gas`), where the trace also holds the gas left after
+//! instantiation and after every call, so the engine-neutral gas count is
+//! compared too (it must be identical, not just close). A stack overflow
 //! on any engine makes the module inconclusive: stack depth is an engine
 //! property, not a semantic one.
 
@@ -35,6 +39,10 @@ use arbitrary::Unstructured;
 pub const TERMINATION_FUEL: u32 = 1_000;
 /// Memory cap of every store, in bytes.
 pub const MEMORY_CAP: u64 = 16 << 20;
+/// Gas budget of every metered store: ample for [`TERMINATION_FUEL`] loop
+/// turns of `max_instructions`-long bodies, small enough that size-dependent
+/// charges (a `memory.fill` of the whole memory costs 262 144) can run out.
+pub const GAS_BUDGET: u64 = 5_000_000;
 
 /// The generator configuration (see the module docs).
 pub fn smith_config() -> wasm_smith::Config {
@@ -109,6 +117,9 @@ pub enum Event {
     Memory(String, Result<(u64, u64), ErrorKind>),
     /// An exported table's size.
     Table(String, Result<u64, ErrorKind>),
+    /// Gas left in the store (metered runs only), after instantiation and
+    /// after each call.
+    Gas(u64),
 }
 
 /// Everything one backend did with one module.
@@ -123,9 +134,11 @@ pub enum Verdict {
     Inconclusive,
 }
 
-/// Engines of every compiled-in backend, reused across modules.
+/// Engines of every compiled-in backend, reused across modules: one plain
+/// and one metering gas per backend.
 pub struct Oracle {
     engines: Vec<Box<dyn DynRuntime<()>>>,
+    metered: Vec<Box<dyn DynRuntime<()>>>,
 }
 
 impl std::fmt::Debug for Oracle {
@@ -136,44 +149,72 @@ impl std::fmt::Debug for Oracle {
 }
 
 impl Oracle {
-    /// One default-configured engine per compiled-in backend.
+    /// A default-configured engine and a gas-metering one
+    /// (`Config::gas(true)`) per compiled-in backend.
     pub fn new() -> anywasm::Result<Self> {
-        let engines = anywasm::compiled_backends()
-            .iter()
-            .map(|&b| anywasm::engine::<()>(b, &Config::new()))
-            .collect::<anywasm::Result<_>>()?;
-        Ok(Self { engines })
+        let make = |config: Config| {
+            anywasm::compiled_backends()
+                .iter()
+                .map(|&b| anywasm::engine::<()>(b, &config))
+                .collect::<anywasm::Result<Vec<_>>>()
+        };
+        Ok(Self {
+            engines: make(Config::new())?,
+            metered: make(Config::new().gas(true))?,
+        })
     }
 
-    /// Run `wasm` on every backend; `Err` describes the first divergence.
+    /// Run `wasm` on every backend, plain and metered; `Err` describes the
+    /// first divergence.
     pub fn check(&self, wasm: &[u8]) -> Result<Verdict, String> {
-        let traces: Vec<(BackendKind, Trace)> = self
-            .engines
-            .iter()
-            .map(|e| (e.backend(), trace(&**e, wasm)))
-            .collect();
-        let overflowed = traces.iter().any(|(_, t)| t.iter().any(is_stack_overflow));
-        if overflowed {
-            return Ok(Verdict::Inconclusive);
-        }
-        let (first, reference) = &traces[0];
-        for (backend, t) in &traces[1..] {
-            if let Some(i) =
-                (0..reference.len().max(t.len())).find(|&i| reference.get(i) != t.get(i))
-            {
-                return Err(format!(
-                    "{first} and {backend} diverge at step {i}:\n  {first}: {:?}\n  {backend}: {:?}",
-                    reference.get(i),
-                    t.get(i)
-                ));
-            }
-        }
-        Ok(Verdict::Agree)
+        let plain = compare(&self.engines, wasm, None)?;
+        let metered =
+            compare(&self.metered, wasm, Some(GAS_BUDGET)).map_err(|e| format!("with gas: {e}"))?;
+        Ok(
+            if plain == Verdict::Inconclusive || metered == Verdict::Inconclusive {
+                Verdict::Inconclusive
+            } else {
+                Verdict::Agree
+            },
+        )
     }
+}
+
+/// Run `wasm` on every engine of one configuration and compare the traces.
+fn compare(
+    engines: &[Box<dyn DynRuntime<()>>],
+    wasm: &[u8],
+    gas: Option<u64>,
+) -> Result<Verdict, String> {
+    let traces: Vec<(BackendKind, Trace)> = engines
+        .iter()
+        .map(|e| (e.backend(), trace_with(&**e, wasm, gas)))
+        .collect();
+    let overflowed = traces.iter().any(|(_, t)| t.iter().any(is_stack_overflow));
+    if overflowed {
+        return Ok(Verdict::Inconclusive);
+    }
+    let (first, reference) = &traces[0];
+    for (backend, t) in &traces[1..] {
+        if let Some(i) = (0..reference.len().max(t.len())).find(|&i| reference.get(i) != t.get(i)) {
+            return Err(format!(
+                "{first} and {backend} diverge at step {i}:\n  {first}: {:?}\n  {backend}: {:?}",
+                reference.get(i),
+                t.get(i)
+            ));
+        }
+    }
+    Ok(Verdict::Agree)
 }
 
 /// Run `wasm` on one engine and record what it observably did.
 pub fn trace(engine: &dyn DynRuntime<()>, wasm: &[u8]) -> Trace {
+    trace_with(engine, wasm, None)
+}
+
+/// [`trace`] with a gas budget (the engine must have `Config::gas`): the gas
+/// left is recorded after instantiation and after every call.
+pub fn trace_with(engine: &dyn DynRuntime<()>, wasm: &[u8], gas: Option<u64>) -> Trace {
     let mut out = Vec::new();
     let module = match engine.compile(wasm) {
         Ok(m) => m,
@@ -182,9 +223,12 @@ pub fn trace(engine: &dyn DynRuntime<()>, wasm: &[u8]) -> Trace {
             return out;
         }
     };
-    let limits = Limits::unlimited()
+    let mut limits = Limits::unlimited()
         .memory_bytes(MEMORY_CAP)
         .table_elements(10_000);
+    if let Some(budget) = gas {
+        limits = limits.gas(budget);
+    }
     let mut store = match engine.store((), &limits) {
         Ok(s) => s,
         Err(e) => {
@@ -192,13 +236,21 @@ pub fn trace(engine: &dyn DynRuntime<()>, wasm: &[u8]) -> Trace {
             return out;
         }
     };
+    let record_gas = |store: &mut dyn DynStore<()>, out: &mut Trace| {
+        if gas.is_some() {
+            // Cannot fail on a metering engine; a failure is a divergence.
+            out.push(Event::Gas(store.gas().unwrap_or(u64::MAX)));
+        }
+    };
     let instance = match store.instantiate(&module, &Linker::new()) {
         Ok(i) => {
             out.push(Event::Instantiated(Ok(())));
+            record_gas(&mut *store, &mut out);
             i
         }
         Err(e) => {
             out.push(Event::Instantiated(Err(e.kind())));
+            record_gas(&mut *store, &mut out);
             return out;
         }
     };
@@ -216,6 +268,7 @@ pub fn trace(engine: &dyn DynRuntime<()>, wasm: &[u8]) -> Trace {
                 .map(|vals| vals.iter().map(normalize).collect())
                 .map_err(|e| e.kind());
             out.push(Event::Call(export.name.clone(), r));
+            record_gas(&mut *store, &mut out);
         }
     }
     for export in &exports {

@@ -40,8 +40,12 @@ pub struct ExpectedFailure {
     pub why: &'static str,
 }
 
-const BOTH: &[Mode] = &[Mode::Plain, Mode::Fuel];
+/// Every mode: the failure is the engine's, whatever meters it.
+const ALL_MODES: &[Mode] = &[Mode::Plain, Mode::Fuel, Mode::Gas];
 const FUEL: &[Mode] = &[Mode::Fuel];
+/// Without gas: the gas pass parses with the wasmparser wasmi uses (0.228),
+/// which rejects these encodings as wasm 2.0 does.
+const NO_GAS: &[Mode] = &[Mode::Plain, Mode::Fuel];
 
 const MULTI_MEMORY: &str = "multi-memory is standard in wasm 3.0 and on in the engine: \
      a second memory (or a memory index byte) is valid there, invalid in 2.0";
@@ -63,7 +67,7 @@ macro_rules! entry {
 const LIST: &[ExpectedFailure] = &[
     entry!(
         Wasmtime,
-        BOTH,
+        NO_GAS,
         "wasm-v2/binary-leb128.wast",
         2,
         NewerSpec,
@@ -71,7 +75,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmtime,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/binary.wast",
         8,
         NewerSpec,
@@ -79,7 +83,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmtime,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/imports.wast",
         3,
         NewerSpec,
@@ -87,7 +91,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmtime,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/memory.wast",
         2,
         NewerSpec,
@@ -95,7 +99,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmer,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/binary.wast",
         8,
         NewerSpec,
@@ -103,7 +107,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmer,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/imports.wast",
         3,
         NewerSpec,
@@ -111,7 +115,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmer,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/memory.wast",
         2,
         NewerSpec,
@@ -119,7 +123,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmer,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/elem.wast",
         2,
         Engine,
@@ -140,7 +144,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmi,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/binary.wast",
         8,
         NewerSpec,
@@ -148,7 +152,18 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmi,
-        BOTH,
+        ALL_MODES,
+        "wasm-v2/linking.wast",
+        3,
+        Engine,
+        "wasmi finishes an instance only after its element and data segments: functions a \
+         failed instantiation already wrote into an imported table belong to an instance \
+         it never filled in, and running one can crash the host, so anywasm sets those \
+         slots back to null (the script expects them callable; docs/divergences.md)"
+    ),
+    entry!(
+        Wasmi,
+        ALL_MODES,
         "wasm-v2/imports.wast",
         3,
         NewerSpec,
@@ -156,7 +171,7 @@ const LIST: &[ExpectedFailure] = &[
     ),
     entry!(
         Wasmi,
-        BOTH,
+        ALL_MODES,
         "wasm-v2/memory.wast",
         2,
         NewerSpec,

@@ -9,8 +9,10 @@
 //!   its reason and the number of failing assertions it allows; [`verdict`]
 //!   turns a report into pass/fail, failing both on unexpected failures and on
 //!   a listed file that now does better than listed (the list only shrinks).
-//! - [`Mode::Fuel`] runs the same scripts with fuel metering on, to prove
-//!   metering never changes a result.
+//! - [`Mode::Fuel`] runs the same scripts with fuel metering on, and
+//!   [`Mode::Gas`] with every module instrumented for gas (`anywasm-gas`), to
+//!   prove metering never changes a result and instrumented modules stay
+//!   valid for everything the suite exercises.
 //! - [`differential`] generates modules with wasm-smith and compares every
 //!   backend's results, traps, globals and memory.
 //!
@@ -42,17 +44,23 @@ pub enum Mode {
     /// `Config::consume_fuel(true)` with an ample budget refilled before
     /// every action: results must be identical to [`Mode::Plain`].
     Fuel,
+    /// `Config::gas(true)` (every module instrumented) with an ample gas
+    /// budget refilled before every action: results must be identical to
+    /// [`Mode::Plain`].
+    Gas,
 }
 
 impl Mode {
-    /// Both modes.
-    pub const ALL: [Mode; 2] = [Mode::Plain, Mode::Fuel];
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::Plain, Mode::Fuel, Mode::Gas];
 
-    /// The test-name prefix for `backend` in this mode: `wasmi`, `wasmi+fuel`.
+    /// The test-name prefix for `backend` in this mode: `wasmi`, `wasmi+fuel`,
+    /// `wasmi+gas`.
     pub fn label(self, backend: BackendKind) -> String {
         match self {
             Mode::Plain => backend.to_string(),
             Mode::Fuel => format!("{backend}+fuel"),
+            Mode::Gas => format!("{backend}+gas"),
         }
     }
 }

@@ -87,7 +87,7 @@ struct Runner {
     engine: Box<dyn DynRuntime<()>>,
     store: Box<dyn DynStore<()>>,
     linker: Linker<()>,
-    fuel: bool,
+    mode: Mode,
     current: Option<InstanceId>,
     instances: HashMap<String, InstanceId>,
     definitions: HashMap<String, DynModule>,
@@ -96,12 +96,15 @@ struct Runner {
 
 impl Runner {
     fn new(backend: BackendKind, mode: Mode) -> anywasm::Result<Self> {
-        let fuel = mode == Mode::Fuel;
-        let engine = anywasm::engine::<()>(backend, &Config::new().consume_fuel(fuel))?;
-        let mut limits = Limits::unlimited();
-        if fuel {
-            limits = limits.fuel(FUEL_PER_ACTION);
-        }
+        let config = Config::new()
+            .consume_fuel(mode == Mode::Fuel)
+            .gas(mode == Mode::Gas);
+        let engine = anywasm::engine::<()>(backend, &config)?;
+        let limits = match mode {
+            Mode::Plain => Limits::unlimited(),
+            Mode::Fuel => Limits::unlimited().fuel(FUEL_PER_ACTION),
+            Mode::Gas => Limits::unlimited().gas(FUEL_PER_ACTION),
+        };
         let mut store = engine.store((), &limits)?;
         let linker = spectest::linker();
         spectest::install(&*engine, &mut *store, &linker)?;
@@ -109,7 +112,7 @@ impl Runner {
             engine,
             store,
             linker,
-            fuel,
+            mode,
             current: None,
             instances: HashMap::new(),
             definitions: HashMap::new(),
@@ -262,7 +265,7 @@ impl Runner {
             && e.kind() == ErrorKind::Trap(TrapCode::OutOfFuel)
         {
             return Err(format!(
-                "{}: ran out of fuel: metering changed the result",
+                "{}: ran out of fuel or gas: metering changed the result",
                 invoke.name
             ));
         }
@@ -299,15 +302,20 @@ impl Runner {
         self.instantiate(&module)
     }
 
-    /// In fuel mode, refill the store before every action, so each action
-    /// runs with the same ample budget whatever ran before it.
+    /// In fuel and gas modes, refill the store before every action, so each
+    /// action runs with the same ample budget whatever ran before it.
     fn prepare_fuel(&mut self) -> Result<(), String> {
-        if self.fuel {
-            self.store
+        match self.mode {
+            Mode::Plain => Ok(()),
+            Mode::Fuel => self
+                .store
                 .set_fuel(FUEL_PER_ACTION)
-                .map_err(|e| format!("set_fuel: {e}"))?;
+                .map_err(|e| format!("set_fuel: {e}")),
+            Mode::Gas => self
+                .store
+                .set_gas(FUEL_PER_ACTION)
+                .map_err(|e| format!("set_gas: {e}")),
         }
-        Ok(())
     }
 }
 

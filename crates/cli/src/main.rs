@@ -3,7 +3,7 @@
 //! ```text
 //! anywasm conformance [--backend wasmi] [--filter trap/]
 //! anywasm run plugin.wasm add 1 2 --backend wasmer
-//! anywasm spec [--backend wasmi] [--fuel] [--markdown]
+//! anywasm spec [--backend wasmi] [--fuel | --gas] [--markdown]
 //! ```
 
 mod conformance;

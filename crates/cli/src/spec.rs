@@ -15,8 +15,11 @@ pub struct Args {
     #[arg(long = "backend", short = 'b')]
     backends: Vec<String>,
     /// Run with fuel metering on (results must not change).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gas")]
     fuel: bool,
+    /// Run with every module instrumented for gas (results must not change).
+    #[arg(long)]
+    gas: bool,
     /// Print the matrix as a Markdown table (for the README).
     #[arg(long)]
     markdown: bool,
@@ -78,7 +81,13 @@ pub fn main(args: Args) -> ExitCode {
         }
         selected = wanted;
     }
-    let mode = if args.fuel { Mode::Fuel } else { Mode::Plain };
+    let mode = if args.fuel {
+        Mode::Fuel
+    } else if args.gas {
+        Mode::Gas
+    } else {
+        Mode::Plain
+    };
     let files = files();
 
     // One thread per engine: each file's store and engine are independent.

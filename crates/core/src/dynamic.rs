@@ -177,6 +177,10 @@ pub trait DynStore<T>: Send {
     fn fuel(&mut self) -> Result<u64>;
     /// See [`Store::set_fuel`].
     fn set_fuel(&mut self, fuel: u64) -> Result<()>;
+    /// See [`Store::gas`].
+    fn gas(&mut self) -> Result<u64>;
+    /// See [`Store::set_gas`].
+    fn set_gas(&mut self, gas: u64) -> Result<()>;
 
     /// Call the export `name` of `instance`, returning its results.
     fn call_export(&mut self, instance: InstanceId, name: &str, args: &[Val]) -> Result<Vec<Val>> {
@@ -359,5 +363,13 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
 
     fn set_fuel(&mut self, fuel: u64) -> Result<()> {
         self.store.set_fuel(fuel)
+    }
+
+    fn gas(&mut self) -> Result<u64> {
+        self.store.gas()
+    }
+
+    fn set_gas(&mut self, gas: u64) -> Result<()> {
+        self.store.set_gas(gas)
     }
 }

@@ -18,6 +18,7 @@ use core::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
     consume_fuel: bool,
+    gas: bool,
     timeouts: bool,
     max_stack_bytes: Option<usize>,
     instance_pool: Option<InstancePool>,
@@ -54,6 +55,17 @@ impl Config {
     /// Compile fuel metering in, so stores can have a [`Limits::fuel`] budget.
     pub fn consume_fuel(mut self, enable: bool) -> Self {
         self.consume_fuel = enable;
+        self
+    }
+
+    /// Meter gas, so stores can have a [`Limits::gas`] budget: the engine
+    /// instruments every module it compiles so the guest counts its own gas
+    /// from one cost table (`anywasm-gas`), and the same call uses exactly
+    /// the same gas on every engine. Independent of fuel: either, both or
+    /// neither can be on. Costs more per call than native fuel on the JIT
+    /// engines (the benches measure it).
+    pub fn gas(mut self, enable: bool) -> Self {
+        self.gas = enable;
         self
     }
 
@@ -98,6 +110,11 @@ impl Config {
         self.consume_fuel
     }
 
+    /// Whether modules are instrumented for gas.
+    pub fn gas_enabled(&self) -> bool {
+        self.gas
+    }
+
     /// Whether calls can be interrupted by a deadline.
     pub fn timeouts_enabled(&self) -> bool {
         self.timeouts
@@ -120,6 +137,7 @@ impl Config {
 /// | [`table_elements`](Self::table_elements) (each table) | 100 000 |
 /// | [`instances`](Self::instances) (per store) | 100 |
 /// | [`fuel`](Self::fuel) | none (requires [`Config::consume_fuel`]) |
+/// | [`gas`](Self::gas) | none (requires [`Config::gas`]) |
 /// | [`timeout`](Self::timeout) per call | none (requires [`Config::timeouts`]) |
 ///
 /// A `memory.grow`/`table.grow` past a limit returns -1 to the guest, as the
@@ -132,6 +150,7 @@ pub struct Limits {
     table_elements: Option<u64>,
     instances: Option<usize>,
     fuel: Option<u64>,
+    gas: Option<u64>,
     timeout: Option<Duration>,
 }
 
@@ -143,6 +162,7 @@ impl Default for Limits {
             table_elements: Some(100_000),
             instances: Some(100),
             fuel: None,
+            gas: None,
             timeout: None,
         }
     }
@@ -162,6 +182,7 @@ impl Limits {
             table_elements: None,
             instances: None,
             fuel: None,
+            gas: None,
             timeout: None,
         }
     }
@@ -201,6 +222,14 @@ impl Limits {
     /// Give the store a fuel budget, shared by all calls until refilled.
     pub fn fuel(mut self, units: u64) -> Self {
         self.fuel = Some(units);
+        self
+    }
+
+    /// Give the store a gas budget (engine-neutral, see [`Config::gas`]),
+    /// shared by all calls until refilled with `Store::set_gas`. Running out
+    /// traps with [`TrapCode::OutOfFuel`](crate::TrapCode::OutOfFuel).
+    pub fn gas(mut self, units: u64) -> Self {
+        self.gas = Some(units);
         self
     }
 
@@ -259,18 +288,30 @@ impl Limits {
         self.fuel
     }
 
+    /// The gas budget.
+    pub fn gas_budget(&self) -> Option<u64> {
+        self.gas
+    }
+
     /// The per-call deadline.
     pub fn call_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
     /// Check these limits against an engine configuration: a fuel budget
-    /// needs [`Config::consume_fuel`], a timeout needs [`Config::timeouts`].
+    /// needs [`Config::consume_fuel`], a gas budget [`Config::gas`], a
+    /// timeout [`Config::timeouts`].
     pub fn check_against(&self, config: &Config) -> crate::Result<()> {
         if self.fuel.is_some() && !config.fuel_enabled() {
             return Err(crate::Error::new(
                 crate::ErrorKind::Unsupported,
                 "a fuel limit needs an engine built with Config::consume_fuel(true)",
+            ));
+        }
+        if self.gas.is_some() && !config.gas_enabled() {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Unsupported,
+                "a gas limit needs an engine built with Config::gas(true)",
             ));
         }
         if self.timeout.is_some() && !config.timeouts_enabled() {

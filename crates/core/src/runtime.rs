@@ -160,6 +160,17 @@ pub trait Store<T>: Send {
 
     /// Replace the store's remaining fuel.
     fn set_fuel(&mut self, fuel: u64) -> Result<()>;
+
+    /// Gas left in the store's budget: the engine-neutral count every
+    /// engine agrees on ([`ErrorKind::Unsupported`] without [`Config::gas`]).
+    /// A store without [`Limits::gas`] starts with the largest budget
+    /// (`i64::MAX`), so what calls used can still be read.
+    ///
+    /// [`Limits::gas`]: crate::Limits::gas
+    fn gas(&mut self) -> Result<u64>;
+
+    /// Replace the store's remaining gas (clamped to `i64::MAX`).
+    fn set_gas(&mut self, gas: u64) -> Result<()>;
 }
 
 /// Conveniences over [`Store`], implemented for every store.

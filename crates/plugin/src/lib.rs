@@ -100,8 +100,8 @@ mod watch;
 pub use error::{PluginError, Result};
 pub use integrity::{Checksum, hex, sha256};
 pub use manager::{
-    HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT, PluginInfo, PluginManager,
-    PluginManagerBuilder, SHUTDOWN_EXPORT, Status,
+    DEFAULT_CALL_TIMEOUT, HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT,
+    PluginInfo, PluginManager, PluginManagerBuilder, SHUTDOWN_EXPORT, Status,
 };
 pub use manifest::{Manifest, ManifestLimits};
 pub use metrics::{MetricsSnapshot, WINDOW};

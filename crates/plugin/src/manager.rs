@@ -60,13 +60,20 @@ impl std::fmt::Debug for PluginManagerBuilder {
     }
 }
 
+/// The per-call deadline of a default manager (see
+/// [`PluginManagerBuilder::limits`]).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Default for PluginManagerBuilder {
     fn default() -> Self {
         Self {
             dir: None,
             engine: Ok(anywasm::compiled_backends()[0]),
-            config: Config::new().consume_fuel(true),
-            limits: Limits::new().memory_bytes(64 << 20).instances(16),
+            config: Config::new().consume_fuel(true).timeouts(true),
+            limits: Limits::new()
+                .memory_bytes(64 << 20)
+                .instances(16)
+                .timeout(DEFAULT_CALL_TIMEOUT),
             max_plugins: 256,
             pool_size: 4,
             policy: CapabilityPolicy::new(),
@@ -104,16 +111,23 @@ impl PluginManagerBuilder {
         self
     }
 
-    /// The engine configuration (default: fuel metering on, so fuel budgets
-    /// and the fuel metric work; timeouts off).
+    /// The engine configuration (default: fuel metering and timeouts on, so
+    /// fuel budgets, the fuel metric and the default per-call deadline
+    /// work). A configuration without timeouts needs limits without a
+    /// timeout too.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
     }
 
     /// Default limits of every plugin store (default: 64 MiB memory, 16
-    /// instances per store). A manifest may ask for less memory, fuel or
-    /// time than these, never more. A fuel budget here is per call.
+    /// instances per store, [`DEFAULT_CALL_TIMEOUT`] per call). A manifest
+    /// may ask for less memory, fuel or time than these, never more. A fuel
+    /// budget here is per call.
+    ///
+    /// The default deadline is there so that no default manager runs a guest
+    /// call unbounded: fuel needs a budget to bound anything, and a host
+    /// function a guest calls is not metered at all.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
