@@ -132,4 +132,6 @@ pub(crate) struct StoreData<T> {
     pub(crate) limiter: Limiter,
     /// Funcref handles given out by this store.
     pub(crate) funcs: FuncTable,
+    /// The running call's deadline, if it has one (set by `arm_deadline`).
+    pub(crate) deadline: Option<std::time::Instant>,
 }
