@@ -28,6 +28,7 @@
 mod checks;
 mod harness;
 pub mod spec;
+pub mod wasi;
 
 pub use harness::{Ctx, Host, abi_linker};
 
@@ -39,6 +40,9 @@ pub mod guests {
     /// `conformance/guests/bench-guest`: the compute workloads the benches
     /// run (fibonacci, sha256, matrix multiply, prime sieve, parsing).
     pub const BENCH_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_BENCH"));
+    /// `conformance/guests/wasi-guest`: a std Rust plugin built for
+    /// `wasm32-wasip1`, whose std I/O goes through anywasm's WASI.
+    pub const WASI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_WASI"));
 }
 
 use anywasm::BackendKind;

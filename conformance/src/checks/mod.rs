@@ -8,6 +8,10 @@ mod memory;
 mod module;
 mod traps;
 mod values;
+mod wasi;
+mod wasi_fs;
+mod wasi_guest;
+mod wasi_plugin;
 
 use crate::Check;
 
@@ -48,5 +52,8 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(host::checks());
     all.extend(limits::checks());
     all.extend(abi::checks());
+    all.extend(wasi::checks());
+    all.extend(wasi_fs::checks());
+    all.extend(wasi_plugin::checks());
     all
 }
