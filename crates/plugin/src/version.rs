@@ -27,6 +27,8 @@ pub(crate) struct Version {
     pub(crate) path: Option<PathBuf>,
     pub(crate) module: DynModule,
     pub(crate) granted: Capabilities,
+    /// The WASI grant each new instance's context is built from.
+    pub(crate) wasi: crate::wasi::WasiGrant,
     pub(crate) limits: Limits,
     /// Fuel given to each call (refilled before it), if metered.
     pub(crate) fuel_per_call: Option<u64>,
