@@ -5,6 +5,7 @@
 //! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest), wasm32-unknown-unknown.
 //! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest), wasm32-unknown-unknown.
 //! - `ANYWASM_GUEST_WASI`: `wasi_guest.wasm` (guests/wasi-guest), wasm32-wasip1.
+//! - `ANYWASM_GUEST_HELLO_WASI`: `hello_wasi.wasm` (guests/hello-wasi), a wasm32-wasip1 command.
 //!
 //! A missing target is added with rustup when rustup manages the compiler
 //! (see `build/wasm_target.rs`), with one line saying so.
@@ -31,7 +32,13 @@ type Build = (
 const BUILDS: &[Build] = &[
     (
         "wasm32-unknown-unknown",
-        &["--workspace", "--exclude", "wasi-guest"],
+        &[
+            "--workspace",
+            "--exclude",
+            "wasi-guest",
+            "--exclude",
+            "hello-wasi",
+        ],
         &[
             ("abi_guest", "ANYWASM_GUEST_ABI"),
             ("bench_guest", "ANYWASM_GUEST_BENCH"),
@@ -39,8 +46,11 @@ const BUILDS: &[Build] = &[
     ),
     (
         "wasm32-wasip1",
-        &["-p", "wasi-guest"],
-        &[("wasi_guest", "ANYWASM_GUEST_WASI")],
+        &["-p", "wasi-guest", "-p", "hello-wasi"],
+        &[
+            ("wasi_guest", "ANYWASM_GUEST_WASI"),
+            ("hello_wasi", "ANYWASM_GUEST_HELLO_WASI"),
+        ],
     ),
 ];
 
@@ -58,6 +68,7 @@ fn main() {
         guests.join("abi-guest"),
         guests.join("bench-guest"),
         guests.join("wasi-guest"),
+        guests.join("hello-wasi"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),
