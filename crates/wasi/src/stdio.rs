@@ -264,6 +264,56 @@ mod tests {
         assert!(c.truncated());
     }
 
+    /// Collects each event's fields as `name=value` text.
+    struct Collect(std::sync::Arc<Mutex<Vec<String>>>);
+
+    impl tracing::Subscriber for Collect {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Fields(String);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    self.0.push_str(&format!("{}={v:?} ", f.name()));
+                }
+            }
+            let mut fields = Fields(format!("{} ", event.metadata().level()));
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0.trim_end().to_string());
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn tracing_output_is_one_event_per_line_with_the_plugin_name() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Collect(seen.clone()), || {
+            let mut out = OutputStream::new(Output::Tracing("greeter".into()), false);
+            out.write(b"one\ntw").unwrap();
+            out.write(b"o\nthree").unwrap();
+            let mut err = OutputStream::new(Output::Tracing("greeter".into()), true);
+            err.write(b"oops\n").unwrap();
+            drop(out);
+        });
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                "INFO message=one plugin=greeter stream=\"stdout\"",
+                "INFO message=two plugin=greeter stream=\"stdout\"",
+                "WARN message=oops plugin=greeter stream=\"stderr\"",
+                "INFO message=three plugin=greeter stream=\"stdout\"",
+            ]
+        );
+    }
+
     #[test]
     fn bytes_stdin_ends() {
         let mut s = InputStream::new(Stdin::Bytes(b"abc".to_vec()));
