@@ -210,7 +210,9 @@ pub mod __private {
 /// sections and the allocator exports `anywasm_alloc` / `anywasm_free`.
 ///
 /// Keys, in this order: `name` (`[a-z0-9_-]+`) and `version` (semver) are
-/// required; `description`, `entry_points` and `capabilities` are optional.
+/// required; `description`, `entry_points`, `capabilities` and `wasi` (the
+/// WASI access a `wasm32-wasip1` plugin asks for, e.g. `["stdout", "clock"]`;
+/// directories go in a sidecar manifest's `[wasi.dirs]`) are optional.
 /// Values are constant `&str` expressions (so `env!("CARGO_PKG_VERSION")`
 /// works). The manifest is checked at compile time: a bad name or version
 /// fails the build.
@@ -245,6 +247,7 @@ macro_rules! plugin {
         $(, description: $description:expr)?
         $(, entry_points: [$($entry:expr),* $(,)?])?
         $(, capabilities: [$($capability:expr),* $(,)?])?
+        $(, wasi: [$($wasi:expr),* $(,)?])?
         $(,)?
     ) => {
         const _: () = {
@@ -254,6 +257,7 @@ macro_rules! plugin {
                 description: $crate::__plugin_option!($($description)?),
                 entry_points: $crate::__plugin_option!($(&[$($entry),*])?),
                 capabilities: &[$($($capability),*)?],
+                wasi: $crate::__plugin_option!($(&[$($wasi),*])?),
             };
             const MANIFEST_LEN: usize = $crate::__private::manifest_len(&MANIFEST);
 

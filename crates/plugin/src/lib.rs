@@ -93,6 +93,7 @@
 //! | `exit` | `wasi:exit` | `proc_exit` (an `Exit` error for the call) | `proc_*`, `sched_yield` (`wasi:proc`) |
 //! | `stdin` | `wasi:stdin` | an empty stdin | `fd_*` (`wasi:fd`) |
 //! | `stdout`, `stderr` | `wasi:stdout`, `wasi:stderr` | lines into `tracing` (target `anywasm_wasi::guest`, field `plugin`) | `fd_*` (`wasi:fd`) |
+//! | `fs` | `wasi:fs` | the filesystem calls, which reach only the granted directories | `fd_*`, `path_*` (`wasi:fd`, `wasi:fs`) |
 //! | `[wasi.dirs]` path | [`CapabilityPolicy::grant_dir`] for that path | the host directory, at the lesser of the two permissions | `fd_*`, `path_*` (`wasi:fd`, `wasi:fs`) |
 //!
 //! A plugin importing a WASI function whose capability it did not get fails

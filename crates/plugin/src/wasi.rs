@@ -15,8 +15,8 @@ use anywasm::wasi::{DirPerms, Output, WasiCtx, capability};
 use crate::CapabilityPolicy;
 
 /// The WASI entries a manifest may list.
-pub const WASI_ENTRIES: [&str; 8] = [
-    "args", "env", "clock", "random", "exit", "stdin", "stdout", "stderr",
+pub const WASI_ENTRIES: [&str; 9] = [
+    "args", "env", "clock", "random", "exit", "stdin", "stdout", "stderr", "fs",
 ];
 
 /// What a manifest asks for under `wasi`.
@@ -76,6 +76,7 @@ impl WasiGrant {
                 "clock" => caps.grant(capability::CLOCK),
                 "random" => caps.grant(capability::RANDOM),
                 "exit" => caps.grant(capability::PROC),
+                "fs" => caps.grant(capability::FD).grant(capability::FS),
                 _ => caps.grant(capability::FD),
             };
         }

@@ -35,6 +35,8 @@ async fn wasi_plugin_gets_what_is_granted() {
             std::fs::write(dir.path().join(format!("{name}.wasm")), WASI_GUEST).unwrap();
             std::fs::write(dir.path().join(format!("{name}.toml")), manifest).unwrap();
         }
+        // Its embedded manifest (`plugin! { wasi: [...] }`), no sidecar.
+        std::fs::write(dir.path().join("embedded.wasm"), WASI_GUEST).unwrap();
         let policy = CapabilityPolicy::new()
             .grant_all("wasi:stdout")
             .grant_all("wasi:stderr")
@@ -44,13 +46,33 @@ async fn wasi_plugin_gets_what_is_granted() {
             .grant("full", "wasi:exit")
             .grant_env("full", "GREETING", "hej")
             // Asked read-write, granted read-only: it gets read-only.
-            .grant_dir("full", "/data", data.path(), DirPerms::ReadOnly);
+            .grant_dir("full", "/data", data.path(), DirPerms::ReadOnly)
+            .grant("wasi-guest", "wasi:env")
+            .grant("wasi-guest", "wasi:clock")
+            .grant("wasi-guest", "wasi:random")
+            .grant("wasi-guest", "wasi:exit")
+            .grant("wasi-guest", "wasi:fs");
         let manager = builder(dir.path(), kind)
             .capabilities(policy)
             .build()
             .unwrap();
         let report = manager.discover().await.unwrap();
-        assert_eq!(report.loaded.len(), 1, "{kind}: {report:?}");
+        assert_eq!(report.loaded.len(), 2, "{kind}: {report:?}");
+        let hi: String = manager
+            .call("wasi-guest", "hello", "embedded")
+            .await
+            .unwrap();
+        assert_eq!(hi, "hi embedded", "{kind}");
+        // `fs` without directories: the calls link, and reach nothing.
+        let e = manager
+            .call::<_, String>("wasi-guest", "read_file", "/data/in.txt")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.engine_error().map(|e| e.kind()),
+            Some(ErrorKind::Guest),
+            "{kind}: {e}"
+        );
 
         // The one that asked for less than its imports need is refused.
         let e = report.failure("stingy.wasm").unwrap();

@@ -23,6 +23,7 @@ plugin! {
     name: "wasi-guest",
     version: "0.1.0",
     description: "std Rust on wasm32-wasip1",
+    wasi: ["stdout", "stderr", "env", "clock", "random", "exit", "fs"],
 }
 
 fn io(e: std::io::Error) -> GuestError {
