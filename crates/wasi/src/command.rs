@@ -69,3 +69,28 @@ pub fn initialize<T>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anywasm_core::FuncType;
+
+    fn func(name: &str) -> ExportType {
+        ExportType {
+            name: name.into(),
+            ty: ExternType::Func(FuncType::new([], [])),
+        }
+    }
+
+    #[test]
+    fn kinds_follow_the_exports() {
+        assert_eq!(module_kind(&[func(START)]).unwrap(), ModuleKind::Command);
+        assert_eq!(
+            module_kind(&[func(INITIALIZE)]).unwrap(),
+            ModuleKind::Reactor
+        );
+        assert_eq!(module_kind(&[func("run")]).unwrap(), ModuleKind::Library);
+        let both = module_kind(&[func(START), func(INITIALIZE)]).unwrap_err();
+        assert_eq!(both.kind(), ErrorKind::Unlinkable);
+    }
+}

@@ -279,3 +279,28 @@ pub(crate) fn exit_outcome(status: u32) -> HostError {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_has_one_signature_and_a_capability() {
+        let sigs = signatures();
+        assert_eq!(sigs.len(), 46);
+        let mut names: Vec<_> = sigs.iter().map(|(n, ..)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 46, "duplicate names");
+        assert_eq!(capability_of("fd_write"), Some(capability::FD));
+        assert_eq!(capability_of("path_open"), Some(capability::FS));
+        assert_eq!(capability_of("proc_exit"), Some(capability::PROC));
+        assert_eq!(capability_of("no_such_function"), None);
+    }
+
+    #[test]
+    fn large_exit_statuses_trap() {
+        assert_eq!(exit_outcome(125).exit_code(), Some(125));
+        assert_eq!(exit_outcome(126).exit_code(), None);
+    }
+}
