@@ -1,13 +1,15 @@
-//! Builds the guest plugins in `guests/` (a cargo workspace of its own) for
-//! wasm32-unknown-unknown in release, and exposes each artifact to the crate
-//! as an environment variable holding its absolute path:
+//! Builds the guest plugins in `guests/` (a cargo workspace of its own) in
+//! release, and exposes each artifact to the crate as an environment
+//! variable holding its absolute path:
 //!
-//! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
-//! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest).
-//! - `ANYWASM_GUEST_ECHO`: `echo_guest.wasm` (guests/echo-guest).
+//! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest), wasm32-unknown-unknown.
+//! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest), wasm32-unknown-unknown.
+//! - `ANYWASM_GUEST_ECHO`: `echo_guest.wasm` (guests/echo-guest), wasm32-unknown-unknown.
+//! - `ANYWASM_GUEST_WASI`: `wasi_guest.wasm` (guests/wasi-guest), wasm32-wasip1.
+//! - `ANYWASM_GUEST_HELLO_WASI`: `hello_wasi.wasm` (guests/hello-wasi), a wasm32-wasip1 command.
 //!
-//! A missing wasm32 target is added with rustup when rustup manages the
-//! compiler (see `build/wasm_target.rs`), with one line saying so.
+//! A missing target is added with rustup when rustup manages the compiler
+//! (see `build/wasm_target.rs`), with one line saying so.
 //!
 //! The nested cargo gets a clean environment (no flags, wrappers or target
 //! settings of the outer build leak into it) and its own target directory
@@ -21,13 +23,37 @@ use std::process::{Command, exit};
 #[path = "build/wasm_target.rs"]
 mod wasm_target;
 
-const TARGET: &str = "wasm32-unknown-unknown";
+/// (target, cargo package selection, [(crate artifact, environment variable)]).
+type Build = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
-/// (crate artifact, environment variable).
-const GUESTS: &[(&str, &str)] = &[
-    ("abi_guest", "ANYWASM_GUEST_ABI"),
-    ("bench_guest", "ANYWASM_GUEST_BENCH"),
-    ("echo_guest", "ANYWASM_GUEST_ECHO"),
+const BUILDS: &[Build] = &[
+    (
+        "wasm32-unknown-unknown",
+        &[
+            "--workspace",
+            "--exclude",
+            "wasi-guest",
+            "--exclude",
+            "hello-wasi",
+        ],
+        &[
+            ("abi_guest", "ANYWASM_GUEST_ABI"),
+            ("bench_guest", "ANYWASM_GUEST_BENCH"),
+            ("echo_guest", "ANYWASM_GUEST_ECHO"),
+        ],
+    ),
+    (
+        "wasm32-wasip1",
+        &["-p", "wasi-guest", "-p", "hello-wasi"],
+        &[
+            ("wasi_guest", "ANYWASM_GUEST_WASI"),
+            ("hello_wasi", "ANYWASM_GUEST_HELLO_WASI"),
+        ],
+    ),
 ];
 
 fn main() {
@@ -44,6 +70,8 @@ fn main() {
         guests.join("abi-guest"),
         guests.join("bench-guest"),
         guests.join("echo-guest"),
+        guests.join("wasi-guest"),
+        guests.join("hello-wasi"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),
@@ -52,7 +80,21 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
     }
 
-    match wasm_target::ensure(TARGET, &wasm_target::Toolchain::from_env()) {
+    for (target, packages, artifacts) in BUILDS {
+        build(&guests, &out_dir, target, packages, artifacts);
+    }
+}
+
+/// Build `packages` of the guest workspace for `target` and publish
+/// `artifacts`.
+fn build(
+    guests: &std::path::Path,
+    out_dir: &std::path::Path,
+    target: &str,
+    packages: &[&str],
+    artifacts: &[(&str, &str)],
+) {
+    match wasm_target::ensure(target, &wasm_target::Toolchain::from_env()) {
         Ok(wasm_target::Outcome::Present) => {}
         Ok(wasm_target::Outcome::Installed { message, libdir }) => {
             println!("cargo:warning={message}");
@@ -67,15 +109,10 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = out_dir.join("guests-target");
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&guests)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            TARGET,
-            "--manifest-path",
-        ])
+    cmd.current_dir(guests)
+        .args(["build", "--release", "--locked", "--target", target])
+        .args(packages)
+        .arg("--manifest-path")
         .arg(guests.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
@@ -90,14 +127,14 @@ fn main() {
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
         fail(&format!(
-            "building the guest plugins in {} failed ({}); cargo's output is above",
+            "building the guest plugins in {} for {target} failed ({}); cargo's output is above",
             guests.display(),
             output.status
         ));
     }
 
-    let release = target_dir.join(TARGET).join("release");
-    for (artifact, var) in GUESTS {
+    let release = target_dir.join(target).join("release");
+    for (artifact, var) in artifacts {
         let built = release.join(format!("{artifact}.wasm"));
         let copy = out_dir.join(format!("{artifact}.wasm"));
         if let Err(e) = std::fs::copy(&built, &copy) {

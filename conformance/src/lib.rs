@@ -28,6 +28,7 @@
 mod checks;
 mod harness;
 pub mod spec;
+pub mod wasi;
 
 pub use harness::{Ctx, Host, abi_linker};
 
@@ -42,6 +43,12 @@ pub mod guests {
     /// `conformance/guests/echo-guest`: the smallest SDK plugin (`noop`,
     /// `echo` of a `Vec<u8>`), built as the guest SDK documents.
     pub const ECHO_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ECHO"));
+    /// `conformance/guests/wasi-guest`: a std Rust plugin built for
+    /// `wasm32-wasip1`, whose std I/O goes through anywasm's WASI.
+    pub const WASI_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_WASI"));
+    /// `conformance/guests/hello-wasi`: a `wasm32-wasip1` hello-world
+    /// command that prints its arguments and exits with their count.
+    pub const HELLO_WASI: &[u8] = include_bytes!(env!("ANYWASM_GUEST_HELLO_WASI"));
 }
 
 use anywasm::BackendKind;

@@ -249,4 +249,11 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
         let (data, store) = self.env.data_and_store_mut();
         from_values_into(data, &store, &out, results)
     }
+
+    fn remaining_time(&self) -> Option<std::time::Duration> {
+        self.env
+            .data()
+            .deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
 }

@@ -54,7 +54,9 @@
 //!   thread running the guest), driven by one watchdog thread per engine,
 //!   started on first use and joined when the engine's last clone (stores
 //!   hold one) is dropped. A host function running at the deadline is not
-//!   interrupted; the call traps with `Timeout` when it returns to the guest.
+//!   interrupted; the call traps with `Timeout` when it returns to the guest
+//!   (a host function that blocks bounds its wait with
+//!   `Caller::remaining_time`, from the deadline registered here).
 //!   wasmer's `experimental-host-interrupt` feature claims `SIGUSR1` for the
 //!   whole process: other `SIGUSR1` handlers no longer run.
 //! - **Memory and table caps**: custom `Tunables` clamp each memory's and

@@ -54,6 +54,8 @@ pub(crate) struct StoreData<T> {
     pub(crate) entry_sp: Option<usize>,
     /// The gas counter instrumented modules import (with `Config::gas`).
     pub(crate) gas: Option<wasmer::Global>,
+    /// The running top-level call's deadline, if it has one.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl<T> StoreData<T> {
@@ -179,6 +181,7 @@ impl<T: Send + 'static> Store<T> {
                 .config()
                 .gas_enabled()
                 .then(|| crate::gas::counter(&mut store, limits)),
+            deadline: None,
         };
         let env = FunctionEnv::new(&mut store, state);
         #[cfg(unix)]
@@ -241,10 +244,14 @@ impl<T: Send + 'static> Store<T> {
         if metered {
             self.with_parts(|data, store| fuel::prepare(data, store))?;
         }
-        let deadline = self.deadline()?;
-        self.state_mut().entry_sp = Some(crate::host::stack_pointer());
+        let (deadline, at) = self.deadline()?;
+        let state = self.state_mut();
+        state.entry_sp = Some(crate::host::stack_pointer());
+        state.deadline = at;
         let result = call(&mut self.store);
-        self.state_mut().entry_sp = None;
+        let state = self.state_mut();
+        state.entry_sp = None;
+        state.deadline = None;
         let interrupted = finish_deadline(deadline);
         let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
         result.map_err(|e| {
@@ -260,22 +267,36 @@ impl<T: Send + 'static> Store<T> {
         })
     }
 
+    /// Register the call's deadline with the watchdog; the guard and the
+    /// deadline (for host functions, [`Caller::remaining_time`](anywasm_core::Caller::remaining_time)).
     #[cfg(unix)]
-    fn deadline(&self) -> Result<Option<crate::watchdog::DeadlineGuard>, Error> {
+    #[allow(clippy::type_complexity)]
+    fn deadline(
+        &self,
+    ) -> Result<
+        (
+            Option<crate::watchdog::DeadlineGuard>,
+            Option<std::time::Instant>,
+        ),
+        Error,
+    > {
         let (Some((after, interrupter)), Some(watchdog)) = (&self.timeout, self.engine.watchdog())
         else {
-            return Ok(None);
+            return Ok((None, None));
         };
         // A deadline too far away to represent is no deadline.
         match std::time::Instant::now().checked_add(*after) {
-            Some(deadline) => watchdog.register(deadline, interrupter.clone()).map(Some),
-            None => Ok(None),
+            Some(deadline) => Ok((
+                Some(watchdog.register(deadline, interrupter.clone())?),
+                Some(deadline),
+            )),
+            None => Ok((None, None)),
         }
     }
 
     #[cfg(not(unix))]
-    fn deadline(&self) -> Result<Option<()>, Error> {
-        Ok(None)
+    fn deadline(&self) -> Result<(Option<()>, Option<std::time::Instant>), Error> {
+        Ok((None, None))
     }
 }
 

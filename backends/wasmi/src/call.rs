@@ -66,6 +66,13 @@ impl ExecState {
             depth: 0,
         }
     }
+
+    /// Time left before the running call's deadline, if it has one.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        self.timing
+            .as_ref()
+            .map(|t| t.deadline.saturating_sub((t.clock)()))
+    }
 }
 
 /// Call `func` with engine values under the store's limits.

@@ -114,4 +114,8 @@ impl<T: Send + 'static> Caller<T> for WasmiCaller<'_, T> {
             .ok_or_else(|| tag(export_not_found(export, "function")))?;
         call::reentrant_call(&mut self.inner, func, args, results).map_err(tag)
     }
+
+    fn remaining_time(&self) -> Option<core::time::Duration> {
+        self.inner.data().exec.remaining()
+    }
 }

@@ -174,6 +174,13 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             scratch,
         )
     }
+
+    fn remaining_time(&self) -> Option<std::time::Duration> {
+        self.caller
+            .data()
+            .deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
 }
 
 /// The error for a function whose signature anywasm cannot express.

@@ -134,4 +134,6 @@ pub(crate) struct StoreData<T> {
     pub(crate) funcs: FuncTable,
     /// The gas counter instrumented modules import (with `Config::gas`).
     pub(crate) gas: Option<wasmtime::Global>,
+    /// The running call's deadline, if it has one (set by `arm_deadline`).
+    pub(crate) deadline: Option<std::time::Instant>,
 }

@@ -59,7 +59,7 @@ impl<T: Send + 'static> Store<T> {
 
         let data = self.inner.data_mut();
         data.limiter.reset();
-        let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout_ticks);
+        let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
         let result = wasmtime::Instance::new(&mut self.inner, module.raw(), &externs);
         drop(deadline);
         match result {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anywasm_core::{
     BackendKind, ErrorKind, FuncType, Limits, Linker, Resource, Result, Val, check_args,
@@ -58,8 +59,8 @@ pub struct Store<T: 'static> {
     pub(crate) registered: HashMap<String, wasmtime::Instance>,
     pub(crate) instance_count: usize,
     pub(crate) max_instances: Option<usize>,
-    /// Epoch ticks per call, when the store has a timeout.
-    pub(crate) timeout_ticks: Option<u64>,
+    /// The per-call deadline, when the store has a timeout.
+    pub(crate) timeout: Option<Duration>,
     scratch: Scratch,
     /// The memory export looked up last (instance, name, handle). A host
     /// driving a plugin touches one memory many times per call; the handle
@@ -84,12 +85,13 @@ impl<T: 'static> fmt::Debug for Store<T> {
 pub(crate) fn arm_deadline<'e, T>(
     store: &mut wasmtime::Store<StoreData<T>>,
     engine: &'e Engine,
-    ticks: Option<u64>,
+    timeout: Option<Duration>,
 ) -> Option<Active<'e>> {
-    let ticks = ticks?;
+    let timeout = timeout?;
     let ticker = engine.ticker()?;
     let active = ticker.activate();
-    store.set_epoch_deadline(ticks);
+    store.set_epoch_deadline(ticks_for(timeout));
+    store.data_mut().deadline = Instant::now().checked_add(timeout);
     Some(active)
 }
 
@@ -125,6 +127,7 @@ impl<T: Send + 'static> Store<T> {
                 limiter: Limiter::new(limits),
                 funcs: FuncTable::default(),
                 gas: None,
+                deadline: None,
             },
         );
         inner.limiter(|d| &mut d.limiter);
@@ -149,7 +152,7 @@ impl<T: Send + 'static> Store<T> {
             registered: HashMap::new(),
             instance_count: 0,
             max_instances: limits.max_instances(),
-            timeout_ticks: limits.call_timeout().map(ticks_for),
+            timeout: limits.call_timeout(),
             scratch: Scratch::default(),
             memory_cache: None,
         })
@@ -237,7 +240,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             return Err(stale("function"));
         }
         check_args(&func.info.ty, args, results).map_err(tag)?;
-        let _deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout_ticks);
+        let _deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
         call_func(
             self.inner.as_context_mut(),
             &func.inner,

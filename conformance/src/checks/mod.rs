@@ -9,6 +9,10 @@ mod memory;
 mod module;
 mod traps;
 mod values;
+mod wasi;
+mod wasi_fs;
+mod wasi_guest;
+mod wasi_plugin;
 
 use crate::Check;
 
@@ -50,5 +54,8 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(limits::checks());
     all.extend(abi::checks());
     all.extend(gas::checks());
+    all.extend(wasi::checks());
+    all.extend(wasi_fs::checks());
+    all.extend(wasi_plugin::checks());
     all
 }

@@ -48,6 +48,8 @@
 //! | `wasmtime` | yes | the wasmtime backend (JIT; fastest, most complete) |
 //! | `wasmer` | no | the wasmer backend (Cranelift) |
 //! | `wasmi` | no | the wasmi backend (interpreter; works without `std`) |
+//! | `wasi` | no | [`wasi`]: WASI preview 1 on every engine (`anywasm-wasi`; std, unix) |
+//! | `tokio` | no | `Plugin::call_async` |
 //!
 //! wasmtime is the default because it is the fastest engine here, covers the
 //! most of the spec, and is the most heavily fuzzed sandbox; embedded hosts use
@@ -78,7 +80,7 @@ mod sandbox;
 
 pub use anywasm_core::*;
 pub use choose::{compiled_backends, engine, engine_by_name};
-pub use plugin::Plugin;
+pub use plugin::{INITIALIZE_EXPORT, Plugin};
 pub use sandbox::Sandbox;
 
 /// The wasmtime backend.
@@ -90,6 +92,11 @@ pub use anywasm_wasmtime as wasmtime;
 #[cfg(feature = "wasmer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wasmer")))]
 pub use anywasm_wasmer as wasmer;
+
+/// WASI preview 1, the same on every engine (the `anywasm-wasi` crate).
+#[cfg(feature = "wasi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wasi")))]
+pub use anywasm_wasi as wasi;
 
 /// The wasmi backend.
 #[cfg(feature = "wasmi")]

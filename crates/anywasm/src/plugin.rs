@@ -9,6 +9,11 @@
 //! memory size at that moment, copies the response out, frees it in the
 //! guest and decodes it with a byte limit.
 //!
+//! A plugin built for `wasm32-wasip1` (std Rust with the guest SDK) is a
+//! WASI reactor: its `_initialize` export runs once on every new instance,
+//! before anything else. Its WASI imports are host functions like any
+//! other (the `anywasm-wasi` crate), gated by their capabilities.
+//!
 //! ## After a trap
 //!
 //! A guest that trapped (a panic, a limit, a fault) may have left its memory
@@ -52,6 +57,27 @@ pub struct Plugin<T> {
     /// call allocates nothing on the host (capacity over
     /// [`KEEP_BUFFER`] is released after the call).
     buf: Vec<u8>,
+}
+
+/// The WASI reactor initialiser: a plugin built for `wasm32-wasip1` exports
+/// it, and the WASI application ABI says it runs once, before any other
+/// export, on every new instance.
+pub const INITIALIZE_EXPORT: &str = "_initialize";
+
+/// Run `_initialize` if `module` exports it as a `[] -> []` function.
+fn initialize<T>(
+    store: &mut dyn DynStore<T>,
+    instance: InstanceId,
+    module: &DynModule,
+) -> Result<()> {
+    let reactor = module.exports().iter().any(|e| {
+        e.name == INITIALIZE_EXPORT
+            && matches!(&e.ty, ExternType::Func(t) if t.params().is_empty() && t.results().is_empty())
+    });
+    if reactor {
+        store.call_export(instance, INITIALIZE_EXPORT, &[])?;
+    }
+    Ok(())
 }
 
 /// Largest buffer capacity a plugin keeps between calls.
@@ -164,6 +190,7 @@ impl<T: Send + 'static> Plugin<T> {
         check_capabilities(module.imports(), linker, granted).map_err(tag)?;
         let mut store = engine.store(data, limits)?;
         let instance = store.instantiate(&module, linker)?;
+        initialize(&mut *store, instance, &module).map_err(tag)?;
         let alloc = store.get_func(instance, abi::ALLOC_EXPORT)?;
         let free = store.get_func(instance, abi::FREE_EXPORT)?;
         Ok(Self {
@@ -226,9 +253,10 @@ impl<T: Send + 'static> Plugin<T> {
         }
         let backend = self.store.backend();
         let result = self.call_inner(name, request);
+        // A guest that exited (WASI `proc_exit`) stopped mid-call, like a trap.
         if result
             .as_ref()
-            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_)))
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_) | ErrorKind::Exit(_)))
         {
             self.poisoned = true;
         }
@@ -237,6 +265,7 @@ impl<T: Send + 'static> Plugin<T> {
 
     fn replace_instance(&mut self) -> Result<()> {
         let instance = self.store.instantiate(&self.module, &self.linker)?;
+        initialize(&mut *self.store, instance, &self.module)?;
         self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
         self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;
         self.instance = instance;

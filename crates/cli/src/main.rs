@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! anywasm conformance [--backend wasmi] [--filter trap/]
-//! anywasm run plugin.wasm add 1 2 --backend wasmer
+//! anywasm run [--engine wasmer] [--dir HOST::GUEST] [--env K=V] app.wasm [ARGS...]
+//! anywasm run --invoke add plugin.wasm 1 2
 //! anywasm spec [--backend wasmi] [--fuel | --gas] [--markdown]
 //! ```
 
@@ -29,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run every conformance check on every compiled-in engine and print the case x engine table.
     Conformance(conformance::Args),
-    /// Call one export of a module (.wasm or .wat) on an engine.
+    /// Run a WASI command (or, with --invoke, call one export) on an engine.
     Run(run::Args),
     /// Run the WebAssembly spec suite on every compiled-in engine and print the proposal x engine matrix.
     Spec(spec::Args),

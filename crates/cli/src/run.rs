@@ -1,22 +1,37 @@
-//! `anywasm run`: call one export of a module on a chosen engine.
+//! `anywasm run`: run a WASI command (the default), or call one export of a
+//! module (`--invoke NAME`), on a chosen engine.
+//!
+//! The flags follow other runtimes (`--dir HOST::GUEST`, `--env K=V`), so
+//! scripts written for them work. Everything after the module file goes to
+//! the guest unchanged, flags included. The process exits with the guest's
+//! exit status; a trap exits with 134 (as an abort would), any other
+//! failure (a bad file, a missing export) with 1.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anywasm::{Config, Limits, Linker, Sandbox, Val, ValType};
+use anywasm::{Config, ErrorKind, ExternType, Limits, Linker, Sandbox, Val, ValType};
+use anywasm_wasi::{DirPerms, ModuleKind, Output, Stdin, WasiCtx, add_to_linker};
 
 /// Options of `anywasm run`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The module, binary (.wasm) or text (.wat).
-    file: std::path::PathBuf,
-    /// The export to call.
-    function: String,
-    /// Arguments, parsed by the export's parameter types.
-    args: Vec<String>,
     /// Engine: wasmtime, wasmer or wasmi.
-    #[arg(long, short = 'b', default_value = "wasmtime")]
-    backend: String,
+    #[arg(
+        long,
+        short = 'e',
+        visible_alias = "backend",
+        default_value = "wasmtime"
+    )]
+    engine: String,
+    /// Grant a host directory: HOST::GUEST maps HOST to the guest path GUEST,
+    /// HOST alone keeps its name. Read-write. Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the guest. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    envs: Vec<String>,
     /// Fuel budget (enables metering).
     #[arg(long)]
     fuel: Option<u64>,
@@ -26,24 +41,61 @@ pub struct Args {
     /// Memory cap in bytes.
     #[arg(long)]
     max_memory: Option<u64>,
+    /// Call this export with ARGS parsed by its parameter types and print
+    /// its results, instead of running the module as a WASI command.
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+    /// The module (.wasm or .wat), then the arguments for the guest, passed
+    /// unchanged even when they start with `-`.
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "FILE [ARGS]..."
+    )]
+    command: Vec<String>,
+}
+
+/// Why `run` failed, and the exit status it maps to.
+enum Failure {
+    Trap(anywasm::Error),
+    Other(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+fn anywasm_failure(e: anywasm::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::Trap(_) => Failure::Trap(e),
+        _ => Failure::Other(e.to_string()),
+    }
 }
 
 pub fn main(args: Args) -> ExitCode {
     match go(&args) {
-        Ok(results) => {
-            let shown: Vec<String> = results.iter().map(show).collect();
-            println!("{}", shown.join(" "));
-            ExitCode::SUCCESS
+        Ok(code) => code,
+        Err(Failure::Trap(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(134)
         }
-        Err(e) => {
+        Err(Failure::Other(e)) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn go(args: &Args) -> Result<Vec<Val>, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+fn go(args: &Args) -> Result<ExitCode, Failure> {
+    let (file, guest_args) = args
+        .command
+        .split_first()
+        .ok_or_else(|| Failure::Other("no module given".into()))?;
+    let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
     let wasm = if bytes.starts_with(b"\0asm") {
         bytes
     } else {
@@ -62,33 +114,92 @@ fn go(args: &Args) -> Result<Vec<Val>, Box<dyn std::error::Error>> {
     if let Some(m) = args.max_memory {
         limits = limits.memory_bytes(m);
     }
-    let engine = anywasm::engine_by_name::<()>(&args.backend, &config)?;
+    let engine = anywasm::engine_by_name::<WasiCtx>(&args.engine, &config)?;
     let module = engine.compile(&wasm)?;
-    let ty = module
-        .exports()
-        .iter()
-        .find_map(|e| match (&e.ty, e.name == args.function) {
-            (anywasm::ExternType::Func(f), true) => Some(f.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| format!("no exported function `{}`", args.function))?;
-    if ty.params().len() != args.args.len() {
-        return Err(format!(
-            "`{}` takes {} arguments ({ty}), got {}",
-            args.function,
-            ty.params().len(),
-            args.args.len()
-        )
-        .into());
+    let kind = anywasm_wasi::module_kind(module.exports())?;
+    let ctx = wasi_ctx(file, guest_args, args)?;
+    let mut linker = Linker::new();
+    add_to_linker(&mut linker);
+    let mut sandbox =
+        Sandbox::new(&*engine, &wasm, &linker, ctx, &limits).map_err(anywasm_failure)?;
+    let instance = sandbox.instance();
+    match (&args.invoke, kind) {
+        (Some(name), _) => {
+            anywasm_wasi::initialize(sandbox.store_mut(), instance, module.exports())
+                .map_err(anywasm_failure)?;
+            let ty = module
+                .exports()
+                .iter()
+                .find_map(|e| match (&e.ty, e.name == *name) {
+                    (ExternType::Func(f), true) => Some(f.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| format!("no exported function `{name}`"))?;
+            if ty.params().len() != guest_args.len() {
+                return Err(Failure::Other(format!(
+                    "`{name}` takes {} arguments ({ty}), got {}",
+                    ty.params().len(),
+                    guest_args.len()
+                )));
+            }
+            let vals = ty
+                .params()
+                .iter()
+                .zip(guest_args)
+                .map(|(t, s)| parse(*t, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            match sandbox.call(name, &vals) {
+                Ok(results) => {
+                    let shown: Vec<String> = results.iter().map(show).collect();
+                    println!("{}", shown.join(" "));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => match e.exit_code() {
+                    Some(code) => Ok(ExitCode::from(code as u8)),
+                    None => Err(anywasm_failure(e)),
+                },
+            }
+        }
+        (None, ModuleKind::Command) => {
+            let code = anywasm_wasi::run_command(sandbox.store_mut(), instance)
+                .map_err(anywasm_failure)?;
+            // `proc_exit` statuses are below 126 (larger ones trap).
+            Ok(ExitCode::from(code as u8))
+        }
+        (None, _) => Err(Failure::Other(format!(
+            "{file} exports no `_start`, so it is not a WASI command; call one of its exports with --invoke NAME"
+        ))),
     }
-    let vals = ty
-        .params()
-        .iter()
-        .zip(&args.args)
-        .map(|(t, s)| parse(*t, s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut sandbox = Sandbox::new(&*engine, &wasm, &Linker::new(), (), &limits)?;
-    Ok(sandbox.call(&args.function, &vals)?)
+}
+
+/// The guest's WASI context: its name and arguments, the granted
+/// directories and variables, the process's stdio, real clocks and OS
+/// randomness.
+fn wasi_ctx(file: &str, guest_args: &[String], args: &Args) -> Result<WasiCtx, Failure> {
+    let name = Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+    let mut b = WasiCtx::builder()
+        .arg(name)
+        .args(guest_args)
+        .stdin(Stdin::Inherit)
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit)
+        .clocks()
+        .os_random();
+    for kv in &args.envs {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--env {kv}: expected KEY=VALUE"))?;
+        b = b.env(k, v);
+    }
+    for d in &args.dirs {
+        let (host, guest) = d.split_once("::").unwrap_or((d, d));
+        b = b
+            .preopen_dir(PathBuf::from(host), guest, DirPerms::ReadWrite)
+            .map_err(|e| format!("--dir {d}: {host}: {e}"))?;
+    }
+    Ok(b.build())
 }
 
 fn parse(ty: ValType, s: &str) -> Result<Val, String> {

@@ -151,6 +151,9 @@ pub enum ErrorKind {
     CapabilityDenied,
     /// An engine failure anywasm does not classify (the message says which).
     Engine,
+    /// The guest asked to end with this exit status (WASI `proc_exit`): a
+    /// normal outcome, not a fault. [`Error::exit_code`] returns it.
+    Exit(u32),
 }
 
 /// A host function's failure, carried through the guest back to the caller.
@@ -158,10 +161,14 @@ pub enum ErrorKind {
 /// Returned from host functions; after the guest call unwinds the caller sees
 /// an [`Error`] with kind `Trap(HostError)` and can get this back with
 /// [`Error::host_error`].
+///
+/// [`HostError::exit`] is the exception: it ends the guest with an exit
+/// status (WASI `proc_exit`), and the caller sees [`ErrorKind::Exit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostError {
     message: String,
     panicked: bool,
+    exit: Option<u32>,
 }
 
 impl HostError {
@@ -170,6 +177,7 @@ impl HostError {
         Self {
             message: message.into(),
             panicked: false,
+            exit: None,
         }
     }
 
@@ -178,7 +186,23 @@ impl HostError {
         Self {
             message: message.into(),
             panicked: true,
+            exit: None,
         }
+    }
+
+    /// End the guest with exit status `code`: the call unwinds like a trap,
+    /// and the caller sees [`ErrorKind::Exit`]`(code)` rather than a trap.
+    pub fn exit(code: u32) -> Self {
+        Self {
+            message: alloc::format!("the guest exited with status {code}"),
+            panicked: false,
+            exit: Some(code),
+        }
+    }
+
+    /// The exit status, if this is [`HostError::exit`].
+    pub fn exit_code(&self) -> Option<u32> {
+        self.exit
     }
 
     /// The message.
@@ -234,9 +258,14 @@ impl Error {
         Self::new(ErrorKind::Trap(code), message)
     }
 
-    /// A host function's failure surfacing as a trap.
+    /// A host function's failure surfacing as a trap, or as
+    /// [`ErrorKind::Exit`] for [`HostError::exit`].
     pub fn from_host(err: HostError) -> Self {
-        let mut e = Self::new(ErrorKind::Trap(TrapCode::HostError), err.to_string());
+        let kind = match err.exit {
+            Some(code) => ErrorKind::Exit(code),
+            None => ErrorKind::Trap(TrapCode::HostError),
+        };
+        let mut e = Self::new(kind, err.to_string());
         e.0.host = Some(err);
         e
     }
@@ -256,6 +285,14 @@ impl Error {
     pub fn trap_code(&self) -> Option<TrapCode> {
         match self.0.kind {
             ErrorKind::Trap(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The guest's exit status, if it ended by exiting ([`ErrorKind::Exit`]).
+    pub fn exit_code(&self) -> Option<u32> {
+        match self.0.kind {
+            ErrorKind::Exit(code) => Some(code),
             _ => None,
         }
     }
@@ -305,6 +342,7 @@ impl fmt::Display for Error {
             ErrorKind::Guest => f.write_str("guest error")?,
             ErrorKind::CapabilityDenied => f.write_str("capability not granted")?,
             ErrorKind::Engine => f.write_str("engine error")?,
+            ErrorKind::Exit(code) => write!(f, "exit status {code}")?,
         }
         if !self.0.message.is_empty() {
             write!(f, ": {}", self.0.message)?;
@@ -359,5 +397,15 @@ mod tests {
         let e = Error::from_host(HostError::panicked("boom"));
         assert_eq!(e.trap_code(), Some(TrapCode::HostError));
         assert!(e.host_error().unwrap().is_panic());
+    }
+
+    #[test]
+    fn exit_is_an_outcome_not_a_trap() {
+        let e = Error::from_host(HostError::exit(3));
+        assert_eq!(e.kind(), ErrorKind::Exit(3));
+        assert_eq!(e.exit_code(), Some(3));
+        assert_eq!(e.trap_code(), None);
+        assert_eq!(e.host_error().and_then(HostError::exit_code), Some(3));
+        assert_eq!(Error::from_host(HostError::new("x")).exit_code(), None);
     }
 }

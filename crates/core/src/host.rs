@@ -34,6 +34,12 @@ pub trait Caller<T> {
     fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<()>;
     /// Call an export of the calling instance (host -> guest -> host re-entrancy).
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()>;
+    /// Time left before the running call's deadline
+    /// ([`Limits::timeout`](crate::Limits::timeout)), or `None` if it has
+    /// none. Engines interrupt guest code, not host code: a host function
+    /// that blocks (a sleep, a wait for input) waits at most this long, so
+    /// the deadline holds inside it too. Zero once the deadline has passed.
+    fn remaining_time(&self) -> Option<core::time::Duration>;
 }
 
 /// The closure behind a host function.

@@ -140,7 +140,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `allocator` | yes | the `#[global_allocator]` on wasm32 ([talc](https://docs.rs/talc)), which uses the free end of the initial memory before growing it; turn it off to bring your own |
+//! | `allocator` | yes | the `#[global_allocator]` on `wasm32-unknown-unknown` ([talc](https://docs.rs/talc)), which uses the free end of the initial memory before growing it; turn it off to bring your own (`wasm32-wasip1` plugins keep std's allocator, wasi-libc's malloc) |
 //! | `panic-handler` | no | a `#[panic_handler]` that traps, for `no_std` plugins on wasm32 |
 
 #![no_std]
@@ -149,9 +149,12 @@
 extern crate alloc;
 
 mod buffer;
+// Not on wasm32-wasip1: wasi-libc's malloc owns the memory after
+// `__heap_base` there, and two allocators must not share it.
 #[cfg(all(
     feature = "allocator",
     target_arch = "wasm32",
+    target_os = "unknown",
     not(target_feature = "atomics"),
     not(test)
 ))]
@@ -259,7 +262,9 @@ pub mod __private {
 /// sections and the allocator exports `anywasm_alloc` / `anywasm_free`.
 ///
 /// Keys, in this order: `name` (`[a-z0-9_-]+`) and `version` (semver) are
-/// required; `description`, `entry_points` and `capabilities` are optional.
+/// required; `description`, `entry_points`, `capabilities` and `wasi` (the
+/// WASI access a `wasm32-wasip1` plugin asks for, e.g. `["stdout", "clock"]`;
+/// directories go in a sidecar manifest's `[wasi.dirs]`) are optional.
 /// Values are constant `&str` expressions (so `env!("CARGO_PKG_VERSION")`
 /// works). The manifest is checked at compile time: a bad name or version
 /// fails the build.
@@ -294,6 +299,7 @@ macro_rules! plugin {
         $(, description: $description:expr)?
         $(, entry_points: [$($entry:expr),* $(,)?])?
         $(, capabilities: [$($capability:expr),* $(,)?])?
+        $(, wasi: [$($wasi:expr),* $(,)?])?
         $(,)?
     ) => {
         const _: () = {
@@ -303,6 +309,7 @@ macro_rules! plugin {
                 description: $crate::__plugin_option!($($description)?),
                 entry_points: $crate::__plugin_option!($(&[$($entry),*])?),
                 capabilities: &[$($($capability),*)?],
+                wasi: $crate::__plugin_option!($(&[$($wasi),*])?),
             };
             const MANIFEST_LEN: usize = $crate::__private::manifest_len(&MANIFEST);
 

@@ -21,6 +21,9 @@ pub struct Manifest<'a> {
     pub entry_points: Option<&'a [&'a str]>,
     /// Always written (possibly `[]`).
     pub capabilities: &'a [&'a str],
+    /// WASI access asked for (`wasi = [...]`, a `wasm32-wasip1` plugin);
+    /// written only if present.
+    pub wasi: Option<&'a [&'a str]>,
 }
 
 /// A writer that counts when its buffer is too small (the first pass sizes
@@ -103,6 +106,10 @@ const fn write(m: &Manifest<'_>, out: &mut Out<'_>) {
     }
     out.raw("\ncapabilities = ");
     out.list(m.capabilities);
+    if let Some(w) = m.wasi {
+        out.raw("\nwasi = ");
+        out.list(w);
+    }
     out.byte(b'\n');
 }
 
@@ -138,6 +145,15 @@ pub const fn validate(m: &Manifest<'_>) {
             panic!("anywasm plugin capability names must not be empty");
         }
         i += 1;
+    }
+    if let Some(w) = m.wasi {
+        let mut i = 0;
+        while i < w.len() {
+            if w[i].is_empty() {
+                panic!("anywasm plugin WASI entries must not be empty");
+            }
+            i += 1;
+        }
     }
 }
 
@@ -233,6 +249,7 @@ mod tests {
         description: Some("Says \"hi\"\\ back\n\tüñí\u{1}"),
         entry_points: Some(&["echo", "sum"]),
         capabilities: &["log", "kv"],
+        wasi: Some(&["stdout", "clock"]),
     };
     const LEN: usize = len(&M);
     static BYTES: [u8; LEN] = bytes::<LEN>(&M);
@@ -244,7 +261,8 @@ mod tests {
             text,
             "name = \"echo-2_x\"\nversion = \"1.2.0-rc.1+b5\"\n\
              description = \"Says \\\"hi\\\"\\\\ back\\n\\tüñí\\u0001\"\n\
-             entry_points = [\"echo\", \"sum\"]\ncapabilities = [\"log\", \"kv\"]\n"
+             entry_points = [\"echo\", \"sum\"]\ncapabilities = [\"log\", \"kv\"]\n\
+             wasi = [\"stdout\", \"clock\"]\n"
         );
     }
 
@@ -256,6 +274,7 @@ mod tests {
             description: None,
             entry_points: None,
             capabilities: &[],
+            wasi: None,
         };
         const N: usize = len(&MIN);
         let b = bytes::<N>(&MIN);

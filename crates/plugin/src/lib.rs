@@ -67,6 +67,39 @@
 //! `(String topic, Vec<u8> payload)`. Delivery is asynchronous (a publish
 //! returns before subscribers run), so a plugin may publish to itself.
 //!
+//! ## WASI
+//!
+//! A plugin built for `wasm32-wasip1` (std Rust with the guest SDK) loads
+//! like any other; its std I/O goes through `anywasm::wasi`, the same on
+//! every engine, and only as far as the manifest asks and the policy
+//! grants. The manifest asks:
+//!
+//! ```toml
+//! wasi = ["stdout", "stderr", "clock"]   # the short form, without directories
+//!
+//! # or, with directories (TOML cannot give `wasi` both forms at once):
+//! [wasi]
+//! capabilities = ["stdout", "stderr", "clock", "random", "env", "exit"]
+//! [wasi.dirs]
+//! "/data" = "read-only"                  # or "read-write"
+//! ```
+//!
+//! | manifest entry | policy capability | the plugin gets | imports it unlocks |
+//! |---|---|---|---|
+//! | `args` | `wasi:args` | `argv = [plugin name]` | `args_*` (`wasi:args`) |
+//! | `env` | `wasi:env` | the variables [`CapabilityPolicy::grant_env`] sets | `environ_*` (`wasi:env`) |
+//! | `clock` | `wasi:clock` | real wall and monotonic clocks | `clock_*`, `poll_oneoff` (`wasi:clock`) |
+//! | `random` | `wasi:random` | OS random bytes | `random_get` (`wasi:random`) |
+//! | `exit` | `wasi:exit` | `proc_exit` (an `Exit` error for the call) | `proc_*`, `sched_yield` (`wasi:proc`) |
+//! | `stdin` | `wasi:stdin` | an empty stdin | `fd_*` (`wasi:fd`) |
+//! | `stdout`, `stderr` | `wasi:stdout`, `wasi:stderr` | lines into `tracing` (target `anywasm_wasi::guest`, field `plugin`) | `fd_*` (`wasi:fd`) |
+//! | `fs` | `wasi:fs` | the filesystem calls, which reach only the granted directories | `fd_*`, `path_*` (`wasi:fd`, `wasi:fs`) |
+//! | `[wasi.dirs]` path | [`CapabilityPolicy::grant_dir`] for that path | the host directory, at the lesser of the two permissions | `fd_*`, `path_*` (`wasi:fd`, `wasi:fs`) |
+//!
+//! A plugin importing a WASI function whose capability it did not get fails
+//! to load, naming that capability, like any other import. Fuel, timeouts
+//! and memory caps apply inside WASI calls as everywhere.
+//!
 //! ## Lifecycle exports (all optional)
 //!
 //! | export | request | when |
@@ -95,6 +128,7 @@ mod metrics;
 mod policy;
 mod services;
 mod version;
+mod wasi;
 mod watch;
 
 pub use error::{PluginError, Result};
@@ -107,5 +141,6 @@ pub use manifest::{Manifest, ManifestLimits};
 pub use metrics::{MetricsSnapshot, WINDOW};
 pub use policy::CapabilityPolicy;
 pub use services::{HostCtx, KvStore, MAX_RANDOM_BYTES, MemoryKv};
+pub use wasi::{WASI_ENTRIES, WasiRequest};
 
 pub use ed25519_dalek::VerifyingKey;

@@ -846,7 +846,8 @@ impl Inner {
             .limits
             .instances
             .map_or(self.pool_size, |n| n.min(self.pool_size));
-        let granted = self.policy.granted(m);
+        let wasi = crate::wasi::WasiGrant::new(&self.policy, &m.name, &m.wasi);
+        let granted = wasi.capabilities(self.policy.granted(m));
         let mut version = Version {
             manifest: candidate.manifest,
             checksum: candidate.checksum,
@@ -854,6 +855,7 @@ impl Inner {
             path: Some(candidate.path),
             module,
             granted,
+            wasi,
             limits,
             initial_memory_bytes,
             fuel_per_call: fuel,
@@ -874,7 +876,14 @@ impl Inner {
     /// A new pooled instance of `version`, its `init` run.
     fn instantiate(&self, version: &Version) -> Result<Plugin<HostCtx>> {
         let name = &version.manifest.name;
-        let ctx = HostCtx::new(name, self.services.clone());
+        let wasi = version.wasi.context(name).map_err(|e| PluginError::Load {
+            plugin: name.clone(),
+            source: anywasm::Error::new(
+                anywasm::ErrorKind::Unsupported,
+                format!("a granted WASI directory cannot be opened: {e}"),
+            ),
+        })?;
+        let ctx = HostCtx::new(name, self.services.clone(), wasi);
         let mut plugin = Plugin::from_module(
             &*self.engine,
             &version.module,

@@ -22,7 +22,15 @@
 //!
 //! [config]                          # passed to `init`
 //! greeting = "hello"
+//!
+//! [wasi]                            # for wasm32-wasip1 plugins (see `wasi = [..]` below)
+//! capabilities = ["stdout", "clock"]
+//! [wasi.dirs]
+//! "/data" = "read-only"
 //! ```
+//!
+//! Without directories, `wasi = ["stdout", "clock"]` says the same more
+//! briefly. What each WASI entry grants is in the crate docs (WASI).
 //!
 //! Unknown keys are ignored (docs/abi.md §1.2).
 
@@ -56,6 +64,8 @@ pub struct Manifest {
     pub min_host_version: Option<Version>,
     /// Key/value configuration passed to the plugin's `init`.
     pub config: BTreeMap<String, String>,
+    /// WASI access asked for (a `wasm32-wasip1` plugin).
+    pub wasi: crate::WasiRequest,
 }
 
 /// Limits a manifest asks for; the manager caps each by its defaults.
@@ -92,6 +102,7 @@ struct Raw {
     min_host_version: Option<String>,
     #[serde(default)]
     config: BTreeMap<String, String>,
+    wasi: Option<toml::Value>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -190,7 +201,12 @@ impl Manifest {
                 return Err(err(&name, field, "must be greater than 0".into()));
             }
         }
+        let wasi = match &raw.wasi {
+            Some(v) => crate::wasi::parse(v).map_err(|(field, m)| err(&name, &field, m))?,
+            None => crate::WasiRequest::default(),
+        };
         Ok(Self {
+            wasi,
             name,
             version,
             description: raw.description,

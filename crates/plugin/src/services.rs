@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anywasm::abi::DEFAULT_MESSAGE_CAP;
+use anywasm::wasi::{WasiCtx, WasiView};
 use anywasm::{HostError, Linker};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -76,12 +77,13 @@ pub(crate) struct Services {
     pub(crate) bus: UnboundedSender<Message>,
 }
 
-/// The host state of every plugin store: which plugin it is, and the
-/// manager's services.
-#[derive(Clone)]
+/// The host state of every plugin store: which plugin it is, the
+/// manager's services, and the plugin's WASI context (everything denied
+/// unless granted).
 pub struct HostCtx {
     plugin: Arc<str>,
     services: Arc<Services>,
+    wasi: WasiCtx,
 }
 
 impl std::fmt::Debug for HostCtx {
@@ -93,10 +95,11 @@ impl std::fmt::Debug for HostCtx {
 }
 
 impl HostCtx {
-    pub(crate) fn new(plugin: &str, services: Arc<Services>) -> Self {
+    pub(crate) fn new(plugin: &str, services: Arc<Services>, wasi: WasiCtx) -> Self {
         Self {
             plugin: plugin.into(),
             services,
+            wasi,
         }
     }
 
@@ -106,11 +109,19 @@ impl HostCtx {
     }
 }
 
+impl WasiView for HostCtx {
+    fn wasi(&mut self) -> &mut WasiCtx {
+        &mut self.wasi
+    }
+}
+
 /// Largest `random` request.
 pub const MAX_RANDOM_BYTES: u32 = 64 << 10;
 
-/// Define every host service in `linker`.
+/// Define every host service in `linker`, and WASI preview 1 (each
+/// function behind its `wasi:*` capability).
 pub(crate) fn install(linker: &mut Linker<HostCtx>) {
+    anywasm::wasi::add_to_linker(linker);
     let cap = DEFAULT_MESSAGE_CAP;
     linker.abi_func("log", "log", cap, |caller, line: String| {
         let plugin = caller.data().plugin.clone();

@@ -27,6 +27,8 @@ pub(crate) struct Version {
     pub(crate) path: Option<PathBuf>,
     pub(crate) module: DynModule,
     pub(crate) granted: Capabilities,
+    /// The WASI grant each new instance's context is built from.
+    pub(crate) wasi: crate::wasi::WasiGrant,
     pub(crate) limits: Limits,
     /// The largest initial size among the module's memories, bytes.
     pub(crate) initial_memory_bytes: u64,
