@@ -9,8 +9,9 @@
 //! toolchain (as wasm-pack does) and the caller prints one line saying so;
 //! without rustup the error says what to install.
 //!
-//! Shared by `build.rs` and the `build_target` test (both include this file
-//! with `#[path]`), so it depends on `std` only.
+//! Shared by `build.rs`, the `build_target` test and the RISC-V firmware's
+//! build script (`examples/riscv-virt/build.rs`), which all include this file
+//! with `#[path]`, so it depends on `std` only.
 
 use std::env;
 use std::ffi::OsString;
