@@ -54,6 +54,9 @@ pub enum Capability {
     ExactStackLimit,
     /// `Config::instance_pool` preallocates instance slots.
     InstancePool,
+    /// Compiled modules can be serialised and loaded back
+    /// (`Runtime::serialize_module`).
+    Artifacts,
 }
 
 /// A backend under test and what it declares it can do.
@@ -92,10 +95,16 @@ pub fn backends() -> Vec<Backend> {
                         "wasmer has no pooling allocator",
                     ),
                 ],
-                BackendKind::Wasmi => vec![(
-                    Capability::InstancePool,
-                    "wasmi has no pooling allocator",
-                )],
+                BackendKind::Wasmi => vec![
+                    (
+                        Capability::InstancePool,
+                        "wasmi has no pooling allocator",
+                    ),
+                    (
+                        Capability::Artifacts,
+                        "wasmi compiles lazily and has no serialised modules",
+                    ),
+                ],
                 _ => Vec::new(),
             },
         })

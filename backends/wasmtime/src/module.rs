@@ -38,6 +38,11 @@ impl Module {
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self> {
         let inner = wasmtime::Module::from_binary(engine.raw(), wasm)
             .map_err(|e| err(ErrorKind::Compile, chain_message(&e)))?;
+        Ok(Self::from_raw(inner))
+    }
+
+    /// Wrap a wasmtime module (compiled or deserialised by this crate's engine).
+    pub(crate) fn from_raw(inner: wasmtime::Module) -> Self {
         let imports = inner
             .imports()
             .filter_map(|i| {
@@ -57,11 +62,11 @@ impl Module {
                 })
             })
             .collect();
-        Ok(Self {
+        Self {
             inner,
             imports,
             exports,
-        })
+        }
     }
 
     /// The wasmtime module underneath.

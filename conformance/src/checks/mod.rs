@@ -2,6 +2,7 @@
 //! here; the runner and the CLI pick it up on every backend.
 
 mod abi;
+mod artifact;
 mod host;
 mod limits;
 mod memory;
@@ -48,5 +49,6 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(host::checks());
     all.extend(limits::checks());
     all.extend(abi::checks());
+    all.extend(artifact::checks());
     all
 }
