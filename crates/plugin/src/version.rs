@@ -26,6 +26,7 @@ pub(crate) struct Version {
     pub(crate) signed: bool,
     pub(crate) path: Option<PathBuf>,
     pub(crate) module: DynModule,
+    pub(crate) code: crate::CodeSource,
     pub(crate) granted: Capabilities,
     pub(crate) limits: Limits,
     /// The largest initial size among the module's memories, bytes.

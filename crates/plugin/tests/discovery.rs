@@ -99,6 +99,14 @@ async fn signatures_required_refuse_unsigned_and_forged_files() {
         )
         .unwrap();
         std::fs::write(dir.path().join("corrupt.wasm"), b"\x01\x02\x03").unwrap();
+        // What `anywasm sign` writes.
+        let tool = value_plugin("tool", "1.0.0", "", 1);
+        std::fs::write(dir.path().join("tool.wasm"), &tool).unwrap();
+        std::fs::write(
+            dir.path().join("tool.wasm.sig"),
+            anywasm_plugin::signing::sign(&tool, &key),
+        )
+        .unwrap();
 
         let manager = builder(dir.path(), kind)
             .trust_key(key.verifying_key())
@@ -107,7 +115,7 @@ async fn signatures_required_refuse_unsigned_and_forged_files() {
             .unwrap();
         let report = manager.discover().await.unwrap();
         let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["hexsig", "signed"], "{kind}: {report:?}");
+        assert_eq!(names, ["hexsig", "signed", "tool"], "{kind}: {report:?}");
         for file in ["unsigned.wasm", "forged.wasm", "corrupt.wasm"] {
             let e = report
                 .failure(file)
