@@ -5,6 +5,7 @@
 //! - `ANYWASM_GUEST_ABI`: `abi_guest.wasm` (guests/abi-guest).
 //! - `ANYWASM_GUEST_BENCH`: `bench_guest.wasm` (guests/bench-guest).
 //! - `ANYWASM_GUEST_ECHO`: `echo_guest.wasm` (guests/echo-guest).
+//! - `ANYWASM_GUEST_SERVICES`: `services_guest.wasm` (guests/services-guest).
 //!
 //! A missing wasm32 target is added with rustup when rustup manages the
 //! compiler (see `build/wasm_target.rs`), with one line saying so.
@@ -28,6 +29,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("abi_guest", "ANYWASM_GUEST_ABI"),
     ("bench_guest", "ANYWASM_GUEST_BENCH"),
     ("echo_guest", "ANYWASM_GUEST_ECHO"),
+    ("services_guest", "ANYWASM_GUEST_SERVICES"),
 ];
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         guests.join("abi-guest"),
         guests.join("bench-guest"),
         guests.join("echo-guest"),
+        guests.join("services-guest"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),

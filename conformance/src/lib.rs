@@ -42,6 +42,9 @@ pub mod guests {
     /// `conformance/guests/echo-guest`: the smallest SDK plugin (`noop`,
     /// `echo` of a `Vec<u8>`), built as the guest SDK documents.
     pub const ECHO_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_ECHO"));
+    /// `conformance/guests/services-guest`: init configuration, every host
+    /// service, a host function to mock and the limits, for `anywasm-test`.
+    pub const SERVICES_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_SERVICES"));
 }
 
 use anywasm::BackendKind;
