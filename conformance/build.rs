@@ -7,6 +7,7 @@
 //! - `ANYWASM_GUEST_ECHO`: `echo_guest.wasm` (guests/echo-guest), wasm32-unknown-unknown.
 //! - `ANYWASM_GUEST_WASI`: `wasi_guest.wasm` (guests/wasi-guest), wasm32-wasip1.
 //! - `ANYWASM_GUEST_HELLO_WASI`: `hello_wasi.wasm` (guests/hello-wasi), a wasm32-wasip1 command.
+//! - `ANYWASM_GUEST_SERVICES`: `services_guest.wasm` (guests/services-guest), wasm32-unknown-unknown.
 //!
 //! A missing target is added with rustup when rustup manages the compiler
 //! (see `build/wasm_target.rs`), with one line saying so.
@@ -44,6 +45,7 @@ const BUILDS: &[Build] = &[
             ("abi_guest", "ANYWASM_GUEST_ABI"),
             ("bench_guest", "ANYWASM_GUEST_BENCH"),
             ("echo_guest", "ANYWASM_GUEST_ECHO"),
+            ("services_guest", "ANYWASM_GUEST_SERVICES"),
         ],
     ),
     (
@@ -72,6 +74,7 @@ fn main() {
         guests.join("echo-guest"),
         guests.join("wasi-guest"),
         guests.join("hello-wasi"),
+        guests.join("services-guest"),
         root.join("crates/guest"),
         root.join("crates/core/src"),
         root.join("crates/core/Cargo.toml"),

@@ -49,6 +49,9 @@ pub mod guests {
     /// `conformance/guests/hello-wasi`: a `wasm32-wasip1` hello-world
     /// command that prints its arguments and exits with their count.
     pub const HELLO_WASI: &[u8] = include_bytes!(env!("ANYWASM_GUEST_HELLO_WASI"));
+    /// `conformance/guests/services-guest`: init configuration, every host
+    /// service, a host function to mock and the limits, for `anywasm-test`.
+    pub const SERVICES_GUEST: &[u8] = include_bytes!(env!("ANYWASM_GUEST_SERVICES"));
 }
 
 use anywasm::BackendKind;
@@ -61,6 +64,9 @@ pub enum Capability {
     ExactStackLimit,
     /// `Config::instance_pool` preallocates instance slots.
     InstancePool,
+    /// Compiled modules can be serialised and loaded back
+    /// (`Runtime::serialize_module`).
+    Artifacts,
 }
 
 /// A backend under test and what it declares it can do.
@@ -99,10 +105,16 @@ pub fn backends() -> Vec<Backend> {
                         "wasmer has no pooling allocator",
                     ),
                 ],
-                BackendKind::Wasmi => vec![(
-                    Capability::InstancePool,
-                    "wasmi has no pooling allocator",
-                )],
+                BackendKind::Wasmi => vec![
+                    (
+                        Capability::InstancePool,
+                        "wasmi has no pooling allocator",
+                    ),
+                    (
+                        Capability::Artifacts,
+                        "wasmi compiles lazily and has no serialised modules",
+                    ),
+                ],
                 _ => Vec::new(),
             },
         })

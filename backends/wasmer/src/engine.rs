@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anywasm_core::{BackendKind, Config, Error, ErrorKind, Limits, Runtime};
+use anywasm_core::{ArtifactFormat, BackendKind, Config, Error, ErrorKind, Limits, Runtime};
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features, NativeEngineExt};
 
 use crate::convert::{compile_error, err};
@@ -19,6 +19,8 @@ struct Inner {
     id: u64,
     engine: wasmer::Engine,
     config: Config,
+    /// Computed on first use (see `artifact.rs`).
+    artifact_format: std::sync::OnceLock<ArtifactFormat>,
     /// Present when fuel metering is compiled in.
     metering: Option<Arc<FuelMetering>>,
     /// Present when timeouts are enabled.
@@ -91,6 +93,7 @@ impl Engine {
                 id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
                 engine,
                 config: config.clone(),
+                artifact_format: std::sync::OnceLock::new(),
                 metering,
                 #[cfg(unix)]
                 watchdog: config
@@ -98,6 +101,39 @@ impl Engine {
                     .then(crate::watchdog::Watchdog::default),
             }),
         }
+    }
+
+    /// The configuration this engine was created with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The format of this engine's serialised modules (see
+    /// [`Runtime::artifact_format`]).
+    pub fn artifact_format(&self) -> &ArtifactFormat {
+        self.inner
+            .artifact_format
+            .get_or_init(|| crate::artifact::format(self))
+    }
+
+    /// Serialise `module` (wasmer's `Module::serialize`), for
+    /// [`deserialize_module`](Self::deserialize_module) on an engine of the
+    /// same [`artifact_format`](Self::artifact_format).
+    pub fn serialize_module(&self, module: &Module) -> Result<Vec<u8>, Error> {
+        crate::artifact::serialize(module)
+    }
+
+    /// Load a module [`serialize_module`](Self::serialize_module) wrote
+    /// (wasmer's `Module::deserialize`).
+    ///
+    /// # Safety
+    ///
+    /// As [`Runtime::deserialize_module`]: `bytes` are exactly what
+    /// `serialize_module` returned on an engine of an equal
+    /// [`artifact_format`](Self::artifact_format), unmodified since.
+    pub unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<Module, Error> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { crate::artifact::deserialize(self, bytes) }
     }
 
     /// The underlying wasmer engine.
@@ -157,5 +193,18 @@ impl Runtime for Engine {
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>, Error> {
         Store::new(self, data, limits)
+    }
+
+    fn artifact_format(&self) -> Option<ArtifactFormat> {
+        Some(Engine::artifact_format(self).clone())
+    }
+
+    fn serialize_module(&self, module: &Module) -> Result<Vec<u8>, Error> {
+        Engine::serialize_module(self, module)
+    }
+
+    unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<Module, Error> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { Engine::deserialize_module(self, bytes) }
     }
 }

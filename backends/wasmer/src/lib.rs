@@ -91,6 +91,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod artifact;
 mod convert;
 mod engine;
 mod fuel;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anywasm_core::{
-    BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Runtime as _, Val, check_args,
+    BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Val, check_args,
 };
 use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
 

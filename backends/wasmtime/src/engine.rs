@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use anywasm_core::{BackendKind, Config, ErrorKind, Limits, Result, Runtime};
+use anywasm_core::{ArtifactFormat, BackendKind, Config, ErrorKind, Limits, Result, Runtime};
 
 use crate::error::{chain_message, err};
 use crate::ticker::Ticker;
@@ -26,6 +26,8 @@ pub struct Engine {
 struct Inner {
     engine: wasmtime::Engine,
     config: Config,
+    /// Computed on first use (see `artifact.rs`).
+    artifact_format: std::sync::OnceLock<ArtifactFormat>,
     // Declared last: dropped after `engine` is no longer needed by us.
     ticker: Option<Ticker>,
 }
@@ -112,6 +114,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 engine,
                 config: config.clone(),
+                artifact_format: std::sync::OnceLock::new(),
                 ticker,
             }),
         })
@@ -134,6 +137,34 @@ impl Engine {
     /// [`Runtime::store`].
     pub fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
         Store::create(self, data, limits)
+    }
+
+    /// The format of this engine's serialised modules (see
+    /// [`Runtime::artifact_format`]).
+    pub fn artifact_format(&self) -> &ArtifactFormat {
+        self.inner
+            .artifact_format
+            .get_or_init(|| crate::artifact::format(self))
+    }
+
+    /// Serialise `module` (wasmtime's `Module::serialize`), for
+    /// [`deserialize_module`](Self::deserialize_module) on an engine of the
+    /// same [`artifact_format`](Self::artifact_format).
+    pub fn serialize_module(&self, module: &Module) -> Result<Vec<u8>> {
+        crate::artifact::serialize(module)
+    }
+
+    /// Load a module [`serialize_module`](Self::serialize_module) wrote
+    /// (wasmtime's `Module::deserialize`).
+    ///
+    /// # Safety
+    ///
+    /// As [`Runtime::deserialize_module`]: `bytes` are exactly what
+    /// `serialize_module` returned on an engine of an equal
+    /// [`artifact_format`](Self::artifact_format), unmodified since.
+    pub unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<Module> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { crate::artifact::deserialize(self, bytes) }
     }
 
     /// The wasmtime engine underneath.
@@ -166,5 +197,18 @@ impl Runtime for Engine {
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
         Engine::store(self, data, limits)
+    }
+
+    fn artifact_format(&self) -> Option<ArtifactFormat> {
+        Some(Engine::artifact_format(self).clone())
+    }
+
+    fn serialize_module(&self, module: &Module) -> Result<Vec<u8>> {
+        Engine::serialize_module(self, module)
+    }
+
+    unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<Module> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { Engine::deserialize_module(self, bytes) }
     }
 }

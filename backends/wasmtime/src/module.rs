@@ -49,6 +49,11 @@ impl Module {
         let wasm = metered.as_deref().unwrap_or(wasm);
         let inner = wasmtime::Module::from_binary(engine.raw(), wasm)
             .map_err(|e| err(ErrorKind::Compile, chain_message(&e)))?;
+        Ok(Self::from_raw(inner))
+    }
+
+    /// Wrap a wasmtime module (compiled or deserialised by this crate's engine).
+    pub(crate) fn from_raw(inner: wasmtime::Module) -> Self {
         let imports = inner
             .imports()
             // The gas counter is the store's business, not the user's.
@@ -70,11 +75,11 @@ impl Module {
                 })
             })
             .collect();
-        Ok(Self {
+        Self {
             inner,
             imports,
             exports,
-        })
+        }
     }
 
     /// The wasmtime module underneath.

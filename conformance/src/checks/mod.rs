@@ -2,6 +2,7 @@
 //! here; the runner and the CLI pick it up on every backend.
 
 mod abi;
+mod artifact;
 mod gas;
 mod host;
 mod limits;
@@ -57,5 +58,6 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(wasi::checks());
     all.extend(wasi_fs::checks());
     all.extend(wasi_plugin::checks());
+    all.extend(artifact::checks());
     all
 }

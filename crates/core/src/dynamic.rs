@@ -16,8 +16,8 @@ use core::any::Any;
 use core::fmt;
 
 use crate::{
-    BackendKind, Config, Error, ErrorKind, ExportType, FuncType, ImportType, Limits, Linker,
-    Module, Result, Runtime, Store, Val,
+    ArtifactFormat, BackendKind, Config, Error, ErrorKind, ExportType, FuncType, ImportType,
+    Limits, Linker, Module, Result, Runtime, Store, Val,
 };
 
 /// A compiled module of some engine.
@@ -89,6 +89,19 @@ pub trait DynRuntime<T: Send + 'static>: Send + Sync {
     fn compile(&self, wasm: &[u8]) -> Result<DynModule>;
     /// A new store.
     fn store(&self, data: T, limits: &Limits) -> Result<Box<dyn DynStore<T>>>;
+    /// See [`Runtime::artifact_format`].
+    fn artifact_format(&self) -> Option<ArtifactFormat>;
+    /// See [`Runtime::serialize_module`]; a module another engine compiled
+    /// is [`ErrorKind::TypeMismatch`].
+    fn serialize_module(&self, module: &DynModule) -> Result<Vec<u8>>;
+    /// See [`Runtime::deserialize_module`].
+    ///
+    /// # Safety
+    ///
+    /// As [`Runtime::deserialize_module`]: `bytes` are exactly what
+    /// `serialize_module` returned on an engine of an equal
+    /// [`ArtifactFormat`], unmodified since.
+    unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<DynModule>;
 }
 
 impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
@@ -102,6 +115,31 @@ impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
 
     fn compile(&self, wasm: &[u8]) -> Result<DynModule> {
         Ok(DynModule::new(R::BACKEND, Runtime::compile(self, wasm)?))
+    }
+
+    fn artifact_format(&self) -> Option<ArtifactFormat> {
+        Runtime::artifact_format(self)
+    }
+
+    fn serialize_module(&self, module: &DynModule) -> Result<Vec<u8>> {
+        let module = module.downcast::<R::Module>().ok_or_else(|| {
+            Error::new(
+                ErrorKind::TypeMismatch,
+                alloc::format!(
+                    "a module compiled by {} cannot be serialised by {}",
+                    module.backend(),
+                    R::BACKEND
+                ),
+            )
+            .with_backend(R::BACKEND)
+        })?;
+        Runtime::serialize_module(self, module)
+    }
+
+    unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<DynModule> {
+        // SAFETY: the caller's promise, forwarded unchanged.
+        let module = unsafe { Runtime::deserialize_module(self, bytes) }?;
+        Ok(DynModule::new(R::BACKEND, module))
     }
 
     fn store(&self, data: T, limits: &Limits) -> Result<Box<dyn DynStore<T>>> {

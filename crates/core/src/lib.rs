@@ -15,6 +15,8 @@
 //! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
 //! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
 //!   each store's budgets.
+//! - [`ArtifactFormat`]: what a serialised module ([`Runtime::serialize_module`])
+//!   is compatible with, for hosts that keep compiled code across processes.
 //! - [`abi`]: the plugin call ABI shared by hosts and guests (`docs/abi.md`);
 //!   [`Linker::abi_func`] defines typed host functions over it, gated by
 //!   [`Capabilities`] (denied by default).
@@ -46,6 +48,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+mod artifact;
 mod backend;
 mod capability;
 mod dynamic;
@@ -58,6 +61,7 @@ mod runtime;
 mod typed;
 mod value;
 
+pub use artifact::{ArtifactFormat, artifacts_unsupported};
 pub use backend::{BackendKind, UnknownBackend};
 pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};

@@ -16,8 +16,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::{
-    BackendKind, Config, Error, ErrorKind, ExportType, ExternType, FuncType, ImportType, Limits,
-    Linker, Result, Val,
+    ArtifactFormat, BackendKind, Config, Error, ErrorKind, ExportType, ExternType, FuncType,
+    ImportType, Limits, Linker, Result, Val, artifacts_unsupported,
 };
 
 /// An engine: compiles modules and creates stores.
@@ -42,6 +42,42 @@ pub trait Runtime: Clone + Send + Sync + Sized + 'static {
 
     /// A new store holding `data`, enforcing `limits`.
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Self::Store<T>>;
+
+    /// The format of this engine's serialised modules, or `None` if it has
+    /// none (see [`ArtifactFormat`]; wasmi compiles lazily and has none).
+    fn artifact_format(&self) -> Option<ArtifactFormat> {
+        None
+    }
+
+    /// Serialise a module this engine compiled, to be loaded later with
+    /// [`deserialize_module`](Self::deserialize_module) by an engine of the
+    /// same [`ArtifactFormat`]. [`ErrorKind::Unsupported`] on engines
+    /// without artifacts.
+    fn serialize_module(&self, module: &Self::Module) -> Result<Vec<u8>> {
+        let _ = module;
+        Err(artifacts_unsupported(Self::BACKEND))
+    }
+
+    /// Load a module from bytes [`serialize_module`](Self::serialize_module)
+    /// wrote, without compiling. [`ErrorKind::Unsupported`] on engines
+    /// without artifacts; bytes the engine recognises as foreign give
+    /// [`ErrorKind::Engine`].
+    ///
+    /// # Safety
+    ///
+    /// The bytes are machine code and engine data structures that are used
+    /// as they are, so they must be exactly what `serialize_module` returned
+    /// on an engine whose [`artifact_format`](Self::artifact_format) equals
+    /// this engine's, unmodified since. The engines check little themselves
+    /// (wasmtime its version and settings, wasmer only a magic number, its
+    /// format revision and CPU features): anything else, from a flipped bit
+    /// to bytes an attacker wrote, is undefined behaviour, up to running
+    /// arbitrary code. Hosts that keep artifacts on disk must check their
+    /// integrity and origin first (`anywasm-cache` does).
+    unsafe fn deserialize_module(&self, bytes: &[u8]) -> Result<Self::Module> {
+        let _ = bytes;
+        Err(artifacts_unsupported(Self::BACKEND))
+    }
 }
 
 /// A compiled module.

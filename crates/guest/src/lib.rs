@@ -102,8 +102,9 @@
 //!
 //! - [`plugin!`]: the `anywasm:abi` custom section (the ABI version, 4 bytes
 //!   little endian), the `anywasm:manifest` section (TOML, built and checked
-//!   at compile time), and the allocator exports `anywasm_alloc` /
-//!   `anywasm_free`. Use it exactly once per plugin.
+//!   at compile time from its keys, or a manifest file of the crate taken
+//!   as is), and the allocator exports `anywasm_alloc` / `anywasm_free`.
+//!   Use it exactly once per plugin.
 //! - [`export!`]: for each function, an export of the same name with the ABI
 //!   signature `(i32 ptr, i32 len) -> i64`. It takes ownership of the request,
 //!   decodes it, frees it, runs the function and returns the encoded envelope
@@ -185,7 +186,10 @@ pub mod __private {
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
-    pub use crate::manifest::{Manifest, bytes as manifest_bytes, len as manifest_len};
+    pub use crate::manifest::{
+        Manifest, bytes as manifest_bytes, len as manifest_len, text_bytes as manifest_text_bytes,
+        text_len as manifest_text_len,
+    };
     use crate::{GuestError, rt};
 
     /// `anywasm_alloc`.
@@ -261,7 +265,7 @@ pub mod __private {
 /// Declare the plugin: emits the `anywasm:abi` and `anywasm:manifest` custom
 /// sections and the allocator exports `anywasm_alloc` / `anywasm_free`.
 ///
-/// Keys, in this order: `name` (`[a-z0-9_-]+`) and `version` (semver) are
+/// Two forms. Keys, in this order: `name` (`[a-z0-9_-]+`) and `version` (semver) are
 /// required; `description`, `entry_points`, `capabilities` and `wasi` (the
 /// WASI access a `wasm32-wasip1` plugin asks for, e.g. `["stdout", "clock"]`;
 /// directories go in a sidecar manifest's `[wasi.dirs]`) are optional.
@@ -290,9 +294,33 @@ pub mod __private {
 /// capabilities = ["log"]
 /// ```
 ///
+/// Or `manifest:` with the whole manifest as TOML text, usually a file of
+/// the crate, for what the keys above cannot say (`[limits]`, `[config]`,
+/// `[dependencies]`, `subscribes`, `min_host_version`; the keys are those
+/// of the plugin manager's manifest). The compiler checks only that it is
+/// at most 64 KiB with top-level `name` and `version` keys;
+/// `anywasm build` and every host check the rest.
+///
+/// ```no_run
+/// anywasm_guest::plugin!(manifest: "name = \"echo\"\nversion = \"0.1.0\"\n[limits]\nfuel = 1000000\n");
+/// // In a plugin crate: plugin!(manifest: include_str!("../anywasm.toml"));
+/// # fn main() {}
+/// ```
+///
 /// Use it once per plugin: a second use is a duplicate-symbol link error.
 #[macro_export]
 macro_rules! plugin {
+    (manifest: $text:expr $(,)?) => {
+        const _: () = {
+            const MANIFEST_LEN: usize = $crate::__private::manifest_text_len($text);
+
+            #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:manifest"))]
+            #[used]
+            static MANIFEST_SECTION: [u8; MANIFEST_LEN] =
+                $crate::__private::manifest_text_bytes::<MANIFEST_LEN>($text);
+        };
+        $crate::__plugin_runtime!();
+    };
     (
         name: $name:expr,
         version: $version:expr
@@ -313,14 +341,24 @@ macro_rules! plugin {
             };
             const MANIFEST_LEN: usize = $crate::__private::manifest_len(&MANIFEST);
 
-            #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:abi"))]
-            #[used]
-            static ABI: [u8; 4] = $crate::ABI_VERSION.to_le_bytes();
-
             #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:manifest"))]
             #[used]
             static MANIFEST_SECTION: [u8; MANIFEST_LEN] =
                 $crate::__private::manifest_bytes::<MANIFEST_LEN>(&MANIFEST);
+        };
+        $crate::__plugin_runtime!();
+    };
+}
+
+/// The ABI section and the allocator exports every plugin has.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_runtime {
+    () => {
+        const _: () = {
+            #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "anywasm:abi"))]
+            #[used]
+            static ABI: [u8; 4] = $crate::ABI_VERSION.to_le_bytes();
 
             /// `anywasm_alloc(len) -> ptr`: `len` fresh bytes, 0 on failure.
             #[unsafe(no_mangle)]

@@ -185,6 +185,75 @@ pub const fn bytes<const N: usize>(m: &Manifest<'_>) -> [u8; N] {
     buf
 }
 
+/// Length of a manifest written as TOML text (`plugin!(manifest: ..)`),
+/// after the checks a compiler can make: not empty, at most 64 KiB, and
+/// top-level `name` and `version` keys present. The values are checked by
+/// `anywasm build` and by hosts when they load the plugin.
+pub const fn text_len(text: &str) -> usize {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        panic!("anywasm plugin manifest is empty");
+    }
+    if b.len() > MAX_MANIFEST_BYTES {
+        panic!("anywasm plugin manifest is larger than 64 KiB");
+    }
+    if !has_top_level_key(b, b"name") {
+        panic!("anywasm plugin manifest has no top-level `name = ...`");
+    }
+    if !has_top_level_key(b, b"version") {
+        panic!("anywasm plugin manifest has no top-level `version = ...`");
+    }
+    b.len()
+}
+
+/// The manifest text as a section; `N` must be [`text_len(text)`](text_len).
+pub const fn text_bytes<const N: usize>(text: &str) -> [u8; N] {
+    let b = text.as_bytes();
+    if b.len() != N {
+        panic!("manifest length mismatch");
+    }
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = b[i];
+        i += 1;
+    }
+    out
+}
+
+/// Whether a line before the first `[table]` reads `key = ...` (spaces
+/// around the key allowed).
+const fn has_top_level_key(text: &[u8], key: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        // Start of a line: skip indentation.
+        while i < text.len() && (text[i] == b' ' || text[i] == b'\t') {
+            i += 1;
+        }
+        if i < text.len() && text[i] == b'[' {
+            return false;
+        }
+        let mut k = 0;
+        while k < key.len() && i + k < text.len() && text[i + k] == key[k] {
+            k += 1;
+        }
+        if k == key.len() {
+            let mut j = i + k;
+            while j < text.len() && (text[j] == b' ' || text[j] == b'\t') {
+                j += 1;
+            }
+            if j < text.len() && text[j] == b'=' {
+                return true;
+            }
+        }
+        while i < text.len() && text[i] != b'\n' {
+            i += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
 /// `MAJOR.MINOR.PATCH` (no leading zeros), then optional `-pre` and `+build`,
 /// dot-separated non-empty identifiers of `[0-9A-Za-z-]`.
 const fn is_semver(v: &[u8]) -> bool {
@@ -282,6 +351,17 @@ mod tests {
             core::str::from_utf8(&b).unwrap(),
             "name = \"a\"\nversion = \"0.0.0\"\ncapabilities = []\n"
         );
+    }
+
+    #[test]
+    fn text_manifests_need_name_and_version_at_the_top() {
+        const TEXT: &str = "# comment\n  name = \"a\"\nversion=\"1.0.0\"\n[limits]\nfuel = 5\n";
+        const N: usize = text_len(TEXT);
+        assert_eq!(&text_bytes::<N>(TEXT), TEXT.as_bytes());
+        assert!(has_top_level_key(TEXT.as_bytes(), b"name"));
+        assert!(!has_top_level_key(TEXT.as_bytes(), b"fuel"));
+        assert!(!has_top_level_key(b"names = 1\n", b"name"));
+        assert!(!has_top_level_key(b"[x]\nname = 1\n", b"name"));
     }
 
     #[test]

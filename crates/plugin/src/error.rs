@@ -33,6 +33,9 @@ pub enum PluginError {
         /// What is wrong.
         message: String,
     },
+    /// A signing or public key file is malformed, or no key could be made.
+    #[error("{0}")]
+    Key(String),
     /// The plugin needs a newer host.
     #[error("plugin `{plugin}` needs host version {required} or newer, this host is {host}")]
     HostVersion {

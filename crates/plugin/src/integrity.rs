@@ -22,19 +22,24 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `N` bytes from exactly `2 * N` hex digits.
+pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut raw = [0u8; N];
+    for (i, out) in raw.iter_mut().enumerate() {
+        *out = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(raw)
+}
+
 fn parse_signature(bytes: &[u8]) -> Option<Signature> {
     if let Ok(raw) = <[u8; 64]>::try_from(bytes) {
         return Some(Signature::from_bytes(&raw));
     }
     let text = std::str::from_utf8(bytes).ok()?.trim();
-    if text.len() != 128 {
-        return None;
-    }
-    let mut raw = [0u8; 64];
-    for (i, out) in raw.iter_mut().enumerate() {
-        *out = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(Signature::from_bytes(&raw))
+    unhex::<64>(text).map(|raw| Signature::from_bytes(&raw))
 }
 
 /// Check the detached signature of `wasm` (the contents of `path`).

@@ -44,8 +44,16 @@
 //!   a new version replaces the old only once it is compiled, instantiated
 //!   and its `init` has succeeded; calls in flight finish on the version
 //!   they started on. Compiled modules are cached by SHA-256 in memory, so
-//!   an unchanged file is not compiled again; engine-native artifacts are
-//!   never loaded from disk (plugins are always compiled from wasm bytes).
+//!   an unchanged file is not compiled again.
+//! - Cold starts: with [`PluginManagerBuilder::module_cache`] (an
+//!   `anywasm_cache::ModuleCache`), compiled code is kept on disk and a
+//!   later process loads it instead of compiling (wasmtime, wasmer;
+//!   [`PluginInfo::code`] says where each plugin's code came from). Entries
+//!   are integrity-checked before the engine sees them, and the cache
+//!   directory may not overlap the plugin directory: engine-native code is
+//!   never read from where plugins are written.
+//! - [`signing`]: keys, detached signatures and verification, the same
+//!   scheme the manager checks (what `anywasm keygen/sign/verify` use).
 //!
 //! ## Host services
 //!
@@ -100,6 +108,13 @@
 //! to load, naming that capability, like any other import. Fuel, timeouts
 //! and memory caps apply inside WASI calls as everywhere.
 //!
+//! Where the data comes from is the host's choice: [`KvStore`], [`Clock`],
+//! [`Entropy`] and [`LogSink`] (builder methods `kv_store`, `clock`,
+//! `entropy`, `log_sink`; together a [`HostServices`]). Outside a manager,
+//! [`define_services`] puts the same host functions in any
+//! `Linker<HostCtx>` (the test harness `anywasm-test` does, with a fixed
+//! clock, seeded random bytes and a captured log).
+//!
 //! ## Lifecycle exports (all optional)
 //!
 //! | export | request | when |
@@ -119,6 +134,7 @@
 
 #![deny(missing_docs)]
 
+mod builder;
 mod deps;
 mod error;
 mod integrity;
@@ -127,20 +143,25 @@ mod manifest;
 mod metrics;
 mod policy;
 mod services;
+pub mod signing;
 mod version;
 mod wasi;
 mod watch;
 
+pub use builder::{DEFAULT_CALL_TIMEOUT, PluginManagerBuilder};
 pub use error::{PluginError, Result};
 pub use integrity::{Checksum, hex, sha256};
 pub use manager::{
-    DEFAULT_CALL_TIMEOUT, HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT,
-    PluginInfo, PluginManager, PluginManagerBuilder, SHUTDOWN_EXPORT, Status,
+    CodeSource, HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT, PluginInfo,
+    PluginManager, SHUTDOWN_EXPORT, Status,
 };
 pub use manifest::{Manifest, ManifestLimits};
 pub use metrics::{MetricsSnapshot, WINDOW};
 pub use policy::CapabilityPolicy;
-pub use services::{HostCtx, KvStore, MAX_RANDOM_BYTES, MemoryKv};
+pub use services::{
+    Clock, Entropy, HostCtx, HostServices, KvStore, LogSink, MAX_RANDOM_BYTES, MemoryKv, OsEntropy,
+    SystemClock, TracingLog, define_services,
+};
 pub use wasi::{WASI_ENTRIES, WasiRequest};
 
-pub use ed25519_dalek::VerifyingKey;
+pub use ed25519_dalek::{SigningKey, VerifyingKey};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use anywasm::{
-    BackendKind, Config, DynModule, DynRuntime, ErrorKind, ExternType, Limits, Linker, Plugin, abi,
+    BackendKind, DynModule, DynRuntime, ErrorKind, ExternType, Limits, Linker, Plugin, abi,
 };
 use ed25519_dalek::VerifyingKey;
 use semver::Version as SemVer;
@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use crate::error::{PluginError, Result};
 use crate::integrity::{self, Checksum};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::services::{self, HostCtx, KvStore, MemoryKv, Message, Services};
+use crate::services::{HostCtx, HostServices, Message};
 use crate::version::{Pool, Version};
-use crate::{CapabilityPolicy, Manifest, deps, watch};
+use crate::{CapabilityPolicy, Manifest, PluginManagerBuilder, deps};
 
 /// Export called with the plugin's configuration when an instance is made.
 pub const INIT_EXPORT: &str = "init";
@@ -30,269 +30,32 @@ pub const HEALTH_EXPORT: &str = "health";
 /// Export receiving pub/sub messages, `(String topic, Vec<u8> payload)`.
 pub const MESSAGE_EXPORT: &str = "on_message";
 
-/// Configures and builds a [`PluginManager`].
-pub struct PluginManagerBuilder {
-    dir: Option<PathBuf>,
-    engine: std::result::Result<BackendKind, String>,
-    config: Config,
-    limits: Limits,
-    max_plugins: usize,
-    pool_size: usize,
-    policy: CapabilityPolicy,
-    hot_reload: bool,
-    debounce: Duration,
-    trusted: Vec<VerifyingKey>,
-    require_signatures: bool,
-    kv: Arc<dyn KvStore>,
-    host_version: SemVer,
-    plugin_config: BTreeMap<String, BTreeMap<String, String>>,
-    #[allow(clippy::type_complexity)]
-    host_fns: Vec<Box<dyn FnOnce(&mut Linker<HostCtx>) + Send>>,
-}
-
-impl std::fmt::Debug for PluginManagerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginManagerBuilder")
-            .field("dir", &self.dir)
-            .field("engine", &self.engine)
-            .field("hot_reload", &self.hot_reload)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The per-call deadline of a default manager (see
-/// [`PluginManagerBuilder::limits`]).
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl Default for PluginManagerBuilder {
-    fn default() -> Self {
-        Self {
-            dir: None,
-            engine: Ok(anywasm::compiled_backends()[0]),
-            config: Config::new().consume_fuel(true).timeouts(true),
-            limits: Limits::new()
-                .memory_bytes(64 << 20)
-                .instances(16)
-                .timeout(DEFAULT_CALL_TIMEOUT),
-            max_plugins: 256,
-            pool_size: 4,
-            policy: CapabilityPolicy::new(),
-            hot_reload: false,
-            debounce: Duration::from_millis(200),
-            trusted: Vec::new(),
-            require_signatures: false,
-            kv: Arc::new(MemoryKv::default()),
-            host_version: env!("CARGO_PKG_VERSION")
-                .parse()
-                .expect("crate version is semver"),
-            plugin_config: BTreeMap::new(),
-            host_fns: Vec::new(),
-        }
-    }
-}
-
-impl PluginManagerBuilder {
-    /// The directory [`PluginManager::discover`] scans and hot reload watches.
-    pub fn plugin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = Some(dir.into());
-        self
-    }
-
-    /// The engine (default: the first of [`anywasm::compiled_backends`]).
-    pub fn engine(mut self, kind: BackendKind) -> Self {
-        self.engine = Ok(kind);
-        self
-    }
-
-    /// The engine by name (`"wasmtime"`, `"wasmer"`, `"wasmi"`); an unknown
-    /// name fails [`build`](Self::build).
-    pub fn engine_name(mut self, name: &str) -> Self {
-        self.engine = name.parse().map_err(|_| name.to_string());
-        self
-    }
-
-    /// The engine configuration (default: fuel metering and timeouts on, so
-    /// fuel budgets, the fuel metric and the default per-call deadline
-    /// work). A configuration without timeouts needs limits without a
-    /// timeout too.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Default limits of every plugin store (default: 64 MiB memory, 16
-    /// instances per store, [`DEFAULT_CALL_TIMEOUT`] per call). A manifest
-    /// may ask for less memory, fuel or time than these, never more. A fuel
-    /// budget here is per call.
-    ///
-    /// The default deadline is there so that no default manager runs a guest
-    /// call unbounded: fuel needs a budget to bound anything, and a host
-    /// function a guest calls is not metered at all.
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Most plugins loaded at once (default 256).
-    pub fn max_plugins(mut self, max: usize) -> Self {
-        self.max_plugins = max;
-        self
-    }
-
-    /// Instances per plugin (default 4); a manifest's `limits.instances`
-    /// may ask for fewer.
-    pub fn pool_size(mut self, size: usize) -> Self {
-        self.pool_size = size.max(1);
-        self
-    }
-
-    /// The capability policy (default: nothing granted).
-    pub fn capabilities(mut self, policy: CapabilityPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Watch the plugin directory and reload changed files (default off).
-    pub fn hot_reload(mut self, enable: bool) -> Self {
-        self.hot_reload = enable;
-        self
-    }
-
-    /// How long the directory must be quiet before changes are applied
-    /// (default 200 ms).
-    pub fn debounce(mut self, quiet: Duration) -> Self {
-        self.debounce = quiet;
-        self
-    }
-
-    /// Trust signatures made by `key`.
-    pub fn trust_key(mut self, key: VerifyingKey) -> Self {
-        self.trusted.push(key);
-        self
-    }
-
-    /// Refuse modules without a valid `<name>.wasm.sig` (default off; a
-    /// present but invalid signature is refused either way when keys are
-    /// trusted).
-    pub fn require_signatures(mut self, require: bool) -> Self {
-        self.require_signatures = require;
-        self
-    }
-
-    /// Storage behind the `kv` capability (default: [`MemoryKv`]).
-    pub fn kv_store(mut self, store: Arc<dyn KvStore>) -> Self {
-        self.kv = store;
-        self
-    }
-
-    /// This host's version, checked against manifests' `min_host_version`
-    /// (default: this crate's version).
-    pub fn host_version(mut self, version: SemVer) -> Self {
-        self.host_version = version;
-        self
-    }
-
-    /// Configuration passed to `plugin`'s `init`, over its manifest's `[config]`.
-    pub fn plugin_config(mut self, plugin: &str, key: &str, value: &str) -> Self {
-        self.plugin_config
-            .entry(plugin.into())
-            .or_default()
-            .insert(key.into(), value.into());
-        self
-    }
-
-    /// Add host-defined functions (e.g. [`Linker::abi_func`] with a
-    /// capability of your own, granted through the policy).
-    pub fn host_functions(
-        mut self,
-        define: impl FnOnce(&mut Linker<HostCtx>) + Send + 'static,
-    ) -> Self {
-        self.host_fns.push(Box::new(define));
-        self
-    }
-
-    /// Build the manager. Needs a tokio runtime (pub/sub delivery and hot
-    /// reload run as tasks on it); loading nothing yet: see
-    /// [`PluginManager::discover`].
-    pub fn build(self) -> Result<PluginManager> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| PluginError::Setup("build() must run inside a tokio runtime".into()))?;
-        let kind = self
-            .engine
-            .map_err(|name| PluginError::Setup(format!("unknown engine `{name}`")))?;
-        self.limits
-            .check_against(&self.config)
-            .map_err(|e| PluginError::Setup(e.to_string()))?;
-        let engine = anywasm::engine::<HostCtx>(kind, &self.config)
-            .map_err(|e| PluginError::Setup(e.to_string()))?;
-        let mut linker = Linker::new();
-        services::install(&mut linker);
-        for define in self.host_fns {
-            define(&mut linker);
-        }
-        let (bus, bus_rx) = tokio::sync::mpsc::unbounded_channel();
-        let services = Arc::new(Services { kv: self.kv, bus });
-        let inner = Arc::new(Inner {
-            engine,
-            linker,
-            services,
-            dir: self.dir,
-            limits: self.limits,
-            max_plugins: self.max_plugins,
-            pool_size: self.pool_size,
-            policy: self.policy,
-            trusted: self.trusted,
-            require_signatures: self.require_signatures,
-            host_version: self.host_version,
-            plugin_config: self.plugin_config,
-            plugins: RwLock::new(BTreeMap::new()),
-            cache: Mutex::new(HashMap::new()),
-            compiles: AtomicU64::new(0),
-            ops: tokio::sync::Mutex::new(()),
-            watcher: Mutex::new(None),
-        });
-        let manager = PluginManager { inner };
-        handle.spawn(dispatch(Arc::downgrade(&manager.inner), bus_rx));
-        if self.hot_reload {
-            let dir =
-                manager.inner.dir.clone().ok_or_else(|| {
-                    PluginError::Setup("hot reload needs a plugin directory".into())
-                })?;
-            let watcher =
-                watch::start(&handle, &dir, self.debounce, Arc::downgrade(&manager.inner))?;
-            *manager
-                .inner
-                .watcher
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(watcher);
-        }
-        Ok(manager)
-    }
-}
-
 pub(crate) struct Inner {
-    engine: Box<dyn DynRuntime<HostCtx>>,
-    linker: Linker<HostCtx>,
-    services: Arc<Services>,
-    dir: Option<PathBuf>,
-    limits: Limits,
-    max_plugins: usize,
-    pool_size: usize,
-    policy: CapabilityPolicy,
-    trusted: Vec<VerifyingKey>,
-    require_signatures: bool,
-    host_version: SemVer,
-    plugin_config: BTreeMap<String, BTreeMap<String, String>>,
-    plugins: RwLock<BTreeMap<String, Arc<Entry>>>,
-    cache: Mutex<HashMap<Checksum, DynModule>>,
-    compiles: AtomicU64,
+    pub(crate) engine: Box<dyn DynRuntime<HostCtx>>,
+    pub(crate) linker: Linker<HostCtx>,
+    pub(crate) services: Arc<HostServices>,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) limits: Limits,
+    pub(crate) max_plugins: usize,
+    pub(crate) pool_size: usize,
+    pub(crate) policy: CapabilityPolicy,
+    pub(crate) trusted: Vec<VerifyingKey>,
+    pub(crate) require_signatures: bool,
+    pub(crate) host_version: SemVer,
+    pub(crate) plugin_config: BTreeMap<String, BTreeMap<String, String>>,
+    pub(crate) plugins: RwLock<BTreeMap<String, Arc<Entry>>>,
+    /// Compiled modules by SHA-256, in memory.
+    pub(crate) cache: Mutex<HashMap<Checksum, DynModule>>,
+    /// Compiled modules on disk, across processes.
+    pub(crate) module_cache: Option<Arc<anywasm_cache::ModuleCache>>,
+    pub(crate) compiles: AtomicU64,
     /// Serialises load, reload and unload (never held by calls).
-    ops: tokio::sync::Mutex<()>,
-    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    pub(crate) ops: tokio::sync::Mutex<()>,
+    pub(crate) watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 /// A plugin name and every version it has had.
-struct Entry {
+pub(crate) struct Entry {
     current: RwLock<Arc<Version>>,
     metrics: Metrics,
     last_error: Mutex<Option<String>>,
@@ -333,6 +96,19 @@ pub enum Status {
     UpdateFailed,
 }
 
+/// Where a plugin version's compiled code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeSource {
+    /// Compiled from its wasm bytes.
+    Compiled,
+    /// The manager had compiled the same module (same SHA-256) before.
+    Memory,
+    /// Loaded from the disk cache
+    /// ([`module_cache`](crate::PluginManagerBuilder::module_cache)).
+    Disk,
+}
+
 /// What [`PluginManager::list_plugins`] reports per plugin.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -349,6 +125,16 @@ pub struct PluginInfo {
     pub sha256: String,
     /// Whether its signature verified against a trusted key.
     pub signed: bool,
+    /// Where its compiled code came from.
+    pub code: CodeSource,
+    /// The capabilities its manifest asks for.
+    pub capabilities: Vec<String>,
+    /// Those the host's policy granted (the rest are denied: importing
+    /// their host functions fails the load).
+    pub granted: Vec<String>,
+    /// The limits each of its stores runs under: the manifest's `[limits]`
+    /// capped by the host's; a fuel budget is per call.
+    pub limits: Limits,
     /// The file it was loaded from, if any.
     pub path: Option<PathBuf>,
     /// Instance pool size.
@@ -445,7 +231,8 @@ impl PluginManager {
     }
 
     /// How many modules have been compiled (unchanged modules come from the
-    /// in-memory cache keyed by SHA-256 and do not count again).
+    /// in-memory cache keyed by SHA-256, or from the disk cache, and do not
+    /// count).
     pub fn compile_count(&self) -> u64 {
         self.inner.compiles.load(Ordering::Relaxed)
     }
@@ -606,7 +393,10 @@ impl PluginManager {
     /// Publish `payload` to `topic` from the host; subscribers receive it
     /// asynchronously through their `on_message` export.
     pub fn publish(&self, topic: &str, payload: Vec<u8>) {
-        let _ = self.inner.services.bus.send(Message {
+        let Some(bus) = &self.inner.services.bus else {
+            return;
+        };
+        let _ = bus.send(Message {
             from: String::new(),
             topic: topic.into(),
             payload,
@@ -636,6 +426,10 @@ impl PluginManager {
                     },
                     sha256: integrity::hex(&v.checksum),
                     signed: v.signed,
+                    code: v.code,
+                    capabilities: v.manifest.capabilities.clone(),
+                    granted: v.granted.iter().map(str::to_string).collect(),
+                    limits: v.limits.clone(),
                     path: v.path.clone(),
                     instances: v.pool.size,
                     initial_memory_bytes: v.initial_memory_bytes,
@@ -756,26 +550,53 @@ impl Inner {
         })
     }
 
-    fn compile(&self, candidate: &Candidate) -> Result<DynModule> {
+    /// The compiled module of `candidate`: from memory (same SHA-256 seen
+    /// before), from the disk cache if there is one, or compiled.
+    fn compile(&self, candidate: &Candidate) -> Result<(DynModule, CodeSource)> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(module) = cache.get(&candidate.checksum) {
-            return Ok(module.clone());
+            return Ok((module.clone(), CodeSource::Memory));
         }
         drop(cache);
-        let module = self
-            .engine
-            .compile(&candidate.wasm)
-            .map_err(|source| PluginError::Load {
-                plugin: candidate.manifest.name.clone(),
-                source,
-            })?;
-        self.compiles.fetch_add(1, Ordering::Relaxed);
+        let name = &candidate.manifest.name;
+        let load_err = |source| PluginError::Load {
+            plugin: name.clone(),
+            source,
+        };
+        let (module, source) = match &self.module_cache {
+            Some(disk) => {
+                let cached = disk
+                    .load(&*self.engine, &candidate.wasm)
+                    .map_err(load_err)?;
+                let source = match &cached.outcome {
+                    anywasm_cache::Outcome::Hit => CodeSource::Disk,
+                    anywasm_cache::Outcome::Compiled { why, stored } => {
+                        if let anywasm_cache::Miss::Rejected(r) = why {
+                            tracing::warn!(plugin = %name, "module cache entry refused, compiled instead: {r}");
+                        }
+                        if let Err(e) = stored {
+                            tracing::warn!(plugin = %name, "compiled module not cached: {e}");
+                        }
+                        CodeSource::Compiled
+                    }
+                    _ => CodeSource::Compiled,
+                };
+                (cached.module, source)
+            }
+            None => (
+                self.engine.compile(&candidate.wasm).map_err(load_err)?,
+                CodeSource::Compiled,
+            ),
+        };
+        if source == CodeSource::Compiled {
+            self.compiles.fetch_add(1, Ordering::Relaxed);
+        }
         cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 256 {
             cache.clear();
         }
         cache.insert(candidate.checksum, module.clone());
-        Ok(module)
+        Ok((module, source))
     }
 
     /// Compile, instantiate and init one version (not yet visible to callers).
@@ -809,6 +630,10 @@ impl Inner {
         if let Some(f) = fuel {
             limits = limits.fuel(f);
         }
+        // Gas is the host's alone (the manifest has no key for it).
+        if let Some(g) = self.limits.gas_budget() {
+            limits = limits.gas(g);
+        }
         let timeout = cap(
             m.limits.timeout_ms,
             self.limits.call_timeout().map(|t| t.as_millis() as u64),
@@ -830,7 +655,7 @@ impl Inner {
         let initial_memory_bytes = anywasm::initial_memory_bytes(&candidate.wasm)
             .map_err(load_err)?
             .unwrap_or(0);
-        let module = self.compile(&candidate)?;
+        let (module, code) = self.compile(&candidate)?;
         let export = |n: &str| {
             module
                 .exports()
@@ -854,6 +679,7 @@ impl Inner {
             signed: candidate.signed,
             path: Some(candidate.path),
             module,
+            code,
             granted,
             wasi,
             limits,
@@ -883,7 +709,7 @@ impl Inner {
                 format!("a granted WASI directory cannot be opened: {e}"),
             ),
         })?;
-        let ctx = HostCtx::new(name, self.services.clone(), wasi);
+        let ctx = HostCtx::new(name, self.services.clone()).with_wasi(wasi);
         let mut plugin = Plugin::from_module(
             &*self.engine,
             &version.module,
@@ -902,9 +728,7 @@ impl Inner {
             if let Some(host) = self.plugin_config.get(name) {
                 config.extend(host.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            if let Some(f) = version.fuel_per_call {
-                let _ = plugin.store_mut().set_fuel(f);
-            }
+            refill(&version, &mut plugin);
             plugin
                 .call::<_, ()>(INIT_EXPORT, &config)
                 .map_err(|source| PluginError::Init {
@@ -1065,6 +889,9 @@ impl Inner {
                 }
             },
         };
+        if let Some(g) = version.limits.gas_budget() {
+            let _ = instance.store_mut().set_gas(g);
+        }
         let before = match version.fuel_per_call {
             Some(f) => instance.store_mut().set_fuel(f).ok().map(|()| f),
             None => instance.store_mut().fuel().ok(),
@@ -1103,6 +930,17 @@ impl Inner {
     }
 }
 
+/// Give `plugin` its per-call budgets again: fuel and gas are per call in a
+/// manager (the host's `Limits::gas` with `Config::gas`).
+fn refill(version: &Version, plugin: &mut Plugin<HostCtx>) {
+    if let Some(f) = version.fuel_per_call {
+        let _ = plugin.store_mut().set_fuel(f);
+    }
+    if let Some(g) = version.limits.gas_budget() {
+        let _ = plugin.store_mut().set_gas(g);
+    }
+}
+
 /// Wait for every call on `version` to finish, close its pool and run its
 /// `shutdown` export.
 async fn retire(inner: Arc<Inner>, version: Arc<Version>) {
@@ -1118,9 +956,7 @@ async fn retire(inner: Arc<Inner>, version: Arc<Version>) {
             None => blocking(|| inner.instantiate(&version)).ok(),
         };
         if let Some(mut instance) = instance {
-            if let Some(f) = version.fuel_per_call {
-                let _ = instance.store_mut().set_fuel(f);
-            }
+            refill(&version, &mut instance);
             if let Err(e) = blocking(|| instance.call::<(), ()>(SHUTDOWN_EXPORT, &())) {
                 tracing::warn!(plugin = %version.manifest.name, "shutdown failed: {e}");
             }
@@ -1135,7 +971,10 @@ async fn retire(inner: Arc<Inner>, version: Arc<Version>) {
 }
 
 /// Deliver published messages to subscribers' `on_message` exports.
-async fn dispatch(inner: Weak<Inner>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Message>) {
+pub(crate) async fn dispatch(
+    inner: Weak<Inner>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Message>,
+) {
     while let Some(message) = rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         let manager = PluginManager { inner };

@@ -4,13 +4,18 @@
 //!
 //! | import | capability | request | response |
 //! |---|---|---|---|
-//! | `log` | `log` | `String` | `()` (into `tracing`, target `anywasm_plugin::guest`, field `plugin`) |
-//! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch |
-//! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n random bytes |
+//! | `log` | `log` | `String` | `()` (to the [`LogSink`]: `tracing` by default) |
+//! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch (the [`Clock`]) |
+//! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n bytes (the [`Entropy`]) |
 //! | `kv_get` | `kv` | `String` key | `Option<Vec<u8>>` |
 //! | `kv_set` | `kv` | `(String, Vec<u8>)` | `()` |
 //! | `kv_delete` | `kv` | `String` key | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
+//!
+//! Where the data comes from is pluggable ([`HostServices`]): a host can
+//! persist the key-value store, and a test can fix the clock, seed the
+//! random bytes and capture the log (`anywasm-test` does) while the host
+//! functions themselves stay the ones the manager runs.
 //!
 //! A plugin that lists a topic in its manifest's `subscribes` receives each
 //! message published to it through its `on_message` export, with the request
@@ -63,6 +68,58 @@ impl KvStore for MemoryKv {
     }
 }
 
+/// The time behind the `clock` capability.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> Result<u64, HostError>;
+}
+
+/// The default [`Clock`]: the system's wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Result<u64, HostError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| HostError::new(e.to_string()))?;
+        Ok(now.as_millis() as u64)
+    }
+}
+
+/// The bytes behind the `random` capability.
+pub trait Entropy: Send + Sync + 'static {
+    /// Fill `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]) -> Result<(), HostError>;
+}
+
+/// The default [`Entropy`]: the operating system's generator (`getrandom`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), HostError> {
+        getrandom::fill(buf).map_err(|e| HostError::new(e.to_string()))
+    }
+}
+
+/// Where the `log` capability's lines go.
+pub trait LogSink: Send + Sync + 'static {
+    /// `plugin` logged `line`.
+    fn log(&self, plugin: &str, line: &str);
+}
+
+/// The default [`LogSink`]: `tracing` at level INFO, target
+/// `anywasm_plugin::guest`, with the plugin's name in the field `plugin`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingLog;
+
+impl LogSink for TracingLog {
+    fn log(&self, plugin: &str, line: &str) {
+        tracing::info!(target: "anywasm_plugin::guest", plugin = %plugin, "{line}");
+    }
+}
+
 /// A published message on its way to subscribers.
 #[derive(Clone, Debug)]
 pub(crate) struct Message {
@@ -71,18 +128,76 @@ pub(crate) struct Message {
     pub(crate) payload: Vec<u8>,
 }
 
-/// Shared by every store of a manager.
-pub(crate) struct Services {
+/// Where the host services get and put their data; shared by every store
+/// of a manager (or of a test). Defaults: [`MemoryKv`], [`SystemClock`],
+/// [`OsEntropy`], [`TracingLog`].
+#[derive(Clone)]
+pub struct HostServices {
     pub(crate) kv: Arc<dyn KvStore>,
-    pub(crate) bus: UnboundedSender<Message>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) entropy: Arc<dyn Entropy>,
+    pub(crate) log: Arc<dyn LogSink>,
+    /// The manager's pub/sub queue; without one, `publish` fails.
+    pub(crate) bus: Option<UnboundedSender<Message>>,
 }
 
-/// The host state of every plugin store: which plugin it is, the
-/// manager's services, and the plugin's WASI context (everything denied
+impl std::fmt::Debug for HostServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostServices")
+            .field("pubsub", &self.bus.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HostServices {
+    fn default() -> Self {
+        Self {
+            kv: Arc::new(MemoryKv::default()),
+            clock: Arc::new(SystemClock),
+            entropy: Arc::new(OsEntropy),
+            log: Arc::new(TracingLog),
+            bus: None,
+        }
+    }
+}
+
+impl HostServices {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Storage behind `kv`.
+    pub fn kv(mut self, store: Arc<dyn KvStore>) -> Self {
+        self.kv = store;
+        self
+    }
+
+    /// Time behind `clock`.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Bytes behind `random`.
+    pub fn entropy(mut self, entropy: Arc<dyn Entropy>) -> Self {
+        self.entropy = entropy;
+        self
+    }
+
+    /// Destination of `log`.
+    pub fn log(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log = sink;
+        self
+    }
+}
+
+/// The host state of every plugin store: which plugin it is, the services
+/// behind its host imports, and the plugin's WASI context (everything denied
 /// unless granted).
 pub struct HostCtx {
     plugin: Arc<str>,
-    services: Arc<Services>,
+    services: Arc<HostServices>,
     wasi: WasiCtx,
 }
 
@@ -95,17 +210,31 @@ impl std::fmt::Debug for HostCtx {
 }
 
 impl HostCtx {
-    pub(crate) fn new(plugin: &str, services: Arc<Services>, wasi: WasiCtx) -> Self {
+    /// The state of a store of `plugin`, served by `services`, with no WASI
+    /// access (see [`with_wasi`](Self::with_wasi)).
+    pub fn new(plugin: &str, services: Arc<HostServices>) -> Self {
         Self {
             plugin: plugin.into(),
             services,
-            wasi,
+            wasi: WasiCtx::builder().build(),
         }
+    }
+
+    /// Give the store's plugin this WASI context (what its manifest asked
+    /// for and the policy granted).
+    pub fn with_wasi(mut self, wasi: WasiCtx) -> Self {
+        self.wasi = wasi;
+        self
     }
 
     /// The name of the plugin this store belongs to.
     pub fn plugin(&self) -> &str {
         &self.plugin
+    }
+
+    /// The services behind this store's host imports.
+    pub fn services(&self) -> &HostServices {
+        &self.services
     }
 }
 
@@ -118,30 +247,31 @@ impl WasiView for HostCtx {
 /// Largest `random` request.
 pub const MAX_RANDOM_BYTES: u32 = 64 << 10;
 
-/// Define every host service in `linker`, and WASI preview 1 (each
-/// function behind its `wasi:*` capability).
-pub(crate) fn install(linker: &mut Linker<HostCtx>) {
+/// Define every host service in `linker` (module `anywasm`, each behind its
+/// capability) and WASI preview 1 (each function behind its `wasi:*`
+/// capability): what the plugin manager's own linker starts from. Stores
+/// whose state is a [`HostCtx`] then serve them from its [`HostServices`]
+/// and its WASI context. `publish` works only inside a plugin manager, which
+/// owns the message queue; elsewhere it answers an error.
+pub fn define_services(linker: &mut Linker<HostCtx>) {
     anywasm::wasi::add_to_linker(linker);
     let cap = DEFAULT_MESSAGE_CAP;
     linker.abi_func("log", "log", cap, |caller, line: String| {
-        let plugin = caller.data().plugin.clone();
-        tracing::info!(target: "anywasm_plugin::guest", plugin = %plugin, "{line}");
+        let ctx = caller.data();
+        ctx.services.log.log(&ctx.plugin, &line);
         Ok(())
     });
-    linker.abi_func("clock", "clock", cap, |_, (): ()| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|e| HostError::new(e.to_string()))?;
-        Ok(now.as_millis() as u64)
+    linker.abi_func("clock", "clock", cap, |caller, (): ()| {
+        caller.data().services.clock.now_ms()
     });
-    linker.abi_func("random", "random", cap, |_, n: u32| {
+    linker.abi_func("random", "random", cap, |caller, n: u32| {
         if n > MAX_RANDOM_BYTES {
             return Err(HostError::new(format!(
                 "at most {MAX_RANDOM_BYTES} random bytes per call, asked for {n}"
             )));
         }
         let mut bytes = vec![0u8; n as usize];
-        getrandom::fill(&mut bytes).map_err(|e| HostError::new(e.to_string()))?;
+        caller.data().services.entropy.fill(&mut bytes)?;
         Ok(bytes)
     });
     linker.abi_func("kv_get", "kv", cap, |caller, key: String| {
@@ -168,14 +298,15 @@ pub(crate) fn install(linker: &mut Linker<HostCtx>) {
         cap,
         |caller, (topic, payload): (String, Vec<u8>)| {
             let ctx = caller.data();
-            ctx.services
-                .bus
-                .send(Message {
-                    from: ctx.plugin.to_string(),
-                    topic,
-                    payload,
-                })
-                .map_err(|_| HostError::new("the plugin manager is shutting down"))
+            let bus = ctx.services.bus.as_ref().ok_or_else(|| {
+                HostError::new("publish needs a plugin manager to deliver messages")
+            })?;
+            bus.send(Message {
+                from: ctx.plugin.to_string(),
+                topic,
+                payload,
+            })
+            .map_err(|_| HostError::new("the plugin manager is shutting down"))
         },
     );
 }

@@ -26,6 +26,7 @@ pub(crate) struct Version {
     pub(crate) signed: bool,
     pub(crate) path: Option<PathBuf>,
     pub(crate) module: DynModule,
+    pub(crate) code: crate::CodeSource,
     pub(crate) granted: Capabilities,
     /// The WASI grant each new instance's context is built from.
     pub(crate) wasi: crate::wasi::WasiGrant,
