@@ -5,16 +5,22 @@
 //! Groups (`<group>/<workload>/<engine>[-<path>]`, paths in the crate docs):
 //! `compile`, `load` (precompiled modules, raw only: anywasm has no
 //! precompiled-module API), `instantiate`, `cold` (compile + instantiate +
-//! first call), `call` (no-op host->guest and guest->host), `abi` (typed
-//! round trips), `compute` (the bench guest's workloads) and `limits` (each
-//! limit mechanism switched on, against `-none`).
+//! first call; `cold/bench_guest` makes a ready [`Plugin`] of the bench
+//! guest, and `cold/cache` does the same from a warm on-disk
+//! `anywasm_cache::ModuleCache` instead of compiling), `call` (no-op
+//! host->guest and guest->host), `abi` (typed round trips), `compute` (the
+//! bench guest's workloads) and `limits` (each limit mechanism switched on,
+//! against `-none`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use anywasm::{Config, DynRuntime, InstancePool, Limits, Linker, Runtime, Store};
+use anywasm::{
+    Capabilities, Config, DynRuntime, InstancePool, Limits, Linker, Plugin, Runtime, Store, abi,
+};
 use anywasm_benches::workloads::{self, Summary};
 use anywasm_benches::{AbiHost, StaticAbi, raw};
+use anywasm_cache::{ModuleCache, Outcome};
 use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_bytes::ByteBuf;
@@ -116,6 +122,73 @@ fn lifecycle(c: &mut Criterion) {
         lifecycle_anywasm::<Wasmi>(c, module_name, wasm, call);
         raw::wasmi::lifecycle(c, module_name, wasm, call);
     }
+}
+
+/// The bench guest from its bytes to a [`Plugin`] that has answered one
+/// no-op call: `cold/bench_guest/<engine>` compiles it ([`Plugin::load`]),
+/// `cold/cache/<engine>` loads it from an on-disk [`ModuleCache`] filled
+/// before timing. Both take the same steps otherwise (the ABI checks on the
+/// bytes, [`Plugin::from_module`], the call), so the difference is compiling
+/// against reading, checking and deserialising an entry (wasmi has no
+/// artifacts: its `cache` run compiles too, the same work twice over).
+fn cold_plugin<R: Runtime>(c: &mut Criterion) {
+    let e = name::<R>();
+    let linker = anywasm_benches::abi_linker();
+    let caps = Capabilities::none().grant("math");
+    let limits = Limits::new();
+    c.bench_function(&format!("cold/bench_guest/{e}"), |b| {
+        b.iter_custom(|iters| {
+            rotating::<R>(iters, |engine| {
+                let engine: &dyn DynRuntime<()> = engine;
+                let wasm = black_box(BENCH_GUEST);
+                let mut plugin =
+                    Plugin::load(engine, wasm, &linker, &caps, (), &limits).expect("plugin");
+                plugin.call::<(), ()>("noop", &()).expect("first call");
+            })
+        })
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = ModuleCache::open(dir.path()).expect("open the cache");
+    let engine = R::new(&Config::new()).expect("engine");
+    let cacheable = Runtime::artifact_format(&engine).is_some();
+    let fill = cache.load::<()>(&engine, BENCH_GUEST).expect("compile");
+    assert!(!fill.outcome.is_hit(), "{e}: an empty cache hit");
+    c.bench_function(&format!("cold/cache/{e}"), |b| {
+        b.iter_custom(|iters| {
+            rotating::<R>(iters, |engine| {
+                let engine: &dyn DynRuntime<()> = engine;
+                let wasm = black_box(BENCH_GUEST);
+                abi::check_abi_version(wasm).expect("abi version");
+                let manifest = abi::manifest_text(wasm).expect("manifest");
+                limits.check_initial_memory(wasm).expect("initial memory");
+                let module = cache.load(engine, wasm).expect("load").module;
+                let manifest = manifest.map(str::to_string);
+                let mut plugin =
+                    Plugin::from_module(engine, &module, manifest, &linker, &caps, (), &limits)
+                        .expect("plugin");
+                plugin.call::<(), ()>("noop", &()).expect("first call");
+            })
+        })
+    });
+    // Every timed load (none if the filter skipped it) was a hit: the only
+    // miss is the fill above.
+    let outcome = cache
+        .load::<()>(&engine, BENCH_GUEST)
+        .expect("load")
+        .outcome;
+    let stats = cache.stats();
+    if cacheable {
+        assert!(outcome.is_hit(), "{e}: {outcome:?}");
+        assert_eq!((stats.misses, stats.stored), (1, 1), "{e}: {stats:?}");
+    } else {
+        assert!(matches!(outcome, Outcome::NotCacheable), "{e}: {outcome:?}");
+    }
+}
+
+fn cold_cache(c: &mut Criterion) {
+    cold_plugin::<Wasmtime>(c);
+    cold_plugin::<Wasmer>(c);
+    cold_plugin::<Wasmi>(c);
 }
 
 /// No-op calls through anywasm, static and dyn.
@@ -364,5 +437,5 @@ fn limits(c: &mut Criterion) {
     limits_engine::<Wasmi>(c);
 }
 
-criterion_group!(benches, calls, abi, compute, limits, lifecycle);
+criterion_group!(benches, calls, abi, compute, limits, lifecycle, cold_cache);
 criterion_main!(benches);

@@ -6,12 +6,18 @@
 //! the guest unchanged, flags included. The process exits with the guest's
 //! exit status; a trap exits with 134 (as an abort would), any other
 //! failure (a bad file, a missing export) with 1.
+//!
+//! Compiled code is kept in the user's module cache (`anywasm-cache`), so
+//! running a module again on wasmtime or wasmer skips compiling it. The
+//! cache is a convenience, never a reason to fail: one it cannot use is
+//! reported in one line on stderr and the module is compiled as usual.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anywasm::{Config, ErrorKind, ExternType, Limits, Linker, Sandbox, Val, ValType};
+use anywasm::{Config, DynModule, DynRuntime, ErrorKind, ExternType, Limits, Linker, Val, ValType};
+use anywasm_cache::{Miss, ModuleCache, Outcome};
 use anywasm_wasi::{DirPerms, ModuleKind, Output, Stdin, WasiCtx, add_to_linker};
 
 /// Options of `anywasm run`.
@@ -45,6 +51,14 @@ pub struct Args {
     /// its results, instead of running the module as a WASI command.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Keep compiled modules in DIR [default: $ANYWASM_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/anywasm/modules, else ~/.cache/anywasm/modules]. It
+    /// must be yours alone (not writable by group or others).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the module without reading or writing the module cache.
+    #[arg(long)]
+    no_cache: bool,
     /// The module (.wasm or .wat), then the arguments for the guest, passed
     /// unchanged even when they start with `-`.
     #[arg(
@@ -115,17 +129,22 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
         limits = limits.memory_bytes(m);
     }
     let engine = anywasm::engine_by_name::<WasiCtx>(&args.engine, &config)?;
-    let module = engine.compile(&wasm)?;
+    let module = compile(&*engine, &wasm, file, args)?;
     let kind = anywasm_wasi::module_kind(module.exports())?;
     let ctx = wasi_ctx(file, guest_args, args)?;
     let mut linker = Linker::new();
     add_to_linker(&mut linker);
-    let mut sandbox =
-        Sandbox::new(&*engine, &wasm, &linker, ctx, &limits).map_err(anywasm_failure)?;
-    let instance = sandbox.instance();
+    // What `Sandbox::new` does, minus compiling: the module is at hand.
+    limits
+        .check_initial_memory(&wasm)
+        .map_err(|e| anywasm_failure(e.with_backend(engine.backend())))?;
+    let mut store = engine.store(ctx, &limits).map_err(anywasm_failure)?;
+    let instance = store
+        .instantiate(&module, &linker)
+        .map_err(anywasm_failure)?;
     match (&args.invoke, kind) {
         (Some(name), _) => {
-            anywasm_wasi::initialize(sandbox.store_mut(), instance, module.exports())
+            anywasm_wasi::initialize(&mut *store, instance, module.exports())
                 .map_err(anywasm_failure)?;
             let ty = module
                 .exports()
@@ -148,7 +167,7 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
                 .zip(guest_args)
                 .map(|(t, s)| parse(*t, s))
                 .collect::<Result<Vec<_>, _>>()?;
-            match sandbox.call(name, &vals) {
+            match store.call_export(instance, name, &vals) {
                 Ok(results) => {
                     let shown: Vec<String> = results.iter().map(show).collect();
                     println!("{}", shown.join(" "));
@@ -161,8 +180,7 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
             }
         }
         (None, ModuleKind::Command) => {
-            let code = anywasm_wasi::run_command(sandbox.store_mut(), instance)
-                .map_err(anywasm_failure)?;
+            let code = anywasm_wasi::run_command(&mut *store, instance).map_err(anywasm_failure)?;
             // `proc_exit` statuses are below 126 (larger ones trap).
             Ok(ExitCode::from(code as u8))
         }
@@ -170,6 +188,77 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
             "{file} exports no `_start`, so it is not a WASI command; call one of its exports with --invoke NAME"
         ))),
     }
+}
+
+/// `wasm` (read from `file`) compiled by `engine`: from the module cache
+/// when there is one to use, else compiled. Only compiling can fail; every
+/// cache problem is one line on stderr.
+fn compile(
+    engine: &dyn DynRuntime<WasiCtx>,
+    wasm: &[u8],
+    file: &str,
+    args: &Args,
+) -> anywasm::Result<DynModule> {
+    // wasmi compiles lazily and has nothing to cache: no directory to open.
+    if args.no_cache || engine.artifact_format().is_none() {
+        return engine.compile(wasm);
+    }
+    let cache = match open_cache(args.cache_dir.as_deref(), file) {
+        Ok(cache) => cache,
+        Err(why) => {
+            eprintln!("warning: {why}; compiling without the cache");
+            return engine.compile(wasm);
+        }
+    };
+    let cached = cache.load(engine, wasm)?;
+    if let Outcome::Compiled { why, stored } = &cached.outcome {
+        match why {
+            Miss::Rejected(r) => eprintln!("warning: module cache: entry refused, recompiled: {r}"),
+            Miss::Unreadable(e) => eprintln!("warning: {e}; recompiled"),
+            _ => {}
+        }
+        if let Err(e) = stored {
+            eprintln!("warning: {e}; the module was compiled but not cached");
+        }
+    }
+    Ok(cached.module)
+}
+
+/// The module cache in `dir`, or the user's default one.
+///
+/// Refused when it is the directory `file` lies in or one above it: whoever
+/// can put a module there could put compiled code beside it, and compiled
+/// code is loaded almost as is. (A cache somewhere below the module's
+/// directory is fine: the default one under `~/.cache` is below `~`, where
+/// modules often are, and `ModuleCache::open` checks that the cache
+/// directory itself is this user's alone.)
+fn open_cache(dir: Option<&Path>, file: &str) -> Result<ModuleCache, String> {
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => ModuleCache::default_dir().ok_or(
+            "module cache: no cache directory (set XDG_CACHE_HOME or HOME, or pass --cache-dir)",
+        )?,
+    };
+    // A cache directory that does not exist yet cannot hold the module.
+    if let Ok(real) = dir.canonicalize() {
+        let module_dirs = [
+            std::path::absolute(file).ok(),
+            Path::new(file).canonicalize().ok(),
+        ];
+        let holds_module = module_dirs.iter().flatten().any(|m| {
+            m.parent()
+                .and_then(|d| d.canonicalize().ok())
+                .is_some_and(|d| d.starts_with(&real))
+        });
+        if holds_module {
+            return Err(format!(
+                "module cache: {} holds the module itself, and compiled code is never read \
+                 from where modules come from",
+                dir.display()
+            ));
+        }
+    }
+    ModuleCache::open(&dir).map_err(|e| e.to_string())
 }
 
 /// The guest's WASI context: its name and arguments, the granted
