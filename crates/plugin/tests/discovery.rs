@@ -99,6 +99,14 @@ async fn signatures_required_refuse_unsigned_and_forged_files() {
         )
         .unwrap();
         std::fs::write(dir.path().join("corrupt.wasm"), b"\x01\x02\x03").unwrap();
+        // What `anywasm sign` writes.
+        let tool = value_plugin("tool", "1.0.0", "", 1);
+        std::fs::write(dir.path().join("tool.wasm"), &tool).unwrap();
+        std::fs::write(
+            dir.path().join("tool.wasm.sig"),
+            anywasm_plugin::signing::sign(&tool, &key),
+        )
+        .unwrap();
 
         let manager = builder(dir.path(), kind)
             .trust_key(key.verifying_key())
@@ -107,7 +115,7 @@ async fn signatures_required_refuse_unsigned_and_forged_files() {
             .unwrap();
         let report = manager.discover().await.unwrap();
         let names: Vec<&str> = report.loaded.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["hexsig", "signed"], "{kind}: {report:?}");
+        assert_eq!(names, ["hexsig", "signed", "tool"], "{kind}: {report:?}");
         for file in ["unsigned.wasm", "forged.wasm", "corrupt.wasm"] {
             let e = report
                 .failure(file)
@@ -252,5 +260,42 @@ async fn initial_memory_is_reported_and_capped_by_the_host() {
         assert!(refused.to_string().contains("big"), "{kind}: {refused}");
         let info = manager.plugin_info("small").unwrap();
         assert_eq!(info.initial_memory_bytes, 1 << 16, "{kind}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gas_budgets_are_per_call() {
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "{}(func (export \"spin\") (param i32 i32) (result i64) (loop (br 0)) (i64.const 0))",
+            value_export(3)
+        );
+        let wasm = module(&manifest("metered", "1.0.0", ""), &[], &body);
+        std::fs::write(dir.path().join("metered.wasm"), &wasm).unwrap();
+        let manager = builder(dir.path(), kind)
+            .config(anywasm::Config::new().gas(true))
+            .limits(anywasm::Limits::new().memory_bytes(64 << 20).gas(60))
+            .pool_size(1)
+            .build()
+            .unwrap();
+        manager.discover().await.unwrap();
+        // Fifty calls of at least two gas each fit in 60 only because
+        // every call starts with the whole budget again.
+        for _ in 0..50 {
+            let v: (u8, u8) = manager.call("metered", "value", &()).await.unwrap();
+            assert_eq!(v, (3, 3), "{kind}");
+        }
+        let err = manager
+            .call::<_, ()>("metered", "spin", &())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Call { source, .. }
+                if source.kind() == ErrorKind::Trap(anywasm::TrapCode::OutOfFuel)),
+            "{kind}: {err}"
+        );
+        let v: (u8, u8) = manager.call("metered", "value", &()).await.unwrap();
+        assert_eq!(v, (3, 3), "{kind}");
     }
 }
