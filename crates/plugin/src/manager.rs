@@ -728,7 +728,7 @@ impl Inner {
             if let Some(host) = self.plugin_config.get(name) {
                 config.extend(host.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            refill(&version, &mut plugin);
+            refill(version, &mut plugin);
             plugin
                 .call::<_, ()>(INIT_EXPORT, &config)
                 .map_err(|source| PluginError::Init {
