@@ -290,7 +290,7 @@ impl ModuleCache {
         //   `store` took from the engine that serialised the payload), so
         //   the formats are equal;
         // - the payload is exactly as long as when it was written and hashes
-        //   to the SHA-256 recorded then, so it is unmodified, unless someone
+        //   to the BLAKE3 digest recorded then, so it is unmodified, unless someone
         //   rewrote the entry with a matching digest on purpose.
         // That last case is excluded by where entries come from: `open`
         // refused a directory that other users (group or world) can write or

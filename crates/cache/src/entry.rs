@@ -9,7 +9,7 @@
 //!     16    32  SHA-256 of the module's wasm bytes
 //!     48    32  SHA-256 of the artifact format (engine, version, fingerprint)
 //!     80     8  payload length, u64
-//!     88    32  SHA-256 of the payload
+//!     88    32  BLAKE3 of the payload
 //!    120   1+n  engine name (length byte, UTF-8)
 //!  121+n   1+m  engine version (length byte, UTF-8)
 //!      …        zero padding up to the header length
@@ -21,6 +21,12 @@
 //! payload hashes to the recorded digest; the engine's unsafe
 //! deserialisation never sees anything else. The names are kept in clear
 //! so a rejection can say "written by wasmtime 47.0.0".
+//!
+//! The payload's digest is BLAKE3, not SHA-256: it is computed on every
+//! load, over an artifact several times the module's size (640 KB for a
+//! 141 KiB module on wasmer), and BLAKE3 does that about four times faster
+//! (SHA-256 took 0.46 ms of a 1.3 ms load). The module itself is still
+//! named by its SHA-256, the digest the plugin manager reports and signs.
 //!
 //! The digest catches corruption (a torn write, a flipped bit, a truncated
 //! copy), not forgery: whoever can write the directory can also write a
@@ -35,7 +41,7 @@ use crate::Rejected;
 /// `AWMCACHE`.
 const MAGIC: &[u8; 8] = b"AWMCACHE";
 /// This crate's entry format. Entries of another format are rejected.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 /// Bytes before the names.
 const FIXED: usize = 120;
 /// Longest header accepted (two names of at most 255 bytes, padded).
@@ -44,6 +50,11 @@ const MAX_HEADER: usize = 1024;
 /// SHA-256.
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
+}
+
+/// BLAKE3 of an entry's payload.
+fn payload_digest(payload: &[u8]) -> [u8; 32] {
+    blake3::hash(payload).into()
 }
 
 /// SHA-256 of everything in `format`, unambiguously framed.
@@ -94,7 +105,7 @@ pub(crate) fn encode(module: &[u8; 32], format: &ArtifactFormat, payload: &[u8])
     out.extend_from_slice(module);
     out.extend_from_slice(&format_digest(format));
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&sha256(payload));
+    out.extend_from_slice(&payload_digest(payload));
     name_field(&mut out, format.backend().name());
     name_field(&mut out, format.engine_version());
     out.resize(out.len().next_multiple_of(16), 0);
@@ -205,9 +216,9 @@ pub(crate) fn check<'a>(
         )));
     }
     let payload = &bytes[header_len..];
-    if sha256(payload) != payload_digest {
+    if self::payload_digest(payload) != payload_digest {
         return Err(Rejected::Corrupt(
-            "the payload does not match its SHA-256".into(),
+            "the payload does not match its BLAKE3 digest".into(),
         ));
     }
     Ok(payload)

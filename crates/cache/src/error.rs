@@ -92,7 +92,7 @@ pub enum Rejected {
     /// The entry is for another module.
     #[error("the entry is for another module")]
     OtherModule,
-    /// The payload's SHA-256 does not match its header, or bytes follow it.
+    /// The payload's BLAKE3 digest does not match its header, or bytes follow it.
     #[error("corrupt: {0}")]
     Corrupt(String),
     /// The file is larger than the cache's cap (never written by it).

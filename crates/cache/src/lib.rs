@@ -38,7 +38,7 @@
 //!   version and a fingerprint of its configuration (fuel, timeouts, CPU
 //!   features the compiler used, the anywasm backend's version).
 //! - Its header repeats all of that and records the payload's length and
-//!   SHA-256. A truncated file, a flipped bit, an entry of another engine,
+//!   BLAKE3 digest. A truncated file, a flipped bit, an entry of another engine,
 //!   version, configuration or module is [`Rejected`] with the reason,
 //!   compiled afresh and overwritten: never loaded.
 //! - The directory must be this user's own (unix: owned by this user or
