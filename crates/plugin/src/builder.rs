@@ -110,8 +110,9 @@ impl PluginManagerBuilder {
     }
 
     /// Default limits of every plugin store (default: 64 MiB memory, 16
-    /// instances per store, [`DEFAULT_CALL_TIMEOUT`] per call). A manifest
-    /// may ask for less memory, fuel or time than these, never more. Fuel
+    /// instances per store, [`DEFAULT_CALL_TIMEOUT`] per call). Every plugin
+    /// runs under exactly these, unlimited ones included, except where its
+    /// manifest asks for less memory, fuel or time (never more). Fuel
     /// and gas budgets here are per call (gas needs `Config::gas(true)` in
     /// [`config`](Self::config): the same count on every engine).
     ///

@@ -612,34 +612,25 @@ impl Inner {
                 message: format!("asks for {want} bytes, the engine's bound is {have}"),
             });
         }
-        let cap = |asked: Option<u64>, host: Option<u64>| match (asked, host) {
-            (Some(a), Some(h)) => Some(a.min(h)),
-            (a, h) => a.or(h),
-        };
-        let mut limits = Limits::new();
-        if let Some(mem) = cap(m.limits.memory_bytes, self.limits.max_memory_bytes()) {
+        // The host's limits, tightened (never loosened) by the manifest's
+        // `[limits]`: whatever the host set, unlimited included, stays as it
+        // is unless the plugin asks for less.
+        let mut limits = self.limits.clone();
+        if let Some(mem) = m.limits.memory_bytes
+            && self.limits.max_memory_bytes().is_none_or(|host| mem < host)
+        {
             limits = limits.memory_bytes(mem);
         }
-        if let Some(t) = self.limits.max_table_elements() {
-            limits = limits.table_elements(t);
+        if let Some(fuel) = m.limits.fuel
+            && self.limits.fuel_budget().is_none_or(|host| fuel < host)
+        {
+            limits = limits.fuel(fuel);
         }
-        if let Some(i) = self.limits.max_instances() {
-            limits = limits.instances(i);
-        }
-        let fuel = cap(m.limits.fuel, self.limits.fuel_budget());
-        if let Some(f) = fuel {
-            limits = limits.fuel(f);
-        }
-        // Gas is the host's alone (the manifest has no key for it).
-        if let Some(g) = self.limits.gas_budget() {
-            limits = limits.gas(g);
-        }
-        let timeout = cap(
-            m.limits.timeout_ms,
-            self.limits.call_timeout().map(|t| t.as_millis() as u64),
-        );
-        if let Some(ms) = timeout {
-            limits = limits.timeout(Duration::from_millis(ms));
+        if let Some(ms) = m.limits.timeout_ms {
+            let asked = Duration::from_millis(ms);
+            if self.limits.call_timeout().is_none_or(|host| asked < host) {
+                limits = limits.timeout(asked);
+            }
         }
         let load_err = |source: anywasm::Error| PluginError::Load {
             plugin: name.clone(),
@@ -682,9 +673,9 @@ impl Inner {
             code,
             granted,
             wasi,
+            fuel_per_call: limits.fuel_budget(),
             limits,
             initial_memory_bytes,
-            fuel_per_call: fuel,
             has_init,
             has_shutdown,
             has_health,

@@ -299,3 +299,45 @@ async fn gas_budgets_are_per_call() {
         assert_eq!(v, (3, 3), "{kind}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_limits_apply_as_set_and_manifests_only_tighten_them() {
+    use anywasm::Limits;
+    use std::time::Duration;
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("free.wasm"), value_plugin("free", "1.0.0", "", 1)).unwrap();
+        let tight = "[limits]\nmemory_bytes = 1048576\nfuel = 5000\ntimeout_ms = 1";
+        std::fs::write(
+            dir.path().join("tight.wasm"),
+            value_plugin("tight", "1.0.0", tight, 2),
+        )
+        .unwrap();
+        let loose = "[limits]\ntimeout_ms = 60000";
+        std::fs::write(
+            dir.path().join("loose.wasm"),
+            value_plugin("loose", "1.0.0", loose, 3),
+        )
+        .unwrap();
+        // Unlimited memory, tables and instances, and a deadline under a
+        // millisecond: none of it may turn into a default or round to 0 ms.
+        let host = Limits::unlimited().timeout(Duration::from_micros(700));
+        let manager = builder(dir.path(), kind)
+            .limits(host.clone())
+            .build()
+            .unwrap();
+        let report = manager.discover().await.unwrap();
+        assert_eq!(report.loaded.len(), 3, "{kind}: {report:?}");
+
+        assert_eq!(manager.plugin_info("free").unwrap().limits, host, "{kind}");
+        // A manifest asking for less gets less; its 1 ms deadline is looser
+        // than the host's 700 us, so the host's stays.
+        assert_eq!(
+            manager.plugin_info("tight").unwrap().limits,
+            host.clone().memory_bytes(1 << 20).fuel(5000),
+            "{kind}"
+        );
+        // Asking for more time than the host allows changes nothing.
+        assert_eq!(manager.plugin_info("loose").unwrap().limits, host, "{kind}");
+    }
+}
