@@ -24,17 +24,19 @@ use crate::{Engine, Module};
 /// Bump when this crate's code generation changes in a way its version
 /// number does not capture: the middlewares (start hook, fuel metering and
 /// its cost function) or the engine's features and tunables.
-const ARTIFACT_REVISION: u32 = 1;
+const ARTIFACT_REVISION: u32 = 2;
 
 /// The format of `engine`'s artifacts: this crate's version and revision,
+/// the gas cost table's version (gas-instrumented code depends on it),
 /// the anywasm configuration (fuel decides whether code is metered),
 /// Cranelift's settings (`Engine::deterministic_id`), the wasm features and
 /// the target with its CPU features.
 pub(crate) fn format(engine: &Engine) -> ArtifactFormat {
     let raw = engine.raw();
     let fingerprint = format!(
-        "anywasm-wasmer {} rev {ARTIFACT_REVISION}\nconfig {:?}\ncompiler {}\nfeatures {:?}\ntarget {:?}",
+        "anywasm-wasmer {} rev {ARTIFACT_REVISION}\ngas table {}\nconfig {:?}\ncompiler {}\nfeatures {:?}\ntarget {:?}",
         env!("CARGO_PKG_VERSION"),
+        anywasm_gas::COST_TABLE_VERSION,
         engine.config(),
         raw.deterministic_id(),
         Features::default(),

@@ -23,10 +23,12 @@
 //!   budget. The wrapper therefore also charges the size-dependent operators
 //!   by their size operand, at the rates of anywasm's gas table
 //!   (`anywasm_gas::BYTES_PER_GAS` bytes, `ELEMENT_COST` per element,
-//!   `PAGE_COST` per page), against the same points: right before the
-//!   operator, it copies the size through a scratch global (a middleware
-//!   cannot add locals), computes the charge and traps as `Metering` does
-//!   when the points do not cover it.
+//!   `PAGE_COST` per page), against the same points: it copies the size
+//!   through a scratch global (a middleware cannot add locals), computes the
+//!   charge and traps as `Metering` does when the points do not cover it;
+//!   right before a bulk operation, right after a `memory.grow` or
+//!   `table.grow` and only if it grew (a grow a limit refuses returns -1 on
+//!   every engine, not an out-of-fuel trap).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -188,71 +190,117 @@ impl<'a> FunctionMiddleware<'a> for SizeCharges<'a> {
         operator: Operator<'a>,
         state: &mut MiddlewareReaderState<'a>,
     ) -> Result<(), MiddlewareError> {
-        if let Some((rate, per)) = size_price(&operator) {
-            let g = self.globals;
-            // The size is the last operand: keep it for the operator.
-            state.extend([
-                Operator::GlobalSet {
-                    global_index: g.size,
-                },
-                Operator::GlobalGet {
-                    global_index: g.size,
-                },
-                Operator::GlobalGet {
-                    global_index: g.size,
-                },
-                Operator::I64ExtendI32U,
-            ]);
-            if per {
-                // ceil(n / rate), rate a power of two.
-                state.extend([
-                    Operator::I64Const {
-                        value: rate as i64 - 1,
-                    },
-                    Operator::I64Add,
-                    Operator::I64Const {
-                        value: i64::from(rate.trailing_zeros()),
-                    },
-                    Operator::I64ShrU,
-                ]);
-            } else {
-                state.extend([Operator::I64Const { value: rate as i64 }, Operator::I64Mul]);
-            }
-            state.extend([
-                Operator::GlobalSet {
-                    global_index: g.charge,
-                },
-                // if remaining < charge (unsigned) { exhausted = 1; trap }
-                Operator::GlobalGet {
-                    global_index: g.remaining,
-                },
-                Operator::GlobalGet {
-                    global_index: g.charge,
-                },
-                Operator::I64LtU,
-                Operator::If {
-                    blockty: BlockType::Empty,
-                },
-                Operator::I32Const { value: 1 },
-                Operator::GlobalSet {
-                    global_index: g.exhausted,
-                },
-                Operator::Unreachable,
-                Operator::End,
-                Operator::GlobalGet {
-                    global_index: g.remaining,
-                },
-                Operator::GlobalGet {
-                    global_index: g.charge,
-                },
-                Operator::I64Sub,
-                Operator::GlobalSet {
-                    global_index: g.remaining,
-                },
-            ]);
+        let Some((rate, per)) = size_price(&operator) else {
+            return self.inner.feed(operator, state);
+        };
+        let g = self.globals;
+        let grows = matches!(
+            operator,
+            Operator::MemoryGrow { .. } | Operator::TableGrow { .. }
+        );
+        // The size is the last operand: keep a copy, leave it for the operator.
+        state.extend([
+            Operator::GlobalSet {
+                global_index: g.size,
+            },
+            Operator::GlobalGet {
+                global_index: g.size,
+            },
+        ]);
+        if !grows {
+            // A bulk operation is charged before it runs.
+            state.extend(price(g, rate, per));
+            state.extend(charge(g));
+            return self.inner.feed(operator, state);
         }
-        self.inner.feed(operator, state)
+        // A grow is charged after, and only if it grew: one a limit refused
+        // returned -1 and costs one point, as on every engine.
+        self.inner.feed(operator, state)?;
+        state.extend(price(g, rate, per));
+        state.extend([
+            // The result (-1 or the old size): keep it for the guest, test it.
+            Operator::GlobalSet {
+                global_index: g.size,
+            },
+            Operator::GlobalGet {
+                global_index: g.size,
+            },
+            Operator::GlobalGet {
+                global_index: g.size,
+            },
+            Operator::I32Const { value: -1 },
+            Operator::I32Ne,
+            Operator::If {
+                blockty: BlockType::Empty,
+            },
+        ]);
+        state.extend(charge(g));
+        state.extend([Operator::End]);
+        Ok(())
     }
+}
+
+/// `charge = price(size)`, from the size in the `size` global (rate a power
+/// of two when it divides).
+fn price<'a>(g: BulkGlobals, rate: u64, per: bool) -> Vec<Operator<'a>> {
+    let mut ops = vec![
+        Operator::GlobalGet {
+            global_index: g.size,
+        },
+        Operator::I64ExtendI32U,
+    ];
+    if per {
+        // ceil(n / rate), rate a power of two.
+        ops.extend([
+            Operator::I64Const {
+                value: rate as i64 - 1,
+            },
+            Operator::I64Add,
+            Operator::I64Const {
+                value: i64::from(rate.trailing_zeros()),
+            },
+            Operator::I64ShrU,
+        ]);
+    } else {
+        ops.extend([Operator::I64Const { value: rate as i64 }, Operator::I64Mul]);
+    }
+    ops.push(Operator::GlobalSet {
+        global_index: g.charge,
+    });
+    ops
+}
+
+/// `if remaining < charge (unsigned) { exhausted = 1; trap }; remaining -= charge`,
+/// trapping as `Metering` does when the points run out.
+fn charge<'a>(g: BulkGlobals) -> [Operator<'a>; 12] {
+    [
+        Operator::GlobalGet {
+            global_index: g.remaining,
+        },
+        Operator::GlobalGet {
+            global_index: g.charge,
+        },
+        Operator::I64LtU,
+        Operator::If {
+            blockty: BlockType::Empty,
+        },
+        Operator::I32Const { value: 1 },
+        Operator::GlobalSet {
+            global_index: g.exhausted,
+        },
+        Operator::Unreachable,
+        Operator::End,
+        Operator::GlobalGet {
+            global_index: g.remaining,
+        },
+        Operator::GlobalGet {
+            global_index: g.charge,
+        },
+        Operator::I64Sub,
+        Operator::GlobalSet {
+            global_index: g.remaining,
+        },
+    ]
 }
 
 const _: () = assert!(anywasm_gas::BYTES_PER_GAS.is_power_of_two());

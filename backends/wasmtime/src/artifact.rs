@@ -40,6 +40,7 @@ impl Hasher for Collect {
 }
 
 /// The format of `engine`'s artifacts: this crate's version and revision,
+/// the gas cost table's version (gas-instrumented code depends on it),
 /// the anywasm configuration, and wasmtime's own
 /// `precompile_compatibility_hash` (target, Cranelift flags including the
 /// host CPU's ISA flags, tunables such as fuel and epoch interruption,
@@ -48,6 +49,7 @@ pub(crate) fn format(engine: &Engine) -> ArtifactFormat {
     let mut fp = Collect::default();
     fp.write(concat!("anywasm-wasmtime ", env!("CARGO_PKG_VERSION")).as_bytes());
     fp.write(&ARTIFACT_REVISION.to_le_bytes());
+    fp.write(&anywasm_gas::COST_TABLE_VERSION.to_le_bytes());
     fp.write(format!("{:?}", engine.config()).as_bytes());
     engine.raw().precompile_compatibility_hash().hash(&mut fp);
     ArtifactFormat::new(BackendKind::Wasmtime, wasmtime_environ::VERSION, fp.0)

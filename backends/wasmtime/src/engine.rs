@@ -59,7 +59,9 @@ impl Default for Engine {
 impl Engine {
     /// Create an engine with the limit mechanisms of `config` compiled in.
     ///
-    /// - fuel: `wasmtime::Config::consume_fuel`;
+    /// - fuel: `wasmtime::Config::consume_fuel`, with wasmtime's operator
+    ///   costs except `table.grow`'s per-element charge (0: a grow a limit
+    ///   refuses returns -1, as on every engine);
     /// - timeouts: `wasmtime::Config::epoch_interruption` plus a ticker thread;
     /// - stack: `wasmtime::Config::max_wasm_stack` (default 512 KiB). The bound
     ///   counts wasm frames only and must fit in the stack of the threads that
@@ -77,6 +79,17 @@ impl Engine {
     pub fn new(config: &Config) -> Result<Self> {
         let mut c = wasmtime::Config::new();
         c.consume_fuel(config.fuel_enabled());
+        if config.fuel_enabled() {
+            // wasmtime charges a `table.grow`'s elements before it asks the
+            // resource limiter, so a grow the table cap refuses could run the
+            // budget out instead of returning -1. The rule on every engine
+            // is -1: growth itself costs only the operator's flat fuel (as
+            // `memory.grow` does by default); filling and copying still pay
+            // per element.
+            let mut cost = wasmtime::OperatorCost::new();
+            cost.variable.table_grow_per_element = 0;
+            c.operator_cost(cost);
+        }
         c.epoch_interruption(config.timeouts_enabled());
         if let Some(bytes) = config.stack_limit() {
             c.max_wasm_stack(bytes);

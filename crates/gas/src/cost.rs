@@ -6,14 +6,16 @@
 //! | `nop`, `block`, `loop`, `else`, `end` (structure, no work) | 0 |
 //! | `call`, `return_call` | 5 |
 //! | `call_indirect`, `return_call_indirect`, `call_ref`, `return_call_ref` | 10 |
-//! | `memory.grow` | 100, plus [`PAGE_COST`] per page asked for |
+//! | `memory.grow` | 100, plus [`PAGE_COST`] per page if it grew |
 //! | `memory.fill`, `memory.copy`, `memory.init` | 5, plus 1 per [`BYTES_PER_GAS`] bytes (rounded up) |
-//! | `table.fill`, `table.copy`, `table.init`, `table.grow` | 5, plus [`ELEMENT_COST`] per element |
+//! | `table.fill`, `table.copy`, `table.init` | 5, plus [`ELEMENT_COST`] per element |
+//! | `table.grow` | 5, plus [`ELEMENT_COST`] per element if it grew |
 //! | every other operator (arithmetic, locals, globals, loads, stores, SIMD, branches, ...) | 1 |
 //!
-//! The per-size parts are charged from the operand the operation receives,
-//! whether or not it then succeeds (a `memory.grow` refused by a limit still
-//! paid for the pages it asked for).
+//! The per-size parts are charged from the operand the operation receives:
+//! before a bulk operation runs, and after a grow, only if it grew. A grow a
+//! limit refuses returns -1 and pays its flat cost alone (version 1 charged
+//! it in full first, so a refused grow could run a budget out).
 //!
 //! Any change to a weight or to the segment rules is a new table version:
 //! gas numbers are comparable only under one version.
@@ -22,16 +24,17 @@ use wasmparser::Operator;
 
 /// The version of this table. Instrumented modules record it in a custom
 /// section (see [`crate::VERSION_SECTION`]).
-pub const COST_TABLE_VERSION: u32 = 1;
+pub const COST_TABLE_VERSION: u32 = 2;
 
-/// Gas per 64 KiB page a `memory.grow` asks for (the same rate as writing
-/// the page with `memory.fill`).
+/// Gas per 64 KiB page a `memory.grow` adds (the same rate as writing the
+/// page with `memory.fill`), charged only if the memory grew.
 pub const PAGE_COST: u64 = 65536 / BYTES_PER_GAS;
 
 /// Bytes of a bulk memory operation that cost one unit of gas.
 pub const BYTES_PER_GAS: u64 = 64;
 
-/// Gas per table element a bulk table operation or `table.grow` touches.
+/// Gas per table element a bulk table operation touches or a `table.grow`
+/// adds (charged only if the table grew).
 pub const ELEMENT_COST: u64 = 1;
 
 /// What an operator costs beyond its static weight, computed from its last
@@ -73,6 +76,13 @@ pub(crate) fn dynamic(op: &Operator<'_>) -> Option<Dynamic> {
         MemoryGrow { .. } => Some(Dynamic::Pages),
         _ => None,
     }
+}
+
+/// Whether `op` grows a memory or table: its size-dependent charge comes
+/// after it, and only if it succeeded (a grow a limit refuses returns -1
+/// and must cost the same on every engine: its static weight).
+pub(crate) fn grows(op: &Operator<'_>) -> bool {
+    matches!(op, Operator::MemoryGrow { .. } | Operator::TableGrow { .. })
 }
 
 /// Whether a new metered segment begins right after `op`: after every

@@ -254,44 +254,64 @@ impl Injector {
                 &Instruction::I64Const(weight.min(i64::MAX as u64) as i64),
             );
         }
+        let (operand, amount) = (scratch, scratch + 1);
         for op in segment.drain(..) {
-            if let Some(kind) = cost::dynamic(&op) {
-                self.charge_dynamic(f, kind, scratch);
+            let grows = cost::grows(&op);
+            let Some(kind) = cost::dynamic(&op) else {
+                f.instruction(&self.instruction(op)?);
+                continue;
+            };
+            // Keep the size operand (left on the stack for the operation).
+            f.instruction(&Instruction::LocalTee(operand));
+            if !grows {
+                // A bulk operation is charged before it runs.
+                amount_of(f, kind, operand, amount);
+                charge(f, self.counter(), &Instruction::LocalGet(amount));
+                f.instruction(&self.instruction(op)?);
+                continue;
             }
+            // A grow is charged after, and only if it grew: one a limit
+            // refused returned -1 and cost its static weight alone.
             f.instruction(&self.instruction(op)?);
+            amount_of(f, kind, operand, amount);
+            // The result, still on the stack for the guest: -1 or the old size.
+            f.instruction(&Instruction::LocalTee(operand));
+            f.instruction(&Instruction::LocalGet(operand));
+            f.instruction(&Instruction::I32Const(-1));
+            f.instruction(&Instruction::I32Ne);
+            f.instruction(&Instruction::If(BlockType::Empty));
+            charge(f, self.counter(), &Instruction::LocalGet(amount));
+            f.instruction(&Instruction::End);
         }
         Ok(())
     }
+}
 
-    /// Charge for the operation's last operand (a 32-bit size, left on the
-    /// stack for the operation).
-    fn charge_dynamic(&self, f: &mut Function, kind: Dynamic, scratch: u32) {
-        let (operand, amount) = (scratch, scratch + 1);
-        f.instruction(&Instruction::LocalTee(operand));
-        f.instruction(&Instruction::LocalGet(operand));
-        f.instruction(&Instruction::I64ExtendI32U);
-        match kind {
-            Dynamic::Bytes => {
-                // ceil(n / BYTES_PER_GAS), BYTES_PER_GAS a power of two.
-                f.instruction(&Instruction::I64Const(BYTES_PER_GAS as i64 - 1));
-                f.instruction(&Instruction::I64Add);
-                f.instruction(&Instruction::I64Const(i64::from(
-                    BYTES_PER_GAS.trailing_zeros(),
-                )));
-                f.instruction(&Instruction::I64ShrU);
-            }
-            Dynamic::Elements => {
-                f.instruction(&Instruction::I64Const(ELEMENT_COST as i64));
-                f.instruction(&Instruction::I64Mul);
-            }
-            Dynamic::Pages => {
-                f.instruction(&Instruction::I64Const(PAGE_COST as i64));
-                f.instruction(&Instruction::I64Mul);
-            }
+/// `amount = price(operand)`: the size-dependent charge for the size in the
+/// `operand` local.
+fn amount_of(f: &mut Function, kind: Dynamic, operand: u32, amount: u32) {
+    f.instruction(&Instruction::LocalGet(operand));
+    f.instruction(&Instruction::I64ExtendI32U);
+    match kind {
+        Dynamic::Bytes => {
+            // ceil(n / BYTES_PER_GAS), BYTES_PER_GAS a power of two.
+            f.instruction(&Instruction::I64Const(BYTES_PER_GAS as i64 - 1));
+            f.instruction(&Instruction::I64Add);
+            f.instruction(&Instruction::I64Const(i64::from(
+                BYTES_PER_GAS.trailing_zeros(),
+            )));
+            f.instruction(&Instruction::I64ShrU);
         }
-        f.instruction(&Instruction::LocalSet(amount));
-        charge(f, self.counter(), &Instruction::LocalGet(amount));
+        Dynamic::Elements => {
+            f.instruction(&Instruction::I64Const(ELEMENT_COST as i64));
+            f.instruction(&Instruction::I64Mul);
+        }
+        Dynamic::Pages => {
+            f.instruction(&Instruction::I64Const(PAGE_COST as i64));
+            f.instruction(&Instruction::I64Mul);
+        }
     }
+    f.instruction(&Instruction::LocalSet(amount));
 }
 
 const _: () = assert!(BYTES_PER_GAS.is_power_of_two());

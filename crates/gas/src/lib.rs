@@ -59,16 +59,19 @@
 //!
 //! ## The cost table
 //!
-//! Version 1 ([`COST_TABLE_VERSION`]):
+//! Version 2 ([`COST_TABLE_VERSION`]; version 1 charged a grow's size
+//! before it ran, so a grow a limit refused could run a budget out instead
+//! of returning -1):
 //!
 //! | operators | gas |
 //! |---|---|
 //! | `nop`, `block`, `loop`, `else`, `end` | 0 |
 //! | `call`, `return_call` | 5 |
 //! | `call_indirect`, `return_call_indirect`, `call_ref`, `return_call_ref` | 10 |
-//! | `memory.grow` | 100 + 1024 per page asked for |
+//! | `memory.grow` | 100, + 1024 per page if it grew |
 //! | `memory.fill`, `memory.copy`, `memory.init` | 5 + 1 per 64 bytes (rounded up) |
-//! | `table.fill`, `table.copy`, `table.init`, `table.grow` | 5 + 1 per element |
+//! | `table.fill`, `table.copy`, `table.init` | 5 + 1 per element |
+//! | `table.grow` | 5, + 1 per element if it grew |
 //! | everything else | 1 |
 //!
 //! Not supported (refused with `ErrorKind::Unsupported`): exception
