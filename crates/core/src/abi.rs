@@ -10,6 +10,13 @@
 //! - The ABI version and the plugin's manifest travel in custom sections
 //!   ([`ABI_SECTION`], [`MANIFEST_SECTION`]), read by [`custom_sections`].
 //!
+//! A plain `Vec<u8>` (or `[u8]`) message, and the `Result<Vec<u8>,
+//! GuestError>` envelope of a `Vec<u8>` response, are written and read as
+//! one byte string (what `serde_bytes` does) instead of byte by byte: the
+//! wire format is the same (a length, then the bytes), only the work
+//! differs. Byte fields nested in structs still go byte by byte unless they
+//! are marked `#[serde(with = "serde_bytes")]`.
+//!
 //! Decoding never trusts a length prefix: [`Codec::decode`] refuses messages
 //! over the caller's cap and bounds what the decoder may allocate to a small
 //! multiple of the message's real size, so a ten-byte message that claims a
@@ -129,8 +136,70 @@ impl bincode::enc::write::Writer for Append<'_> {
     }
 }
 
+/// A `Vec<u8>` response's envelope.
+type BytesEnvelope = core::result::Result<Vec<u8>, GuestError>;
+
+/// Whether `T` is exactly `U` (`U` without lifetimes; `typeid` erases
+/// `T`'s, so equal ids make them the same type).
+fn is<T: ?Sized, U: ?Sized + 'static>() -> bool {
+    typeid::of::<T>() == core::any::TypeId::of::<U>()
+}
+
+/// The encoding of `value` through the byte-string path, if `T` is one of
+/// the byte types it serves: same bytes as serde's element-by-element
+/// encoding of a `u8` sequence, written with one copy.
+fn encode_bytes<T: ?Sized>(value: &T, out: &mut Vec<u8>) -> Option<Result<()>> {
+    let config = bincode::config::standard();
+    let written = if is::<T, Vec<u8>>() {
+        // SAFETY: `T` is `Vec<u8>` (checked above), so `&T` is `&Vec<u8>`.
+        let v: &Vec<u8> = unsafe { core::mem::transmute_copy::<&T, &Vec<u8>>(&value) };
+        bincode::serde::encode_into_writer(serde_bytes::Bytes::new(v), Append(out), config)
+    } else if is::<T, [u8]>() {
+        // SAFETY: `T` is `[u8]` (checked above), so `&T` is `&[u8]`.
+        let v: &[u8] = unsafe { core::mem::transmute_copy::<&T, &[u8]>(&value) };
+        bincode::serde::encode_into_writer(serde_bytes::Bytes::new(v), Append(out), config)
+    } else if is::<T, BytesEnvelope>() {
+        // SAFETY: `T` is `BytesEnvelope` (checked above).
+        let v: &BytesEnvelope = unsafe { core::mem::transmute_copy::<&T, &BytesEnvelope>(&value) };
+        let v = v.as_ref().map(|b| serde_bytes::Bytes::new(b));
+        bincode::serde::encode_into_writer(v, Append(out), config)
+    } else {
+        return None;
+    };
+    Some(written.map_err(|e| abi_error(format!("value does not encode: {e}"))))
+}
+
+/// Decode `T` through the byte-string path, if `T` is `Vec<u8>` or its
+/// envelope; `LIMIT` bounds the allocation as for any other type.
+fn decode_bytes<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Option<Result<T>> {
+    if is::<T, Vec<u8>>() {
+        let v = decode_bounded::<serde_bytes::ByteBuf, LIMIT>(bytes).map(|b| b.into_vec());
+        // SAFETY: `T` is `Vec<u8>` (checked above); the value is moved, not
+        // copied: `ManuallyDrop` keeps the original from being dropped.
+        Some(v.map(|v| unsafe { core::mem::transmute_copy::<Vec<u8>, T>(&core::mem::ManuallyDrop::new(v)) }))
+    } else if is::<T, BytesEnvelope>() {
+        let v = decode_bounded::<core::result::Result<serde_bytes::ByteBuf, GuestError>, LIMIT>(bytes)
+            .map(|r| r.map(|b| b.into_vec()));
+        // SAFETY: `T` is `BytesEnvelope` (checked above); moved as above.
+        Some(v.map(|v| unsafe { core::mem::transmute_copy::<BytesEnvelope, T>(&core::mem::ManuallyDrop::new(v)) }))
+    } else {
+        None
+    }
+}
+
+/// [`decode_bounded`], through the byte-string path where it applies.
+fn decode_any<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Result<T> {
+    match decode_bytes::<T, LIMIT>(bytes) {
+        Some(decoded) => decoded,
+        None => decode_bounded::<T, LIMIT>(bytes),
+    }
+}
+
 impl Codec for Bincode {
     fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+        if let Some(written) = encode_bytes(value, out) {
+            return written;
+        }
         bincode::serde::encode_into_writer(value, Append(out), bincode::config::standard())
             .map_err(|e| abi_error(format!("value does not encode: {e}")))
     }
@@ -145,13 +214,13 @@ impl Codec for Bincode {
         }
         let want = bytes.len().saturating_mul(64);
         if want <= DECODE_BUCKETS[0] {
-            decode_bounded::<T, { DECODE_BUCKETS[0] }>(bytes)
+            decode_any::<T, { DECODE_BUCKETS[0] }>(bytes)
         } else if want <= DECODE_BUCKETS[1] {
-            decode_bounded::<T, { DECODE_BUCKETS[1] }>(bytes)
+            decode_any::<T, { DECODE_BUCKETS[1] }>(bytes)
         } else if want <= DECODE_BUCKETS[2] {
-            decode_bounded::<T, { DECODE_BUCKETS[2] }>(bytes)
+            decode_any::<T, { DECODE_BUCKETS[2] }>(bytes)
         } else {
-            decode_bounded::<T, { DECODE_BUCKETS[3] }>(bytes)
+            decode_any::<T, { DECODE_BUCKETS[3] }>(bytes)
         }
     }
 }
@@ -277,6 +346,51 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;
+
+    /// What bincode writes for `value` element by element (no fast path).
+    fn plain<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+        bincode::serde::encode_to_vec(value, bincode::config::standard()).unwrap()
+    }
+
+    #[test]
+    fn byte_vectors_take_the_byte_string_path_with_the_same_wire_format() {
+        for len in [0usize, 1, 127, 128, 300, 70_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let wire = encode(&bytes).unwrap();
+            assert_eq!(wire, plain(&bytes), "Vec<u8> of {len}");
+            assert_eq!(encode(bytes.as_slice()).unwrap(), wire, "[u8] of {len}");
+            assert_eq!(decode::<Vec<u8>>(&wire, usize::MAX).unwrap(), bytes);
+            let ok: core::result::Result<Vec<u8>, GuestError> = Ok(bytes.clone());
+            let wire = encode(&ok).unwrap();
+            assert_eq!(wire, plain(&ok), "envelope of {len}");
+            assert_eq!(decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, usize::MAX).unwrap(), ok);
+        }
+        let err: core::result::Result<Vec<u8>, GuestError> = Err(GuestError::new("no"));
+        let wire = encode(&err).unwrap();
+        assert_eq!(wire, plain(&err));
+        assert_eq!(decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, 100).unwrap(), err);
+        // Other sequences of bytes are not byte vectors: unchanged.
+        let words: Vec<u16> = vec![1, 2, 300];
+        assert_eq!(encode(&words).unwrap(), plain(&words));
+    }
+
+    #[test]
+    fn byte_vectors_keep_every_bound() {
+        // A short message claiming 2^40 bytes: refused, nothing allocated.
+        // (A length prefix is a varint, encoded as a u64 is.)
+        let mut lie = plain(&(1u64 << 40));
+        lie.extend_from_slice(b"abc");
+        assert_eq!(decode::<Vec<u8>>(&lie, 1 << 20).unwrap_err().kind(), ErrorKind::Abi);
+        // Over the caller's cap.
+        let wire = encode(&vec![7u8; 100]).unwrap();
+        assert_eq!(decode::<Vec<u8>>(&wire, 50).unwrap_err().kind(), ErrorKind::Abi);
+        // Trailing bytes.
+        let mut long = wire.clone();
+        long.push(0);
+        assert!(decode::<Vec<u8>>(&long, usize::MAX).is_err());
+        // Truncated.
+        assert!(decode::<Vec<u8>>(&wire[..50], usize::MAX).is_err());
+    }
 
     #[test]
     fn pack_round_trips_full_range() {
