@@ -71,7 +71,27 @@ pub fn ok<T>(what: &str, r: Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("{what}: unexpected error: {e}"))
 }
 
-/// Expect an error of `kind`.
+thread_local! {
+    /// The backend the running check is for: [`expect_kind`] requires errors
+    /// to be tagged with it.
+    static EXPECTED_BACKEND: std::cell::Cell<Option<BackendKind>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Until the guard drops, [`expect_kind`] on this thread also requires the
+/// error's [`backend`](anywasm::Error::backend) to be `backend`.
+pub(crate) fn expect_backend(backend: BackendKind) -> impl Drop {
+    struct Reset(Option<BackendKind>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPECTED_BACKEND.with(|b| b.set(self.0));
+        }
+    }
+    Reset(EXPECTED_BACKEND.with(|b| b.replace(Some(backend))))
+}
+
+/// Expect an error of `kind`, tagged with the backend under test (every
+/// error an engine's API returns says which engine it came from).
 pub fn expect_kind<T: std::fmt::Debug>(
     what: &str,
     r: Result<T>,
@@ -79,7 +99,13 @@ pub fn expect_kind<T: std::fmt::Debug>(
 ) -> Result<(), String> {
     match r {
         Ok(v) => Err(format!("{what}: expected {kind:?}, got Ok({v:?})")),
-        Err(e) if e.kind() == kind => Ok(()),
+        Err(e) if e.kind() == kind => match EXPECTED_BACKEND.with(|b| b.get()) {
+            Some(backend) if e.backend() != Some(backend) => Err(format!(
+                "{what}: {kind:?} as expected, but tagged {:?}, not {backend:?}: {e}",
+                e.backend()
+            )),
+            _ => Ok(()),
+        },
         Err(e) => Err(format!(
             "{what}: expected {kind:?}, got {:?}: {e}",
             e.kind()

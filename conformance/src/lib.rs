@@ -159,11 +159,25 @@ pub fn checks() -> Vec<Check> {
 
 /// Run `check` on `backend`. A panic inside the check (a bug in anywasm or an
 /// engine) is caught and reported as a failure.
+///
+/// A check the backend declares it cannot pass (it lacks the capability the
+/// check requires) still runs: it is `NotSupported` while it fails, and a
+/// failure once it starts passing, so a declaration cannot go stale.
 pub fn run(backend: &Backend, check: &Check) -> Outcome {
-    if let Some(why) = check.requires.and_then(|cap| backend.lacks(cap)) {
-        return Outcome::NotSupported(why);
+    let outcome = run_check(backend, check);
+    match check.requires.and_then(|cap| backend.lacks(cap)) {
+        None => outcome,
+        Some(why) if outcome == Outcome::Pass => Outcome::Fail(format!(
+            "passes, but {} declares it does not ({why}): update the declaration",
+            backend.kind
+        )),
+        Some(why) => Outcome::NotSupported(why),
     }
+}
+
+fn run_check(backend: &Backend, check: &Check) -> Outcome {
     let ctx = Ctx::new(backend.kind);
+    let _tagged = harness::expect_backend(backend.kind);
     match std::panic::catch_unwind(|| (check.run)(&ctx)) {
         Ok(Ok(())) => Outcome::Pass,
         Ok(Err(msg)) => Outcome::Fail(msg),

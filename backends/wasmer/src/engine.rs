@@ -171,6 +171,7 @@ impl Runtime for Engine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
+        anywasm_core::check_module_bounds(&self.inner.config, wasm).map_err(crate::convert::tag)?;
         // The metering middleware holds per-module state: one compilation at a time.
         let metered = if self.inner.config.gas_enabled() {
             // The original must be a module wasmer accepts as it is: the

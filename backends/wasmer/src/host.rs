@@ -202,7 +202,11 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
     }
 
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<(), Error> {
-        // Stacks grow down on every platform wasmer supports.
+        if self.env.data().reentry_depth >= anywasm_core::MAX_REENTRY_DEPTH {
+            return Err(tag(Error::reentry_too_deep()));
+        }
+        // A second guard, in bytes: stacks grow down on every platform
+        // wasmer supports.
         if let Some(entry) = self.env.data().entry_sp
             && entry.saturating_sub(stack_pointer()) > REENTRY_STACK_BUDGET
         {
@@ -229,7 +233,10 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
             to_values(data, &mut store, args)?
         };
         // Re-entrant: runs on the outer call's fuel points and deadline.
-        let out = match func.call(&mut self.env, &values) {
+        self.env.data_mut().reentry_depth += 1;
+        let outcome = func.call(&mut self.env, &values);
+        self.env.data_mut().reentry_depth -= 1;
+        let out = match outcome {
             Ok(out) => out,
             Err(e) => {
                 let (data, mut store) = self.env.data_and_store_mut();

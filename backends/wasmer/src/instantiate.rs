@@ -85,10 +85,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
     linker: &Linker<T>,
 ) -> Result<Instance, Error> {
     if module.engine != store.engine.id() {
-        return Err(err(
-            ErrorKind::Engine,
-            "the module was compiled by a different engine",
-        ));
+        return Err(crate::convert::tag(Error::foreign_handle("module")));
     }
     let data = store.state();
     if let Some(max) = data.limits.max_instances()
@@ -122,7 +119,13 @@ pub(crate) fn instantiate<T: Send + 'static>(
                 // sit in a shared table (elem segments applied before a failure).
                 store.state_mut().instances.push(None);
             }
-            return Err(instantiation_error(e, denied));
+            let e = instantiation_error(e, denied);
+            // It ran (segment initialisation) and trapped: its memories and
+            // tables stay in the store, so it takes a slot, as on every engine.
+            if matches!(e.kind(), ErrorKind::Trap(_)) {
+                store.state_mut().live_instances += 1;
+            }
+            return Err(e);
         }
     };
 

@@ -67,11 +67,12 @@
 //!   the requested size, so a guest may get a larger stack (up to the
 //!   largest size any engine in the process asked for; wasmer's default is
 //!   1 MiB). Runaway recursion always ends in `Trap(StackOverflow)`.
-//! - **Re-entrancy**: host functions run on the thread's own stack between
-//!   guest calls, so `Caller::call` refuses to nest once re-entrant calls have
-//!   used 1 MiB of host stack (roughly 500 levels in release builds, 120 in
-//!   debug builds) and returns `Trap(StackOverflow)` instead of overflowing
-//!   the thread stack.
+//! - **Re-entrancy**: `Caller::call` nests up to
+//!   [`MAX_REENTRY_DEPTH`](anywasm_core::MAX_REENTRY_DEPTH) levels, as on
+//!   every engine. Host functions run on the thread's own stack between
+//!   guest calls, so a second guard refuses to nest once re-entrant calls
+//!   have used 1 MiB of host stack (far more than that depth needs); both
+//!   end in `Trap(StackOverflow)` instead of overflowing the thread stack.
 //! - **Start functions** are taken out of `Instance::new` at compile time and
 //!   run as an ordinary call right after instantiation, so they are metered,
 //!   get the deadline, and host functions they call see their instance. An

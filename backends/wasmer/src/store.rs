@@ -52,6 +52,8 @@ pub(crate) struct StoreData<T> {
     func_ids: HashMap<usize, u32>,
     /// Host stack pointer at the start of the running top-level call.
     pub(crate) entry_sp: Option<usize>,
+    /// `Caller::call`s nested in the running top-level call.
+    pub(crate) reentry_depth: u32,
     /// The gas counter instrumented modules import (with `Config::gas`).
     pub(crate) gas: Option<wasmer::Global>,
     /// The running top-level call's deadline, if it has one.
@@ -155,10 +157,7 @@ impl<T> std::fmt::Debug for Store<T> {
 }
 
 fn foreign(what: &str) -> Error {
-    err(
-        ErrorKind::TypeMismatch,
-        format!("{what} handle does not belong to this store"),
-    )
+    crate::convert::tag(Error::foreign_handle(what))
 }
 
 impl<T: Send + 'static> Store<T> {
@@ -177,6 +176,7 @@ impl<T: Send + 'static> Store<T> {
             funcs: Vec::new(),
             func_ids: HashMap::new(),
             entry_sp: None,
+            reentry_depth: 0,
             gas: engine
                 .config()
                 .gas_enabled()
@@ -247,6 +247,7 @@ impl<T: Send + 'static> Store<T> {
         let (deadline, at) = self.deadline()?;
         let state = self.state_mut();
         state.entry_sp = Some(crate::host::stack_pointer());
+        state.reentry_depth = 0;
         state.deadline = at;
         let result = call(&mut self.store);
         let state = self.state_mut();

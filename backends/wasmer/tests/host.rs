@@ -287,17 +287,6 @@ fn bad_result_type_is_a_host_error() {
 }
 
 #[test]
-fn reentrant_calls_nest() {
-    let (_e, mut store, inst) = sandbox();
-    for n in [0, 1, 3, 5, 50] {
-        assert_eq!(
-            store.call_export(&inst, "down", &[Val::I32(n)]).unwrap(),
-            [Val::I32(n)]
-        );
-    }
-}
-
-#[test]
 fn reentrant_call_errors() {
     let (_e, mut store, inst) = sandbox();
     store.call_export(&inst, "call_missing", &[]).unwrap();

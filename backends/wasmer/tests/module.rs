@@ -241,28 +241,6 @@ fn metering_globals_are_hidden() {
 }
 
 #[test]
-fn foreign_handles_are_rejected() {
-    let engine = Engine::new(&Config::new()).unwrap();
-    let module = engine.compile(&wasm(LINK)).unwrap();
-    let mut a = engine.store((), &Limits::new()).unwrap();
-    let mut b = engine.store((), &Limits::new()).unwrap();
-    let ia = a.instantiate(&module, &Linker::new()).unwrap();
-    let _ib = b.instantiate(&module, &Linker::new()).unwrap();
-    let fa = a.get_func(&ia, "five").unwrap();
-    assert_kind(
-        b.call(&fa, &[], &mut [Val::I32(0)]),
-        ErrorKind::TypeMismatch,
-    );
-    assert_kind(b.memory_size(&ia, "mem"), ErrorKind::TypeMismatch);
-    assert_kind(b.register("x", &ia), ErrorKind::TypeMismatch);
-    // A module of another engine.
-    let other = Engine::new(&Config::new()).unwrap();
-    let foreign = other.compile(&wasm(LINK)).unwrap();
-    assert_kind(a.instantiate(&foreign, &Linker::new()), ErrorKind::Engine);
-    assert_eq!(a.call_export(&ia, "five", &[]).unwrap(), [Val::I32(5)]);
-}
-
-#[test]
 fn many_modules_one_engine() {
     // Modules compiled in parallel on one metering engine each get their own metering.
     let engine = Engine::new(&Config::new().consume_fuel(true)).unwrap();

@@ -15,7 +15,6 @@
 //! Re-entrant calls from host functions share the outermost call's deadline
 //! and reserve.
 
-use alloc::format;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -30,13 +29,6 @@ use crate::store::StoreData;
 /// readings when a call has a deadline.
 pub const FUEL_SLICE: u64 = 100_000;
 
-/// How deeply host functions may re-enter guest code (host -> guest -> host
-/// ...). Guest frames live on wasmi's heap stacks, but each re-entry is a
-/// new native interpreter invocation (about 5 KiB of native stack optimised,
-/// 20 KiB unoptimised); past this depth the re-entrant call fails with
-/// `Trap(StackOverflow)` instead of exhausting the native stack. The bound is
-/// a depth, not bytes, so it is the same in every build.
-pub const MAX_REENTRANCY: u32 = 32;
 
 /// Per-store execution state.
 #[derive(Debug)]
@@ -199,11 +191,10 @@ pub(crate) fn reentrant_call<T>(
 ) -> Result<()> {
     let ty: FuncType = convert::func_type(&func.ty(&*ctx));
     check_args(&ty, args, results)?;
-    if ctx.data().exec.depth >= MAX_REENTRANCY {
-        return Err(Error::trap(
-            TrapCode::StackOverflow,
-            format!("host functions re-entered the guest more than {MAX_REENTRANCY} levels deep"),
-        ));
+    // Each level is a new native interpreter invocation (about 5 KiB of
+    // native stack optimised, 20 KiB unoptimised): bounded by depth.
+    if ctx.data().exec.depth >= anywasm_core::MAX_REENTRY_DEPTH {
+        return Err(Error::reentry_too_deep());
     }
     let mut wargs = Vec::with_capacity(args.len());
     for a in args {

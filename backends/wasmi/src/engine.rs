@@ -151,6 +151,7 @@ impl Runtime for Engine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        anywasm_core::check_module_bounds(&self.config, wasm).map_err(tag)?;
         Module::compile(
             &self.raw,
             wasm,

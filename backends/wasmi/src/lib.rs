@@ -53,8 +53,9 @@
 //! timeout are [`ErrorKind::Unsupported`](anywasm_core::ErrorKind).
 //!
 //! Host functions may re-enter the guest through
-//! [`Caller::call`](anywasm_core::Caller::call) up to [`MAX_REENTRANCY`]
-//! levels deep; deeper is `Trap(StackOverflow)`.
+//! [`Caller::call`](anywasm_core::Caller::call) up to
+//! [`MAX_REENTRY_DEPTH`](anywasm_core::MAX_REENTRY_DEPTH) levels deep, as on
+//! every engine; deeper is `Trap(StackOverflow)`.
 //!
 //! ## Crate features
 //!
@@ -68,6 +69,7 @@
 
 #![no_std]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -83,7 +85,7 @@ mod module;
 mod start;
 mod store;
 
-pub use call::{FUEL_SLICE, MAX_REENTRANCY};
+pub use call::FUEL_SLICE;
 pub use engine::{Clock, Engine};
 pub use module::Module;
 pub use store::{Func, Instance, Store};

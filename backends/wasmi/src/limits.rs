@@ -37,7 +37,6 @@ pub(crate) fn apply_stack_limit(config: &mut wasmi::Config, bytes: usize) {
 pub(crate) struct Limiter {
     memory_bytes: Option<u64>,
     table_elements: Option<u64>,
-    instances: usize,
     /// The last resource this limiter refused, cleared by [`Limiter::take_denied`].
     denied: Option<Resource>,
 }
@@ -47,7 +46,6 @@ impl Limiter {
         Self {
             memory_bytes: limits.max_memory_bytes(),
             table_elements: limits.max_table_elements(),
-            instances: limits.max_instances().unwrap_or(usize::MAX),
             denied: None,
         }
     }
@@ -97,8 +95,10 @@ impl ResourceLimiter for Limiter {
         }
     }
 
+    // Counted by the anywasm store (see `Store::instances_counted`), so
+    // wasmi's own count must never be the one that trips.
     fn instances(&self) -> usize {
-        self.instances
+        usize::MAX
     }
 
     fn tables(&self) -> usize {

@@ -27,9 +27,14 @@ pub(crate) fn instantiate<T: Send + 'static>(
     linker: &Linker<T>,
 ) -> Result<Instance> {
     if !wasmi::Engine::same(module.raw().engine(), store.raw.engine()) {
+        return Err(Error::foreign_handle("module").with_backend(anywasm_core::BackendKind::Wasmi));
+    }
+    if let Some(max) = store.max_instances
+        && store.instances_counted >= max
+    {
         return Err(Error::new(
-            ErrorKind::TypeMismatch,
-            "the module was compiled by a different engine than this store's",
+            ErrorKind::LimitExceeded(anywasm_core::Resource::Instances),
+            format!("the store already holds its limit of {max} instances"),
         ));
     }
     let mut externs = Vec::with_capacity(module.import_count());
@@ -73,7 +78,16 @@ pub(crate) fn instantiate<T: Send + 'static>(
         tables.drop_written(&mut store.raw);
     }
     // A start function can run out of gas too.
-    let raw = raw.map_err(|e| call::out_of_gas(&mut store.raw, e))?;
+    let raw = raw.map_err(|e| call::out_of_gas(&mut store.raw, e));
+    // Ran (segments, start) and trapped, or succeeded: it takes a slot, as
+    // on every engine; refused before it ran: it does not.
+    if raw
+        .as_ref()
+        .map_or_else(|e| matches!(e.kind(), ErrorKind::Trap(_)), |_| true)
+    {
+        store.instances_counted += 1;
+    }
+    let raw = raw?;
     if module.hoisted_start() {
         // The start function, moved out of the module on engines with
         // timeouts, runs as an ordinary guest call under the store's limits.

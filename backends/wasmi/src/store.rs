@@ -96,6 +96,11 @@ pub struct Store<T> {
     scratch_args: Vec<wasmi::Val>,
     scratch_results: Vec<wasmi::Val>,
     instances_made: u32,
+    /// Instantiations counted against `Limits::instances`: those that
+    /// succeeded or ran and trapped (wasmi's own count would also take a
+    /// slot for one refused before it ran, e.g. a memory over its cap).
+    pub(crate) instances_counted: usize,
+    pub(crate) max_instances: Option<usize>,
     /// The memory export looked up last (instance seq, name, handle): a
     /// host driving a plugin touches one memory many times per call. The
     /// handle stays valid for the store's life, and every access reads the
@@ -114,10 +119,7 @@ impl<T> fmt::Debug for Store<T> {
 }
 
 fn foreign(what: &str) -> Error {
-    Error::new(
-        ErrorKind::TypeMismatch,
-        format!("{what} handle does not belong to this store"),
-    )
+    Error::foreign_handle(what).with_backend(anywasm_core::BackendKind::Wasmi)
 }
 
 impl<T: Send + 'static> Store<T> {
@@ -152,6 +154,8 @@ impl<T: Send + 'static> Store<T> {
             scratch_args: Vec::new(),
             scratch_results: Vec::new(),
             instances_made: 0,
+            instances_counted: 0,
+            max_instances: limits.max_instances(),
             memory_cache: None,
         })
     }

@@ -359,34 +359,6 @@ fn call_type_checks() {
 }
 
 #[test]
-fn handles_from_another_store_are_rejected() {
-    let engine = engine(Config::default());
-    let module = compile(&engine, VALUES);
-    let mut a = engine.store((), &Limits::new()).unwrap();
-    let mut b = engine.store((), &Limits::new()).unwrap();
-    let ia = a.instantiate(&module, &Linker::new()).unwrap();
-    let fa = a.get_func(&ia, "seven").unwrap();
-    assert_kind(
-        b.call(&fa, &[], &mut [Val::I32(0)]),
-        ErrorKind::TypeMismatch,
-    );
-    assert_kind(b.get_func(&ia, "seven"), ErrorKind::TypeMismatch);
-    assert_kind(b.memory_size(&ia, "memory"), ErrorKind::TypeMismatch);
-    assert_kind(b.register("x", &ia), ErrorKind::TypeMismatch);
-    // A module from another engine.
-    let other = engine_module_from_other_engine();
-    assert_kind(
-        a.instantiate(&other, &Linker::new()),
-        ErrorKind::TypeMismatch,
-    );
-}
-
-fn engine_module_from_other_engine() -> anywasm_wasmi::Module {
-    let e = engine(Config::default());
-    compile(&e, "(module)")
-}
-
-#[test]
 fn compile_errors() {
     let engine = engine(Config::default());
     assert_kind(engine.compile(b"not wasm"), ErrorKind::Compile);

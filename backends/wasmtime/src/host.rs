@@ -160,8 +160,14 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
         let ty = func.ty(&self.caller);
         let core_ty = func_type(&ty).ok_or_else(|| unrepresentable(export))?;
         check_args(&core_ty, args, results).map_err(tag)?;
+        // wasmtime bounds the wasm stack, not the host frames between
+        // re-entries: bounded by depth, as on every engine.
+        if self.caller.data().reentry_depth >= anywasm_core::MAX_REENTRY_DEPTH {
+            return Err(tag(Error::reentry_too_deep()));
+        }
+        self.caller.data_mut().reentry_depth += 1;
         let scratch = self.scratch.get_or_insert_with(Default::default);
-        call_func(
+        let outcome = call_func(
             self.caller.as_context_mut(),
             &func,
             crate::call::Sig {
@@ -172,7 +178,9 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             args,
             results,
             scratch,
-        )
+        );
+        self.caller.data_mut().reentry_depth -= 1;
+        outcome
     }
 
     fn remaining_time(&self) -> Option<std::time::Duration> {

@@ -136,4 +136,6 @@ pub(crate) struct StoreData<T> {
     pub(crate) gas: Option<wasmtime::Global>,
     /// The running call's deadline, if it has one (set by `arm_deadline`).
     pub(crate) deadline: Option<std::time::Instant>,
+    /// `Caller::call`s nested in the running top-level call.
+    pub(crate) reentry_depth: u32,
 }

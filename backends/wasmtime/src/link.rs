@@ -25,10 +25,9 @@ impl<T: Send + 'static> Store<T> {
         linker: &Linker<T>,
     ) -> Result<Instance> {
         if !wasmtime::Engine::same(module.raw().engine(), self.inner.engine()) {
-            return Err(err(
-                ErrorKind::TypeMismatch,
-                "module was compiled by a different engine than this store's",
-            ));
+            return Err(
+                anywasm_core::Error::foreign_handle("module").with_backend(crate::error::BACKEND)
+            );
         }
         if let Some(max) = self.max_instances
             && self.instance_count >= max
@@ -74,7 +73,14 @@ impl<T: Send + 'static> Store<T> {
                 let data = self.inner.data();
                 let e = instantiate_error(e, data.limiter.denied());
                 // A start function can run out of gas too.
-                Err(crate::gas::classify(&mut self.inner, e))
+                let e = crate::gas::classify(&mut self.inner, e);
+                // It ran (segments or start) and trapped: wasmtime keeps its
+                // memories and tables in the store, so it takes a slot, as
+                // on every engine.
+                if matches!(e.kind(), ErrorKind::Trap(_)) {
+                    self.instance_count += 1;
+                }
+                Err(e)
             }
         }
     }

@@ -36,6 +36,7 @@ impl fmt::Debug for Module {
 impl Module {
     /// Validate and compile binary wasm (the text format is not accepted).
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self> {
+        anywasm_core::check_module_bounds(engine.config(), wasm).map_err(crate::error::tag)?;
         let metered = if engine.config().gas_enabled() {
             // The original must be a module wasmtime accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed

@@ -95,11 +95,8 @@ pub(crate) fn arm_deadline<'e, T>(
     Some(active)
 }
 
-fn stale(what: &str) -> anywasm_core::Error {
-    err(
-        ErrorKind::TypeMismatch,
-        format!("{what} handle does not belong to this store"),
-    )
+fn foreign(what: &str) -> anywasm_core::Error {
+    anywasm_core::Error::foreign_handle(what).with_backend(crate::error::BACKEND)
 }
 
 impl<T: Send + 'static> Store<T> {
@@ -128,6 +125,7 @@ impl<T: Send + 'static> Store<T> {
                 funcs: FuncTable::default(),
                 gas: None,
                 deadline: None,
+                reentry_depth: 0,
             },
         );
         inner.limiter(|d| &mut d.limiter);
@@ -162,7 +160,7 @@ impl<T: Send + 'static> Store<T> {
         if instance.store == self.id {
             Ok(instance.inner)
         } else {
-            Err(stale("instance"))
+            Err(foreign("instance"))
         }
     }
 
@@ -237,7 +235,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
 
     fn call(&mut self, func: &Func, args: &[Val], results: &mut [Val]) -> Result<()> {
         if func.store != self.id {
-            return Err(stale("function"));
+            return Err(foreign("function"));
         }
         check_args(&func.info.ty, args, results).map_err(tag)?;
         let _deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);

@@ -482,31 +482,6 @@ fn gc_types_are_unsupported_not_panics() {
 }
 
 #[test]
-fn handles_from_another_store_are_rejected() {
-    let engine = engine();
-    let module = compile(
-        &engine,
-        r#"(module (memory (export "m") 1) (func (export "f")))"#,
-    );
-    let mut a = engine.store((), &Limits::new()).unwrap();
-    let mut b = engine.store((), &Limits::new()).unwrap();
-    let ia = a.instantiate(&module, &Linker::new()).unwrap();
-    let fa = a.get_func(&ia, "f").unwrap();
-    assert_kind(b.call(&fa, &[], &mut []), ErrorKind::TypeMismatch);
-    assert_kind(b.get_func(&ia, "f"), ErrorKind::TypeMismatch);
-    assert_kind(b.memory_size(&ia, "m"), ErrorKind::TypeMismatch);
-    assert_kind(b.register("x", &ia), ErrorKind::TypeMismatch);
-    // Modules from another engine are rejected too.
-    let other = engine_other();
-    let m2 = compile(&other, "(module)");
-    assert_kind(a.instantiate(&m2, &Linker::new()), ErrorKind::TypeMismatch);
-}
-
-fn engine_other() -> anywasm_wasmtime::Engine {
-    engine()
-}
-
-#[test]
 fn externrefs_work_under_a_small_memory_cap() {
     let engine = engine();
     let module = compile(

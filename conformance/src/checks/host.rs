@@ -78,7 +78,14 @@ fn linker() -> Linker<Host> {
             let mut inner = [Val::I32(0)];
             caller
                 .call("down", &[Val::I32(n - 1)], &mut inner)
-                .map_err(|e| HostError::new(e.to_string()))?;
+                .map_err(|e| {
+                    // Mark where the nesting bound struck (the outer levels
+                    // see this level's host error, not the overflow).
+                    if e.kind() == ErrorKind::Trap(TrapCode::StackOverflow) {
+                        caller.data_mut().counter = -1;
+                    }
+                    HostError::new(e.to_string())
+                })?;
             results[0] = Val::I32(inner[0].as_i32().unwrap_or(0) + 1);
             Ok(())
         },
@@ -244,6 +251,23 @@ pub(crate) fn checks() -> Vec<Check> {
                     sb.call("call_bad_result", &[]),
                     TrapCode::HostError,
                 )
+            }
+        ),
+        check!(
+            "host/reentry_depth",
+            "MAX_REENTRY_DEPTH re-entrant calls nest; one more is Trap(StackOverflow) before entering the guest; the store stays usable",
+            |cx: &Ctx| {
+                let mut sb = sandbox(cx)?;
+                let max = anywasm::MAX_REENTRY_DEPTH as i32;
+                expect_call(&mut sb, "down", &[Val::I32(max)], &[Val::I32(max)])?;
+                expect_eq("marked before the bound", sb.data().counter, 0)?;
+                expect_trap(
+                    "one deeper",
+                    sb.call("down", &[Val::I32(max + 1)]),
+                    TrapCode::HostError,
+                )?;
+                expect_eq("the innermost call overflowed", sb.data().counter, -1)?;
+                expect_call(&mut sb, "down", &[Val::I32(3)], &[Val::I32(3)])
             }
         ),
         check!(

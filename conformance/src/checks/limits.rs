@@ -110,6 +110,27 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
+            "limits/grow_refused_under_fuel",
+            "with fuel or gas on, a table.grow or memory.grow a limit refuses returns -1; it is not charged as if it had grown",
+            |cx: &Ctx| {
+                // What a new user tries: a generous budget, then a huge grow.
+                let limits = Limits::new().table_elements(100_000).memory_bytes(4 * PAGE);
+                for (config, limits) in [
+                    (Config::new().consume_fuel(true), limits.clone().fuel(10_000_000)),
+                    (Config::new().gas(true), limits.clone().gas(10_000_000)),
+                ] {
+                    let mut sb = limited(cx, &config, &limits)?;
+                    expect_call(&mut sb, "table_grow", &[Val::I32(1_000_000_000)], &[Val::I32(-1)])?;
+                    expect_call(&mut sb, "table_grow", &[Val::I32(0x7fff_ffff)], &[Val::I32(-1)])?;
+                    expect_call(&mut sb, "grow", &[Val::I32(0x7fff)], &[Val::I32(-1)])?;
+                    // The refused growths left the budget for real work.
+                    expect_call(&mut sb, "table_grow", &[Val::I32(10)], &[Val::I32(1)])?;
+                    expect_call(&mut sb, "grow", &[Val::I32(1)], &[Val::I32(1)])?;
+                }
+                Ok(())
+            }
+        ),
+        check!(
             "limits/table_initial_over_cap",
             "a module whose initial table exceeds the cap fails to instantiate",
             |cx: &Ctx| {
@@ -145,6 +166,52 @@ pub(crate) fn checks() -> Vec<Check> {
                 expect_kind(
                     "fourth",
                     store.instantiate(&module, &Linker::new()),
+                    ErrorKind::LimitExceeded(Resource::Instances),
+                )
+            }
+        ),
+        check!(
+            "limits/instances_after_failures",
+            "an instantiation that traps (segment initialisation or start) takes its slot, one refused before it runs does not",
+            |cx: &Ctx| {
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let compile = |wat: &str| ok("compile", engine.compile(&wasm(wat)));
+                let good = compile("(module)")?;
+                let start_traps = compile("(module (func $s unreachable) (start $s))")?;
+                let data_oob = compile(r#"(module (memory 1) (data (i32.const 65535) "ab"))"#)?;
+                let unlinkable = compile(r#"(module (import "env" "missing" (func)))"#)?;
+                let too_big = compile("(module (memory 10))")?;
+                let limits = Limits::new().instances(3).memory_bytes(2 * PAGE);
+                let mut store = ok("store", engine.store(Default::default(), &limits))?;
+                // Refused before anything runs: no slot taken.
+                for _ in 0..5 {
+                    expect_kind(
+                        "unlinkable",
+                        store.instantiate(&unlinkable, &Linker::new()),
+                        ErrorKind::Unlinkable,
+                    )?;
+                    expect_kind(
+                        "memory over the cap",
+                        store.instantiate(&too_big, &Linker::new()),
+                        ErrorKind::LimitExceeded(Resource::Memory),
+                    )?;
+                }
+                // Ran and trapped: its memories and tables stay alive in the
+                // store on every engine, so it takes a slot.
+                expect_trap(
+                    "start",
+                    store.instantiate(&start_traps, &Linker::new()),
+                    TrapCode::Unreachable,
+                )?;
+                expect_trap(
+                    "data segment",
+                    store.instantiate(&data_oob, &Linker::new()),
+                    TrapCode::MemoryOutOfBounds,
+                )?;
+                ok("third", store.instantiate(&good, &Linker::new()))?;
+                expect_kind(
+                    "fourth",
+                    store.instantiate(&good, &Linker::new()),
                     ErrorKind::LimitExceeded(Resource::Instances),
                 )
             }
@@ -385,11 +452,15 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
-            "limits/backend_unavailable",
-            "asking for an unknown engine by name is a typed error",
-            |_cx: &Ctx| {
+            "limits/engine_by_name",
+            "an engine name that is no backend is UnknownBackend; this backend by name works",
+            |cx: &Ctx| {
                 let r = anywasm::engine_by_name::<()>("v8", &Config::new());
-                expect_kind("v8", r.map(|_| ()), ErrorKind::BackendUnavailable)
+                // No engine made this error: it names none.
+                let kind = r.map(|_| ()).map_err(|e| (e.kind(), e.backend()));
+                expect_eq("v8", kind, Err((ErrorKind::UnknownBackend, None)))?;
+                let name = cx.backend().name().to_ascii_uppercase();
+                ok("by name", anywasm::engine_by_name::<()>(&name, &Config::new()).map(|_| ()))
             }
         ),
     ]

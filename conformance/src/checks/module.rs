@@ -189,6 +189,73 @@ pub(crate) fn checks() -> Vec<Check> {
                 expect_eq("static call", results.pop(), Some(Val::I32(5)))
             }
         ),
+        check!(
+            "module/bounds",
+            "a module over Config's size or function bound is LimitExceeded before the engine compiles it; the defaults apply unless changed",
+            |cx: &Ctx| {
+                let functions = |n: usize| wasm(&format!("(module {})", "(func)".repeat(n)));
+                // Garbage past the size bound: refused for its size, so the
+                // engine never parsed it.
+                let small = ok("engine", cx.engine(&Config::new().max_module_bytes(Some(64))))?;
+                let e = match small.compile(&[0xAB; 65]) {
+                    Ok(_) => return Err("65 garbage bytes compiled under a 64-byte bound".into()),
+                    Err(e) => e,
+                };
+                expect_eq("kind", e.kind(), ErrorKind::LimitExceeded(anywasm::Resource::ModuleBytes))?;
+                expect_eq("backend", e.backend(), Some(cx.backend()))?;
+                ok("64 bytes", small.compile(&functions(1)).map(|_| ()))?;
+                let three = ok("engine", cx.engine(&Config::new().max_functions(Some(3))))?;
+                ok("3 functions", three.compile(&functions(3)).map(|_| ()))?;
+                expect_kind(
+                    "4 functions",
+                    three.compile(&functions(4)).map(|_| ()),
+                    ErrorKind::LimitExceeded(anywasm::Resource::Functions),
+                )?;
+                let default = ok("engine", cx.engine(&Config::new()))?;
+                expect_eq(
+                    "defaults",
+                    (default.config().module_bytes_limit(), default.config().function_limit()),
+                    (Some(anywasm::DEFAULT_MAX_MODULE_BYTES), Some(anywasm::DEFAULT_MAX_FUNCTIONS)),
+                )?;
+                expect_kind(
+                    "one past the default",
+                    default.compile(&functions(anywasm::DEFAULT_MAX_FUNCTIONS as usize + 1)).map(|_| ()),
+                    ErrorKind::LimitExceeded(anywasm::Resource::Functions),
+                )
+            }
+        ),
+        check!(
+            "module/foreign_handles",
+            "a module of another engine or backend, an instance or function of another store: ForeignHandle, tagged with this backend (static and dyn API)",
+            |cx: &Ctx| {
+                let a = ok("engine", cx.engine(&Config::new()))?;
+                let b = ok("engine", cx.engine(&Config::new()))?;
+                let bytes = wasm(FOREIGN);
+                let of_b = ok("compile", b.compile(&bytes))?;
+                let mut sa = ok("store", a.store(crate::Host::default(), &Limits::new()))?;
+                foreign(cx, "module of another engine", sa.instantiate(&of_b, &Linker::new()))?;
+                for &other in anywasm::compiled_backends() {
+                    if other != cx.backend() {
+                        let engine = ok("engine", anywasm::engine::<crate::Host>(other, &Config::new()))?;
+                        let m = ok("compile", engine.compile(&bytes))?;
+                        foreign(cx, "module of another backend", sa.instantiate(&m, &Linker::new()))?;
+                    }
+                }
+                let of_a = ok("compile", a.compile(&bytes))?;
+                let ia = ok("instantiate", sa.instantiate(&of_a, &Linker::new()))?;
+                let fa = ok("get_func", sa.get_func(ia, "f"))?;
+                // A second store of the same engine, with an instance at the
+                // same index: a handle of `sa` must not reach it.
+                let mut sb = ok("store", a.store(crate::Host::default(), &Limits::new()))?;
+                ok("instantiate", sb.instantiate(&of_a, &Linker::new()))?;
+                foreign(cx, "get_func", sb.get_func(ia, "f"))?;
+                foreign(cx, "call", sb.call(fa, &[], &mut [Val::I32(0)]))?;
+                foreign(cx, "func_type", sb.func_type(fa))?;
+                foreign(cx, "memory_size", sb.memory_size(ia, "m"))?;
+                foreign(cx, "register", sb.register("x", ia))?;
+                static_foreign(cx)
+            }
+        ),
     ]
 }
 
@@ -211,6 +278,51 @@ fn static_sum(cx: &Ctx) -> Result<Option<Vec<Val>>, String> {
         anywasm::BackendKind::Wasmer => go::<anywasm::wasmer::Engine>(),
         #[cfg(feature = "wasmi")]
         anywasm::BackendKind::Wasmi => go::<anywasm::wasmi::Engine>(),
+        other => Err(format!("{other} is not compiled in")),
+    }
+}
+
+/// A module with a memory and a function, for the foreign-handle checks.
+const FOREIGN: &str = r#"(module (memory (export "m") 1) (func (export "f") (result i32) i32.const 7))"#;
+
+/// Expect [`ErrorKind::ForeignHandle`] tagged with the backend under test.
+fn foreign<T>(cx: &Ctx, what: &str, r: anywasm::Result<T>) -> Result<(), String> {
+    match r {
+        Err(e) if e.kind() == ErrorKind::ForeignHandle => {
+            expect_eq(&format!("{what}: backend of {e}"), e.backend(), Some(cx.backend()))
+        }
+        Err(e) => Err(format!("{what}: expected ForeignHandle, got {:?}: {e}", e.kind())),
+        Ok(_) => Err(format!("{what}: expected ForeignHandle, got a result")),
+    }
+}
+
+/// The foreign-handle rules through the statically dispatched API.
+fn static_foreign(cx: &Ctx) -> Result<(), String> {
+    fn go<R: anywasm::Runtime>(cx: &Ctx) -> Result<(), String> {
+        use anywasm::Store as _;
+        let engine = ok("engine", R::new(&Config::new()))?;
+        let other = ok("engine", R::new(&Config::new()))?;
+        let bytes = wasm(FOREIGN);
+        let module = ok("compile", engine.compile(&bytes))?;
+        let of_other = ok("compile", other.compile(&bytes))?;
+        let mut a = ok("store", engine.store((), &Limits::new()))?;
+        let mut b = ok("store", engine.store((), &Limits::new()))?;
+        foreign(cx, "static: module of another engine", a.instantiate(&of_other, &Linker::new()))?;
+        let ia = ok("instantiate", a.instantiate(&module, &Linker::new()))?;
+        ok("instantiate", b.instantiate(&module, &Linker::new()))?;
+        let fa = ok("get_func", a.get_func(&ia, "f"))?;
+        foreign(cx, "static: call", b.call(&fa, &[], &mut [Val::I32(0)]))?;
+        foreign(cx, "static: get_func", b.get_func(&ia, "f"))?;
+        foreign(cx, "static: memory_size", b.memory_size(&ia, "m"))?;
+        foreign(cx, "static: register", b.register("x", &ia))
+    }
+    match cx.backend() {
+        #[cfg(feature = "wasmtime")]
+        anywasm::BackendKind::Wasmtime => go::<anywasm::wasmtime::Engine>(cx),
+        #[cfg(feature = "wasmer")]
+        anywasm::BackendKind::Wasmer => go::<anywasm::wasmer::Engine>(cx),
+        #[cfg(feature = "wasmi")]
+        anywasm::BackendKind::Wasmi => go::<anywasm::wasmi::Engine>(cx),
         other => Err(format!("{other} is not compiled in")),
     }
 }

@@ -46,7 +46,8 @@ pub fn engine<T: Send + 'static>(
 
 /// Create an engine from its name (`"wasmtime"`, `"wasmer"`, `"wasmi"`).
 ///
-/// Unknown names and backends not compiled in are both
+/// A name that is no backend at all is [`ErrorKind::UnknownBackend`]; a
+/// backend anywasm knows but this build lacks is
 /// [`ErrorKind::BackendUnavailable`].
 pub fn engine_by_name<T: Send + 'static>(
     name: &str,
@@ -54,4 +55,30 @@ pub fn engine_by_name<T: Send + 'static>(
 ) -> Result<Box<dyn DynRuntime<T>>> {
     let kind: BackendKind = name.parse()?;
     engine(kind, config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_typo_is_not_a_missing_feature() {
+        let err = engine_by_name::<()>("wasmtim", &Config::new()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::UnknownBackend, "{err}");
+        for kind in BackendKind::ALL {
+            let r = engine::<()>(kind, &Config::new());
+            if compiled_backends().contains(&kind) {
+                assert!(r.is_ok(), "{kind}");
+            } else {
+                // Only a build without every backend gets here: CI runs
+                // these tests with wasmi alone.
+                let err = r.err().unwrap();
+                assert_eq!(err.kind(), ErrorKind::BackendUnavailable, "{err}");
+                assert!(err.to_string().contains("feature"), "{err}");
+                let by_name = engine_by_name::<()>(kind.name(), &Config::new()).err();
+                assert_eq!(by_name.map(|e| e.kind()), Some(ErrorKind::BackendUnavailable));
+            }
+        }
+    }
 }

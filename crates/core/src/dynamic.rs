@@ -14,6 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{
     ArtifactFormat, BackendKind, Config, Error, ErrorKind, ExportType, FuncType, ImportType,
@@ -71,13 +72,26 @@ impl DynModule {
     }
 }
 
-/// Handle to an instance in a [`DynStore`].
+/// Handle to an instance in a [`DynStore`]. It names its store too: used
+/// with another store it is [`ErrorKind::ForeignHandle`], never some other
+/// instance that happens to have the same index there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InstanceId(u32);
+pub struct InstanceId {
+    store: u32,
+    index: u32,
+}
 
-/// Handle to a function in a [`DynStore`].
+/// Handle to a function in a [`DynStore`]; like [`InstanceId`], it names
+/// its store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FuncId(u32);
+pub struct FuncId {
+    store: u32,
+    index: u32,
+}
+
+/// Tags of the stores made so far (each `DynStore` takes the next, so
+/// handles of different stores differ even where their indices agree).
+static NEXT_STORE_TAG: AtomicU32 = AtomicU32::new(0);
 
 /// An engine chosen at run time, for stores with host state `T`.
 pub trait DynRuntime<T: Send + 'static>: Send + Sync {
@@ -146,6 +160,7 @@ impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
         let store = Runtime::store(self, data, limits)?;
         Ok(Box::new(Erased::<T, R::Store<T>> {
             store,
+            tag: NEXT_STORE_TAG.fetch_add(1, Ordering::Relaxed),
             instances: Vec::new(),
             funcs: Vec::new(),
             func_cache: BTreeMap::new(),
@@ -232,24 +247,29 @@ pub trait DynStore<T>: Send {
 
 struct Erased<T, S: Store<T>> {
     store: S,
+    /// This store's tag, in every handle it gives out.
+    tag: u32,
     instances: Vec<S::Instance>,
     funcs: Vec<S::Func>,
-    func_cache: BTreeMap<(u32, String), u32>,
+    /// Functions already resolved, by instance then export name (nested so a
+    /// lookup borrows the `&str` instead of allocating a key).
+    func_cache: BTreeMap<u32, BTreeMap<String, u32>>,
     _t: core::marker::PhantomData<fn(T) -> T>,
-}
-
-fn stale(what: &str) -> Error {
-    Error::new(
-        ErrorKind::TypeMismatch,
-        alloc::format!("{what} handle does not belong to this store"),
-    )
 }
 
 impl<T, S: Store<T>> Erased<T, S> {
     fn inst(&self, id: InstanceId) -> Result<&S::Instance> {
-        self.instances
-            .get(id.0 as usize)
-            .ok_or_else(|| stale("instance"))
+        (id.store == self.tag)
+            .then(|| self.instances.get(id.index as usize))
+            .flatten()
+            .ok_or_else(|| Error::foreign_handle("instance").with_backend(self.store.backend()))
+    }
+
+    fn func(&self, id: FuncId) -> Result<&S::Func> {
+        (id.store == self.tag)
+            .then(|| self.funcs.get(id.index as usize))
+            .flatten()
+            .ok_or_else(|| Error::foreign_handle("function").with_backend(self.store.backend()))
     }
 }
 
@@ -261,13 +281,14 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     fn instantiate(&mut self, module: &DynModule, linker: &Linker<T>) -> Result<InstanceId> {
         let m = module.downcast::<S::Module>().ok_or_else(|| {
             Error::new(
-                ErrorKind::TypeMismatch,
+                ErrorKind::ForeignHandle,
                 alloc::format!(
                     "module was compiled by {}, this store belongs to {}",
                     module.backend(),
                     self.store.backend()
                 ),
             )
+            .with_backend(self.store.backend())
         })?;
         let inst = self.store.instantiate(m, linker)?;
         let id = u32::try_from(self.instances.len()).map_err(|_| {
@@ -277,7 +298,10 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
             )
         })?;
         self.instances.push(inst);
-        Ok(InstanceId(id))
+        Ok(InstanceId {
+            store: self.tag,
+            index: id,
+        })
     }
 
     fn register(&mut self, name: &str, instance: InstanceId) -> Result<()> {
@@ -286,30 +310,41 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn get_func(&mut self, instance: InstanceId, name: &str) -> Result<FuncId> {
-        if let Some(id) = self.func_cache.get(&(instance.0, String::from(name))) {
-            return Ok(FuncId(*id));
+        if instance.store == self.tag
+            && let Some(&index) = self
+                .func_cache
+                .get(&instance.index)
+                .and_then(|names| names.get(name))
+        {
+            return Ok(FuncId {
+                store: self.tag,
+                index,
+            });
         }
         let inst = self.inst(instance)?.clone();
         let f = self.store.get_func(&inst, name)?;
         let id = self.funcs.len() as u32;
         self.funcs.push(f);
-        self.func_cache.insert((instance.0, String::from(name)), id);
-        Ok(FuncId(id))
+        self.func_cache
+            .entry(instance.index)
+            .or_default()
+            .insert(String::from(name), id);
+        Ok(FuncId {
+            store: self.tag,
+            index: id,
+        })
     }
 
     fn func_type(&self, func: FuncId) -> Result<FuncType> {
-        let f = self
-            .funcs
-            .get(func.0 as usize)
-            .ok_or_else(|| stale("function"))?;
-        Ok(self.store.func_type(f))
+        Ok(self.store.func_type(self.func(func)?))
     }
 
     fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()> {
-        let f = self
-            .funcs
-            .get(func.0 as usize)
-            .ok_or_else(|| stale("function"))?;
+        // Field by field, so the handle is borrowed beside the store.
+        let f = (func.store == self.tag)
+            .then(|| self.funcs.get(func.index as usize))
+            .flatten()
+            .ok_or_else(|| Error::foreign_handle("function").with_backend(self.store.backend()))?;
         self.store.call(f, args, results)
     }
 

@@ -105,6 +105,12 @@ pub enum Resource {
     /// Initial bytes of one linear memory, checked when a module is loaded
     /// ([`Limits::initial_memory_bytes`](crate::Limits::initial_memory_bytes)).
     InitialMemory,
+    /// Bytes of a module, checked before compiling
+    /// ([`Config::max_module_bytes`](crate::Config::max_module_bytes)).
+    ModuleBytes,
+    /// Functions a module defines, checked before compiling
+    /// ([`Config::max_functions`](crate::Config::max_functions)).
+    Functions,
 }
 
 impl fmt::Display for Resource {
@@ -114,6 +120,8 @@ impl fmt::Display for Resource {
             Resource::Table => "table elements",
             Resource::Instances => "instances",
             Resource::InitialMemory => "initial memory",
+            Resource::ModuleBytes => "module size",
+            Resource::Functions => "functions",
         })
     }
 }
@@ -139,8 +147,16 @@ pub enum ErrorKind {
     OutOfBounds,
     /// The feature or limit is not available on this backend or configuration.
     Unsupported,
-    /// The backend was asked for by name but is not compiled into this build.
+    /// The backend is one anywasm knows but is not compiled into this build
+    /// (the message names the Cargo feature that adds it).
     BackendUnavailable,
+    /// A handle used with a store it does not belong to: a module compiled
+    /// by another engine (another engine instance, or another backend), an
+    /// instance or function of another store.
+    ForeignHandle,
+    /// The name given for a backend names none anywasm knows (`wasmtime`,
+    /// `wasmer`, `wasmi`): a typo, not a missing feature.
+    UnknownBackend,
     /// The guest broke the plugin ABI (docs/abi.md): missing or mistyped
     /// allocator exports, wrong ABI version, an out-of-bounds or oversized
     /// buffer, a message that does not decode.
@@ -253,6 +269,30 @@ impl Error {
         }))
     }
 
+    /// [`ErrorKind::ForeignHandle`]: the `what` handle (module, instance,
+    /// function, ...) was made by another engine or store. The one message
+    /// every backend gives; backends add their tag with
+    /// [`with_backend`](Self::with_backend).
+    pub fn foreign_handle(what: &str) -> Self {
+        Self::new(
+            ErrorKind::ForeignHandle,
+            alloc::format!("the {what} handle belongs to another engine or store"),
+        )
+    }
+
+    /// The [`Trap(StackOverflow)`](TrapCode::StackOverflow) every backend
+    /// gives a [`Caller::call`](crate::Caller::call) nested deeper than
+    /// [`MAX_REENTRY_DEPTH`](crate::MAX_REENTRY_DEPTH).
+    pub fn reentry_too_deep() -> Self {
+        Self::trap(
+            TrapCode::StackOverflow,
+            alloc::format!(
+                "host functions re-entered the guest more than {} levels deep",
+                crate::MAX_REENTRY_DEPTH
+            ),
+        )
+    }
+
     /// A trap.
     pub fn trap(code: TrapCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Trap(code), message)
@@ -338,6 +378,8 @@ impl fmt::Display for Error {
             ErrorKind::OutOfBounds => f.write_str("out of bounds")?,
             ErrorKind::Unsupported => f.write_str("unsupported")?,
             ErrorKind::BackendUnavailable => f.write_str("backend not compiled in")?,
+            ErrorKind::UnknownBackend => f.write_str("unknown backend")?,
+            ErrorKind::ForeignHandle => f.write_str("foreign handle")?,
             ErrorKind::Abi => f.write_str("plugin ABI violation")?,
             ErrorKind::Guest => f.write_str("guest error")?,
             ErrorKind::CapabilityDenied => f.write_str("capability not granted")?,
@@ -365,7 +407,7 @@ impl From<HostError> for Error {
 
 impl From<crate::backend::UnknownBackend> for Error {
     fn from(err: crate::backend::UnknownBackend) -> Self {
-        Error::new(ErrorKind::BackendUnavailable, err.to_string())
+        Error::new(ErrorKind::UnknownBackend, err.to_string())
     }
 }
 

@@ -33,6 +33,12 @@ pub trait Caller<T> {
     /// [`read_memory`](Self::read_memory).
     fn write_memory(&mut self, offset: u64, data: &[u8]) -> Result<()>;
     /// Call an export of the calling instance (host -> guest -> host re-entrancy).
+    ///
+    /// At most [`MAX_REENTRY_DEPTH`] such calls nest inside one top-level
+    /// call, on every engine; the next one fails with
+    /// [`Trap(StackOverflow)`](crate::TrapCode::StackOverflow) before it
+    /// enters the guest, so recursion a guest drives through the host can
+    /// never exhaust the host's native stack.
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()>;
     /// Time left before the running call's deadline
     /// ([`Limits::timeout`](crate::Limits::timeout)), or `None` if it has
@@ -41,6 +47,15 @@ pub trait Caller<T> {
     /// the deadline holds inside it too. Zero once the deadline has passed.
     fn remaining_time(&self) -> Option<core::time::Duration>;
 }
+
+/// How many [`Caller::call`]s may nest inside one top-level guest call,
+/// on every engine (see there).
+///
+/// Each level is a native engine invocation on the host's stack (wasmi's
+/// interpreter about 5 KiB optimised and 20 KiB unoptimised, wasmer's host
+/// trampolines about 2 to 8 KiB), so the bound is a depth, the same in every
+/// build, chosen to fit well inside a 2 MiB thread stack in debug builds.
+pub const MAX_REENTRY_DEPTH: u32 = 32;
 
 /// The closure behind a host function.
 pub type HostFn<T> = dyn Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::result::Result<(), HostError>

@@ -9,7 +9,7 @@
 
 use wasmparser::{Parser, Payload, TypeRef};
 
-use crate::{Error, ErrorKind, Result};
+use crate::{Config, Error, ErrorKind, Resource, Result};
 
 /// Size of a WebAssembly page in bytes.
 pub const PAGE_BYTES: u64 = 65536;
@@ -51,6 +51,53 @@ pub fn initial_memory_bytes(wasm: &[u8]) -> Result<Option<u64>> {
         }
     }
     Ok(largest)
+}
+
+/// Refuse, before any engine compiles it, a module past `config`'s bounds
+/// ([`Config::max_module_bytes`], [`Config::max_functions`]): every backend
+/// calls this first in `compile`, so an untrusted module cannot make the
+/// host spend seconds and hundreds of MiB compiling it (wasmtime needs about
+/// 12 KiB of host memory per function while compiling).
+///
+/// Only the section headers up to the code section are read; a module too
+/// malformed to read them from is left to the engine, which reports it as
+/// [`ErrorKind::Compile`].
+pub fn check_module_bounds(config: &Config, wasm: &[u8]) -> Result<()> {
+    if let Some(max) = config.module_bytes_limit()
+        && wasm.len() as u64 > max
+    {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded(Resource::ModuleBytes),
+            alloc::format!(
+                "the module is {} bytes; Config::max_module_bytes allows {max}",
+                wasm.len()
+            ),
+        ));
+    }
+    let Some(max) = config.function_limit() else {
+        return Ok(());
+    };
+    for payload in Parser::new(0).parse_all(wasm) {
+        let (count, last) = match payload {
+            Ok(Payload::FunctionSection(functions)) => (functions.count(), false),
+            // Nothing after the code section declares functions.
+            Ok(Payload::CodeSectionStart { count, .. }) => (count, true),
+            Ok(Payload::End(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        if count > max {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded(Resource::Functions),
+                alloc::format!(
+                    "the module defines {count} functions; Config::max_functions allows {max}"
+                ),
+            ));
+        }
+        if last {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -66,10 +66,12 @@ pub use backend::{BackendKind, UnknownBackend};
 pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
-pub use host::{Caller, HostFn, HostFunc, Linker, check_args, check_range};
+pub use host::{
+    Caller, HostFn, HostFunc, Linker, MAX_REENTRY_DEPTH, check_args, check_range,
+};
 #[cfg(feature = "inspect")]
-pub use initial_memory::{PAGE_BYTES, initial_memory_bytes};
-pub use limits::{Config, InstancePool, Limits};
+pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
+pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,

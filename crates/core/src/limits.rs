@@ -10,18 +10,45 @@
 
 use core::time::Duration;
 
-/// Engine-wide configuration: which limit mechanisms are compiled in.
+/// Engine-wide configuration: which limit mechanisms are compiled in, and
+/// the bounds a module must fit before the engine compiles it.
 ///
-/// Defaults: no fuel metering, no timeouts, the engine's default stack bound.
-/// Enabling a mechanism costs a little on every call even when unused
-/// (the benches measure how much per engine).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Defaults: no fuel metering, no timeouts, the engine's default stack bound,
+/// modules of at most [`DEFAULT_MAX_MODULE_BYTES`] defining at most
+/// [`DEFAULT_MAX_FUNCTIONS`] functions. Enabling a mechanism costs a little
+/// on every call even when unused (the benches measure how much per engine).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     consume_fuel: bool,
     gas: bool,
     timeouts: bool,
     max_stack_bytes: Option<usize>,
     instance_pool: Option<InstancePool>,
+    max_module_bytes: Option<u64>,
+    max_functions: Option<u32>,
+}
+
+/// The default [`Config::max_module_bytes`]: 64 MiB, room for the largest
+/// real plugins (whole language runtimes compiled to wasm are tens of MiB).
+pub const DEFAULT_MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// The default [`Config::max_functions`]: 20 000 defined functions. A Rust
+/// plugin with serde and a few libraries defines a few thousand; whole
+/// language runtimes compiled to wasm may need a higher bound.
+pub const DEFAULT_MAX_FUNCTIONS: u32 = 20_000;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            consume_fuel: false,
+            gas: false,
+            timeouts: false,
+            max_stack_bytes: None,
+            instance_pool: None,
+            max_module_bytes: Some(DEFAULT_MAX_MODULE_BYTES),
+            max_functions: Some(DEFAULT_MAX_FUNCTIONS),
+        }
+    }
 }
 
 /// Instance slots an engine preallocates so instantiation only claims one
@@ -98,6 +125,33 @@ impl Config {
     pub fn instance_pool(mut self, pool: InstancePool) -> Self {
         self.instance_pool = Some(pool);
         self
+    }
+
+    /// Refuse to compile a module larger than `bytes` (`None`: no bound):
+    /// [`LimitExceeded(ModuleBytes)`](crate::Resource::ModuleBytes), before
+    /// the engine sees it. Default [`DEFAULT_MAX_MODULE_BYTES`].
+    pub fn max_module_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Refuse to compile a module defining more than `count` functions
+    /// (`None`: no bound): [`LimitExceeded(Functions)`](crate::Resource::Functions),
+    /// read from the section headers before the engine sees the module.
+    /// Default [`DEFAULT_MAX_FUNCTIONS`].
+    pub fn max_functions(mut self, count: Option<u32>) -> Self {
+        self.max_functions = count;
+        self
+    }
+
+    /// The module size bound, if any.
+    pub fn module_bytes_limit(&self) -> Option<u64> {
+        self.max_module_bytes
+    }
+
+    /// The bound on functions a module defines, if any.
+    pub fn function_limit(&self) -> Option<u32> {
+        self.max_functions
     }
 
     /// The instance pool, if set.
@@ -214,6 +268,11 @@ impl Limits {
     }
 
     /// Cap the number of instances in one store.
+    ///
+    /// An instantiation that runs and traps (in segment initialisation or
+    /// its start function) counts: every engine keeps its memories and
+    /// tables alive in the store. One refused before it runs (unlinkable,
+    /// a memory or table over its cap, a foreign module) does not.
     pub fn instances(mut self, count: usize) -> Self {
         self.instances = Some(count);
         self
