@@ -12,6 +12,8 @@
 //! anywasm plugins DIR [--engine wasmi] [--grant log]
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod build;
 mod conformance;
 mod inspect;

@@ -133,6 +133,7 @@
 //! | `wasmi` | no | the wasmi engine |
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod builder;
 mod deps;

@@ -92,6 +92,7 @@
 //! | `wasmi` | yes | tests on wasmi |
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod builder;
 mod engine;
