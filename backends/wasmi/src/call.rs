@@ -29,7 +29,6 @@ use crate::store::StoreData;
 /// readings when a call has a deadline.
 pub const FUEL_SLICE: u64 = 100_000;
 
-
 /// Per-store execution state.
 #[derive(Debug)]
 pub(crate) struct ExecState {

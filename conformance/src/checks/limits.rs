@@ -116,12 +116,25 @@ pub(crate) fn checks() -> Vec<Check> {
                 // What a new user tries: a generous budget, then a huge grow.
                 let limits = Limits::new().table_elements(100_000).memory_bytes(4 * PAGE);
                 for (config, limits) in [
-                    (Config::new().consume_fuel(true), limits.clone().fuel(10_000_000)),
+                    (
+                        Config::new().consume_fuel(true),
+                        limits.clone().fuel(10_000_000),
+                    ),
                     (Config::new().gas(true), limits.clone().gas(10_000_000)),
                 ] {
                     let mut sb = limited(cx, &config, &limits)?;
-                    expect_call(&mut sb, "table_grow", &[Val::I32(1_000_000_000)], &[Val::I32(-1)])?;
-                    expect_call(&mut sb, "table_grow", &[Val::I32(0x7fff_ffff)], &[Val::I32(-1)])?;
+                    expect_call(
+                        &mut sb,
+                        "table_grow",
+                        &[Val::I32(1_000_000_000)],
+                        &[Val::I32(-1)],
+                    )?;
+                    expect_call(
+                        &mut sb,
+                        "table_grow",
+                        &[Val::I32(0x7fff_ffff)],
+                        &[Val::I32(-1)],
+                    )?;
                     expect_call(&mut sb, "grow", &[Val::I32(0x7fff)], &[Val::I32(-1)])?;
                     // The refused growths left the budget for real work.
                     expect_call(&mut sb, "table_grow", &[Val::I32(10)], &[Val::I32(1)])?;
@@ -460,7 +473,10 @@ pub(crate) fn checks() -> Vec<Check> {
                 let kind = r.map(|_| ()).map_err(|e| (e.kind(), e.backend()));
                 expect_eq("v8", kind, Err((ErrorKind::UnknownBackend, None)))?;
                 let name = cx.backend().name().to_ascii_uppercase();
-                ok("by name", anywasm::engine_by_name::<()>(&name, &Config::new()).map(|_| ()))
+                ok(
+                    "by name",
+                    anywasm::engine_by_name::<()>(&name, &Config::new()).map(|_| ()),
+                )
             }
         ),
     ]

@@ -196,12 +196,19 @@ pub(crate) fn checks() -> Vec<Check> {
                 let functions = |n: usize| wasm(&format!("(module {})", "(func)".repeat(n)));
                 // Garbage past the size bound: refused for its size, so the
                 // engine never parsed it.
-                let small = ok("engine", cx.engine(&Config::new().max_module_bytes(Some(64))))?;
+                let small = ok(
+                    "engine",
+                    cx.engine(&Config::new().max_module_bytes(Some(64))),
+                )?;
                 let e = match small.compile(&[0xAB; 65]) {
                     Ok(_) => return Err("65 garbage bytes compiled under a 64-byte bound".into()),
                     Err(e) => e,
                 };
-                expect_eq("kind", e.kind(), ErrorKind::LimitExceeded(anywasm::Resource::ModuleBytes))?;
+                expect_eq(
+                    "kind",
+                    e.kind(),
+                    ErrorKind::LimitExceeded(anywasm::Resource::ModuleBytes),
+                )?;
                 expect_eq("backend", e.backend(), Some(cx.backend()))?;
                 ok("64 bytes", small.compile(&functions(1)).map(|_| ()))?;
                 let three = ok("engine", cx.engine(&Config::new().max_functions(Some(3))))?;
@@ -214,12 +221,20 @@ pub(crate) fn checks() -> Vec<Check> {
                 let default = ok("engine", cx.engine(&Config::new()))?;
                 expect_eq(
                     "defaults",
-                    (default.config().module_bytes_limit(), default.config().function_limit()),
-                    (Some(anywasm::DEFAULT_MAX_MODULE_BYTES), Some(anywasm::DEFAULT_MAX_FUNCTIONS)),
+                    (
+                        default.config().module_bytes_limit(),
+                        default.config().function_limit(),
+                    ),
+                    (
+                        Some(anywasm::DEFAULT_MAX_MODULE_BYTES),
+                        Some(anywasm::DEFAULT_MAX_FUNCTIONS),
+                    ),
                 )?;
                 expect_kind(
                     "one past the default",
-                    default.compile(&functions(anywasm::DEFAULT_MAX_FUNCTIONS as usize + 1)).map(|_| ()),
+                    default
+                        .compile(&functions(anywasm::DEFAULT_MAX_FUNCTIONS as usize + 1))
+                        .map(|_| ()),
                     ErrorKind::LimitExceeded(anywasm::Resource::Functions),
                 )
             }
@@ -233,12 +248,23 @@ pub(crate) fn checks() -> Vec<Check> {
                 let bytes = wasm(FOREIGN);
                 let of_b = ok("compile", b.compile(&bytes))?;
                 let mut sa = ok("store", a.store(crate::Host::default(), &Limits::new()))?;
-                foreign(cx, "module of another engine", sa.instantiate(&of_b, &Linker::new()))?;
+                foreign(
+                    cx,
+                    "module of another engine",
+                    sa.instantiate(&of_b, &Linker::new()),
+                )?;
                 for &other in anywasm::compiled_backends() {
                     if other != cx.backend() {
-                        let engine = ok("engine", anywasm::engine::<crate::Host>(other, &Config::new()))?;
+                        let engine = ok(
+                            "engine",
+                            anywasm::engine::<crate::Host>(other, &Config::new()),
+                        )?;
                         let m = ok("compile", engine.compile(&bytes))?;
-                        foreign(cx, "module of another backend", sa.instantiate(&m, &Linker::new()))?;
+                        foreign(
+                            cx,
+                            "module of another backend",
+                            sa.instantiate(&m, &Linker::new()),
+                        )?;
                     }
                 }
                 let of_a = ok("compile", a.compile(&bytes))?;
@@ -283,15 +309,21 @@ fn static_sum(cx: &Ctx) -> Result<Option<Vec<Val>>, String> {
 }
 
 /// A module with a memory and a function, for the foreign-handle checks.
-const FOREIGN: &str = r#"(module (memory (export "m") 1) (func (export "f") (result i32) i32.const 7))"#;
+const FOREIGN: &str =
+    r#"(module (memory (export "m") 1) (func (export "f") (result i32) i32.const 7))"#;
 
 /// Expect [`ErrorKind::ForeignHandle`] tagged with the backend under test.
 fn foreign<T>(cx: &Ctx, what: &str, r: anywasm::Result<T>) -> Result<(), String> {
     match r {
-        Err(e) if e.kind() == ErrorKind::ForeignHandle => {
-            expect_eq(&format!("{what}: backend of {e}"), e.backend(), Some(cx.backend()))
-        }
-        Err(e) => Err(format!("{what}: expected ForeignHandle, got {:?}: {e}", e.kind())),
+        Err(e) if e.kind() == ErrorKind::ForeignHandle => expect_eq(
+            &format!("{what}: backend of {e}"),
+            e.backend(),
+            Some(cx.backend()),
+        ),
+        Err(e) => Err(format!(
+            "{what}: expected ForeignHandle, got {:?}: {e}",
+            e.kind()
+        )),
         Ok(_) => Err(format!("{what}: expected ForeignHandle, got a result")),
     }
 }
@@ -307,7 +339,11 @@ fn static_foreign(cx: &Ctx) -> Result<(), String> {
         let of_other = ok("compile", other.compile(&bytes))?;
         let mut a = ok("store", engine.store((), &Limits::new()))?;
         let mut b = ok("store", engine.store((), &Limits::new()))?;
-        foreign(cx, "static: module of another engine", a.instantiate(&of_other, &Linker::new()))?;
+        foreign(
+            cx,
+            "static: module of another engine",
+            a.instantiate(&of_other, &Linker::new()),
+        )?;
         let ia = ok("instantiate", a.instantiate(&module, &Linker::new()))?;
         ok("instantiate", b.instantiate(&module, &Linker::new()))?;
         let fa = ok("get_func", a.get_func(&ia, "f"))?;

@@ -64,7 +64,9 @@ mod tests {
 
     #[test]
     fn a_typo_is_not_a_missing_feature() {
-        let err = engine_by_name::<()>("wasmtim", &Config::new()).err().unwrap();
+        let err = engine_by_name::<()>("wasmtim", &Config::new())
+            .err()
+            .unwrap();
         assert_eq!(err.kind(), ErrorKind::UnknownBackend, "{err}");
         for kind in BackendKind::ALL {
             let r = engine::<()>(kind, &Config::new());
@@ -77,7 +79,10 @@ mod tests {
                 assert_eq!(err.kind(), ErrorKind::BackendUnavailable, "{err}");
                 assert!(err.to_string().contains("feature"), "{err}");
                 let by_name = engine_by_name::<()>(kind.name(), &Config::new()).err();
-                assert_eq!(by_name.map(|e| e.kind()), Some(ErrorKind::BackendUnavailable));
+                assert_eq!(
+                    by_name.map(|e| e.kind()),
+                    Some(ErrorKind::BackendUnavailable)
+                );
             }
         }
     }

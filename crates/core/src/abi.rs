@@ -176,12 +176,17 @@ fn decode_bytes<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Option
         let v = decode_bounded::<serde_bytes::ByteBuf, LIMIT>(bytes).map(|b| b.into_vec());
         // SAFETY: `T` is `Vec<u8>` (checked above); the value is moved, not
         // copied: `ManuallyDrop` keeps the original from being dropped.
-        Some(v.map(|v| unsafe { core::mem::transmute_copy::<Vec<u8>, T>(&core::mem::ManuallyDrop::new(v)) }))
+        Some(v.map(|v| unsafe {
+            core::mem::transmute_copy::<Vec<u8>, T>(&core::mem::ManuallyDrop::new(v))
+        }))
     } else if is::<T, BytesEnvelope>() {
-        let v = decode_bounded::<core::result::Result<serde_bytes::ByteBuf, GuestError>, LIMIT>(bytes)
-            .map(|r| r.map(|b| b.into_vec()));
+        let v =
+            decode_bounded::<core::result::Result<serde_bytes::ByteBuf, GuestError>, LIMIT>(bytes)
+                .map(|r| r.map(|b| b.into_vec()));
         // SAFETY: `T` is `BytesEnvelope` (checked above); moved as above.
-        Some(v.map(|v| unsafe { core::mem::transmute_copy::<BytesEnvelope, T>(&core::mem::ManuallyDrop::new(v)) }))
+        Some(v.map(|v| unsafe {
+            core::mem::transmute_copy::<BytesEnvelope, T>(&core::mem::ManuallyDrop::new(v))
+        }))
     } else {
         None
     }
@@ -363,12 +368,18 @@ mod tests {
             let ok: core::result::Result<Vec<u8>, GuestError> = Ok(bytes.clone());
             let wire = encode(&ok).unwrap();
             assert_eq!(wire, plain(&ok), "envelope of {len}");
-            assert_eq!(decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, usize::MAX).unwrap(), ok);
+            assert_eq!(
+                decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, usize::MAX).unwrap(),
+                ok
+            );
         }
         let err: core::result::Result<Vec<u8>, GuestError> = Err(GuestError::new("no"));
         let wire = encode(&err).unwrap();
         assert_eq!(wire, plain(&err));
-        assert_eq!(decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, 100).unwrap(), err);
+        assert_eq!(
+            decode::<core::result::Result<Vec<u8>, GuestError>>(&wire, 100).unwrap(),
+            err
+        );
         // Other sequences of bytes are not byte vectors: unchanged.
         let words: Vec<u16> = vec![1, 2, 300];
         assert_eq!(encode(&words).unwrap(), plain(&words));
@@ -380,10 +391,16 @@ mod tests {
         // (A length prefix is a varint, encoded as a u64 is.)
         let mut lie = plain(&(1u64 << 40));
         lie.extend_from_slice(b"abc");
-        assert_eq!(decode::<Vec<u8>>(&lie, 1 << 20).unwrap_err().kind(), ErrorKind::Abi);
+        assert_eq!(
+            decode::<Vec<u8>>(&lie, 1 << 20).unwrap_err().kind(),
+            ErrorKind::Abi
+        );
         // Over the caller's cap.
         let wire = encode(&vec![7u8; 100]).unwrap();
-        assert_eq!(decode::<Vec<u8>>(&wire, 50).unwrap_err().kind(), ErrorKind::Abi);
+        assert_eq!(
+            decode::<Vec<u8>>(&wire, 50).unwrap_err().kind(),
+            ErrorKind::Abi
+        );
         // Trailing bytes.
         let mut long = wire.clone();
         long.push(0);

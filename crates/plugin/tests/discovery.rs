@@ -306,7 +306,11 @@ async fn host_limits_apply_as_set_and_manifests_only_tighten_them() {
     use std::time::Duration;
     for &kind in backends() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("free.wasm"), value_plugin("free", "1.0.0", "", 1)).unwrap();
+        std::fs::write(
+            dir.path().join("free.wasm"),
+            value_plugin("free", "1.0.0", "", 1),
+        )
+        .unwrap();
         let tight = "[limits]\nmemory_bytes = 1048576\nfuel = 5000\ntimeout_ms = 1";
         std::fs::write(
             dir.path().join("tight.wasm"),
