@@ -12,8 +12,9 @@ use anywasm_cache::ModuleCache;
 use ed25519_dalek::VerifyingKey;
 use semver::Version as SemVer;
 
+use crate::bus::dispatch;
 use crate::error::{PluginError, Result};
-use crate::manager::{Inner, dispatch};
+use crate::registry::Inner;
 use crate::services::{self, Clock, Entropy, HostCtx, HostServices, KvStore, LogSink};
 use crate::{CapabilityPolicy, PluginManager, watch};
 

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use semver::Version;
 
 use crate::Manifest;
+use crate::candidate::Candidate;
 use crate::error::{PluginError, Result};
-use crate::manager::Candidate;
 
 fn dep_error(plugin: &str, message: String) -> PluginError {
     PluginError::Dependency {

@@ -136,6 +136,9 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod bus;
+mod call;
+mod candidate;
 mod deps;
 mod error;
 mod integrity;
@@ -143,6 +146,8 @@ mod manager;
 mod manifest;
 mod metrics;
 mod policy;
+mod registry;
+mod report;
 mod services;
 pub mod signing;
 mod version;
@@ -152,13 +157,11 @@ mod watch;
 pub use builder::{DEFAULT_CALL_TIMEOUT, PluginManagerBuilder};
 pub use error::{PluginError, Result};
 pub use integrity::{Checksum, hex, sha256};
-pub use manager::{
-    CodeSource, HEALTH_EXPORT, INIT_EXPORT, LoadReport, Loaded, MESSAGE_EXPORT, PluginInfo,
-    PluginManager, SHUTDOWN_EXPORT, Status,
-};
+pub use manager::{HEALTH_EXPORT, INIT_EXPORT, MESSAGE_EXPORT, PluginManager, SHUTDOWN_EXPORT};
 pub use manifest::{Manifest, ManifestLimits};
 pub use metrics::{MetricsSnapshot, WINDOW};
 pub use policy::CapabilityPolicy;
+pub use report::{CodeSource, LoadReport, Loaded, PluginInfo, Status};
 pub use services::{
     Clock, Entropy, HostCtx, HostServices, KvStore, LogSink, MAX_RANDOM_BYTES, MemoryKv, OsEntropy,
     SystemClock, TracingLog, define_services,

@@ -17,8 +17,15 @@ use anywasm::{Capabilities, DynModule, Limits, Plugin};
 use tokio::sync::Semaphore;
 
 use crate::Manifest;
+use crate::call::refill;
+use crate::candidate::Candidate;
+use crate::error::{PluginError, Result};
 use crate::integrity::Checksum;
+use crate::manager::{HEALTH_EXPORT, INIT_EXPORT, SHUTDOWN_EXPORT};
+use crate::registry::Inner;
 use crate::services::HostCtx;
+use anywasm::ExternType;
+use std::time::Duration;
 
 pub(crate) struct Version {
     pub(crate) manifest: Manifest,
@@ -74,5 +81,138 @@ impl Pool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(plugin);
+    }
+}
+
+impl Inner {
+    /// Compile, instantiate and init one version (not yet visible to callers).
+    pub(crate) fn prepare(&self, candidate: Candidate) -> Result<Version> {
+        let m = &candidate.manifest;
+        let name = m.name.clone();
+        if let (Some(want), Some(have)) = (m.limits.stack_bytes, self.engine.config().stack_limit())
+            && want > have
+        {
+            return Err(PluginError::Manifest {
+                plugin: name,
+                field: "limits.stack_bytes".into(),
+                message: format!("asks for {want} bytes, the engine's bound is {have}"),
+            });
+        }
+        // The host's limits, tightened (never loosened) by the manifest's
+        // `[limits]`: whatever the host set, unlimited included, stays as it
+        // is unless the plugin asks for less.
+        let mut limits = self.limits.clone();
+        if let Some(mem) = m.limits.memory_bytes
+            && self.limits.max_memory_bytes().is_none_or(|host| mem < host)
+        {
+            limits = limits.memory_bytes(mem);
+        }
+        if let Some(fuel) = m.limits.fuel
+            && self.limits.fuel_budget().is_none_or(|host| fuel < host)
+        {
+            limits = limits.fuel(fuel);
+        }
+        if let Some(ms) = m.limits.timeout_ms {
+            let asked = Duration::from_millis(ms);
+            if self.limits.call_timeout().is_none_or(|host| asked < host) {
+                limits = limits.timeout(asked);
+            }
+        }
+        let load_err = |source: anywasm::Error| PluginError::Load {
+            plugin: name.clone(),
+            source: source.with_backend(self.engine.backend()),
+        };
+        limits
+            .check_against(self.engine.config())
+            .map_err(load_err)?;
+        // The host's cap on initial memory, before any compiling.
+        self.limits
+            .check_initial_memory(&candidate.wasm)
+            .map_err(load_err)?;
+        let initial_memory_bytes = anywasm::initial_memory_bytes(&candidate.wasm)
+            .map_err(load_err)?
+            .unwrap_or(0);
+        let (module, code) = self.compile(&candidate)?;
+        let export = |n: &str| {
+            module
+                .exports()
+                .iter()
+                .any(|e| e.name == n && matches!(e.ty, ExternType::Func(_)))
+        };
+        let (has_init, has_shutdown, has_health) = (
+            export(INIT_EXPORT),
+            export(SHUTDOWN_EXPORT),
+            export(HEALTH_EXPORT),
+        );
+        let size = m
+            .limits
+            .instances
+            .map_or(self.pool_size, |n| n.min(self.pool_size));
+        let wasi = crate::wasi::WasiGrant::new(&self.policy, &m.name, &m.wasi);
+        let granted = wasi.capabilities(self.policy.granted(m));
+        let mut version = Version {
+            manifest: candidate.manifest,
+            checksum: candidate.checksum,
+            signed: candidate.signed,
+            path: Some(candidate.path),
+            module,
+            code,
+            granted,
+            wasi,
+            fuel_per_call: limits.fuel_budget(),
+            limits,
+            initial_memory_bytes,
+            has_init,
+            has_shutdown,
+            has_health,
+            pool: Pool {
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(tokio::sync::Semaphore::new(size)),
+                size,
+            },
+        };
+        let first = self.instantiate(&version)?;
+        version.pool = Pool::new(size, first);
+        Ok(version)
+    }
+
+    /// A new pooled instance of `version`, its `init` run.
+    pub(crate) fn instantiate(&self, version: &Version) -> Result<Plugin<HostCtx>> {
+        let name = &version.manifest.name;
+        let wasi = version.wasi.context(name).map_err(|e| PluginError::Load {
+            plugin: name.clone(),
+            source: anywasm::Error::new(
+                anywasm::ErrorKind::Unsupported,
+                format!("a granted WASI directory cannot be opened: {e}"),
+            ),
+        })?;
+        let ctx = HostCtx::new(name, self.services.clone()).with_wasi(wasi);
+        let mut plugin = Plugin::from_module(
+            &*self.engine,
+            &version.module,
+            None,
+            &self.linker,
+            &version.granted,
+            ctx,
+            &version.limits,
+        )
+        .map_err(|source| PluginError::Load {
+            plugin: name.clone(),
+            source,
+        })?;
+        if version.has_init {
+            let mut config = version.manifest.config.clone();
+            if let Some(host) = self.plugin_config.get(name) {
+                config.extend(host.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            refill(version, &mut plugin);
+            plugin
+                .call::<_, ()>(INIT_EXPORT, &config)
+                .map_err(|source| PluginError::Init {
+                    plugin: name.clone(),
+                    source,
+                })?;
+        }
+        Ok(plugin)
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 
 use crate::error::{PluginError, Result};
-use crate::manager::Inner;
+use crate::registry::Inner;
 
 /// The `.wasm` a changed file belongs to, if any.
 fn plugin_file(path: &Path) -> Option<PathBuf> {

@@ -1,0 +1,107 @@
+//! One call on a plugin version: a permit, an instance from the pool (or
+//! a new one), the call with its budgets refilled, the instance back.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anywasm::{ErrorKind, Plugin, abi};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{PluginError, Result};
+use crate::services::HostCtx;
+use crate::version::Version;
+
+use crate::manager::{blocking, kind_label};
+use crate::registry::{Entry, Inner};
+
+impl Inner {
+    pub(crate) async fn call_on<Req, Resp>(
+        &self,
+        entry: &Entry,
+        mut version: Arc<Version>,
+        function: &str,
+        request: &Req,
+    ) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let name = version.manifest.name.clone();
+        let permit = loop {
+            match version.pool.permits.clone().acquire_owned().await {
+                Ok(p) => break p,
+                // Retired while we waited: the replacement serves the call.
+                Err(_) => {
+                    let current = entry.current();
+                    if Arc::ptr_eq(&current, &version) {
+                        return Err(PluginError::NotFound { plugin: name });
+                    }
+                    version = current;
+                }
+            }
+        };
+        let start = Instant::now();
+        let mut instance = match version.pool.take() {
+            Some(i) => i,
+            None => match blocking(|| self.instantiate(&version)) {
+                Ok(i) => i,
+                Err(e) => {
+                    entry
+                        .metrics
+                        .record(start.elapsed(), Some("instantiate".into()), 0, None);
+                    return Err(e);
+                }
+            },
+        };
+        if let Some(g) = version.limits.gas_budget() {
+            let _ = instance.store_mut().set_gas(g);
+        }
+        let before = match version.fuel_per_call {
+            Some(f) => instance.store_mut().set_fuel(f).ok().map(|()| f),
+            None => instance.store_mut().fuel().ok(),
+        };
+        let result = instance.call_async::<Req, Resp>(function, request).await;
+        let after = instance.store_mut().fuel().ok();
+        let fuel = match (before, after) {
+            (Some(b), Some(a)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        let memory = {
+            let id = instance.instance();
+            instance
+                .store_mut()
+                .memory_size(id, abi::MEMORY_EXPORT)
+                .ok()
+        };
+        let trapped = result
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_)));
+        entry.metrics.record(
+            start.elapsed(),
+            result.as_ref().err().map(kind_label),
+            fuel,
+            memory,
+        );
+        if !trapped {
+            version.pool.put(instance);
+        }
+        drop(permit);
+        result.map_err(|source| PluginError::Call {
+            plugin: name,
+            function: function.into(),
+            source,
+        })
+    }
+}
+
+/// Give `plugin` its per-call budgets again: fuel and gas are per call in a
+/// manager (the host's `Limits::gas` with `Config::gas`).
+pub(crate) fn refill(version: &Version, plugin: &mut Plugin<HostCtx>) {
+    if let Some(f) = version.fuel_per_call {
+        let _ = plugin.store_mut().set_fuel(f);
+    }
+    if let Some(g) = version.limits.gas_budget() {
+        let _ = plugin.store_mut().set_gas(g);
+    }
+}
