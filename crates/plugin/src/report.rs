@@ -33,7 +33,7 @@ pub enum CodeSource {
     Disk,
 }
 
-/// What [`PluginManager::list_plugins`] reports per plugin.
+/// What [`PluginManager::list_plugins`](crate::PluginManager::list_plugins) reports per plugin.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PluginInfo {
@@ -89,7 +89,7 @@ pub struct Loaded {
     pub path: PathBuf,
 }
 
-/// What [`PluginManager::discover`] did: plugins loaded (in load order,
+/// What [`PluginManager::discover`](crate::PluginManager::discover) did: plugins loaded (in load order,
 /// dependencies first) and, per file that did not load, why.
 #[derive(Debug, Default)]
 pub struct LoadReport {
