@@ -304,11 +304,11 @@ mod tests {
             Err(Rejected::Corrupt(_))
         ));
         let mut future = entry.clone();
-        future[8] = 2;
+        future[8] = FORMAT as u8 + 1;
         assert_eq!(
             check(&future, &MODULE, &format()),
             Err(Rejected::FormatVersion {
-                found: 2,
+                found: FORMAT + 1,
                 expected: FORMAT
             })
         );
