@@ -1,7 +1,7 @@
 //! `Store::instantiate`: import resolution, caps, the instance limit and the
 //! (hooked) start function.
 
-use anywasm_core::{Error, ErrorKind, Linker, Resource};
+use anywasm_core::{Error, ErrorKind, Linker};
 use wasmer::{Extern, ExternType, ImportType};
 
 use crate::convert::{err, func_type, instantiation_error};
@@ -91,10 +91,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
     if let Some(max) = data.limits.max_instances()
         && data.live_instances >= max
     {
-        return Err(err(
-            ErrorKind::LimitExceeded(Resource::Instances),
-            format!("the store already holds its limit of {max} instances"),
-        ));
+        return Err(crate::convert::tag(Error::instance_limit(max)));
     }
     let slot = data.instances.len();
     let limits = data.limits.clone();

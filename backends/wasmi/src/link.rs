@@ -32,10 +32,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
     if let Some(max) = store.max_instances
         && store.instances_counted >= max
     {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded(anywasm_core::Resource::Instances),
-            format!("the store already holds its limit of {max} instances"),
-        ));
+        return Err(Error::instance_limit(max));
     }
     let mut externs = Vec::with_capacity(module.import_count());
     for import in module.raw().imports() {

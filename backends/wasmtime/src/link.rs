@@ -1,11 +1,11 @@
 //! Instantiation: resolving imports from registered instances and the
 //! [`Linker`], and enforcing the instance limit.
 
-use anywasm_core::{ErrorKind, Linker, Resource, Result};
+use anywasm_core::{ErrorKind, Linker, Result};
 
 use crate::Module;
 use crate::convert::{func_type, kind_name};
-use crate::error::{err, instantiate_error};
+use crate::error::{err, instantiate_error, tag};
 use crate::host::host_func;
 use crate::store::{Instance, Store, arm_deadline};
 
@@ -32,10 +32,7 @@ impl<T: Send + 'static> Store<T> {
         if let Some(max) = self.max_instances
             && self.instance_count >= max
         {
-            return Err(err(
-                ErrorKind::LimitExceeded(Resource::Instances),
-                format!("the store already holds its limit of {max} instances"),
-            ));
+            return Err(tag(anywasm_core::Error::instance_limit(max)));
         }
 
         let mut externs = Vec::with_capacity(module.raw().imports().len());

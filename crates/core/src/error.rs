@@ -293,6 +293,15 @@ impl Error {
         )
     }
 
+    /// [`LimitExceeded(Instances)`](Resource::Instances): the store already
+    /// holds `max` instances ([`Limits::instances`](crate::Limits::instances)).
+    pub fn instance_limit(max: usize) -> Self {
+        Self::new(
+            ErrorKind::LimitExceeded(Resource::Instances),
+            alloc::format!("the store already holds its limit of {max} instances"),
+        )
+    }
+
     /// A trap.
     pub fn trap(code: TrapCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Trap(code), message)
