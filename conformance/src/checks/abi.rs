@@ -31,7 +31,13 @@ fn math() -> Capabilities {
 
 fn load(cx: &Ctx, wasm: &[u8], config: &Config, limits: &Limits) -> anywasm::Result<Plugin<Host>> {
     let engine = cx.engine(config)?;
-    Plugin::load(&*engine, wasm, &linker(), &math(), Host::default(), limits)
+    let linker = linker();
+    Plugin::builder(&*engine)
+        .linker(&linker)
+        .capabilities(&math())
+        .limits(limits)
+        .data(Host::default())
+        .build(wasm)
 }
 
 fn guest(cx: &Ctx) -> Result<Plugin<Host>, String> {
@@ -214,14 +220,9 @@ pub(crate) fn checks() -> Vec<Check> {
             "importing a host function whose capability was not granted fails at load",
             |cx: &Ctx| {
                 let engine = ok("engine", cx.engine(&Config::new()))?;
-                match Plugin::load(
-                    &*engine,
-                    ABI_GUEST,
-                    &linker(),
-                    &Capabilities::none(),
-                    Host::default(),
-                    &Limits::new(),
-                ) {
+                let linker = linker();
+                // A builder grants nothing unless told to.
+                match Plugin::builder(&*engine).linker(&linker).build(ABI_GUEST) {
                     Err(e)
                         if e.kind() == ErrorKind::CapabilityDenied
                             && e.message().contains("`math`")
@@ -312,7 +313,16 @@ pub(crate) fn checks() -> Vec<Check> {
             "abi/request_over_cap",
             "a request over the message cap is refused before the guest sees it",
             |cx: &Ctx| {
-                let mut p = guest(cx)?.with_message_cap(1024);
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let linker = linker();
+                let mut p = ok(
+                    "load with a 1 KiB cap",
+                    Plugin::builder(&*engine)
+                        .linker(&linker)
+                        .capabilities(&math())
+                        .message_cap(1024)
+                        .build(ABI_GUEST),
+                )?;
                 expect_kind(
                     "2 KiB",
                     p.call::<_, Vec<u8>>("echo_bytes", &vec![0u8; 2048]),

@@ -10,7 +10,7 @@
 //! [`engine_by_name`].
 //!
 //! ```
-//! use anywasm::{Config, Limits, Linker, Sandbox, Val};
+//! use anywasm::{Config, Limits, Sandbox, Val};
 //!
 //! # fn main() -> anywasm::Result<()> {
 //! let wasm = wat::parse_str(r#"(module (func (export "add") (param i32 i32) (result i32)
@@ -18,7 +18,9 @@
 //! // Any compiled-in engine, chosen at run time:
 //! let name = anywasm::compiled_backends()[0].name();
 //! let engine = anywasm::engine_by_name::<()>(name, &Config::new())?;
-//! let mut sandbox = Sandbox::new(&*engine, &wasm, &Linker::new(), (), &Limits::new())?;
+//! let mut sandbox = Sandbox::builder(&*engine)
+//!     .limits(&Limits::new().memory_bytes(1 << 20)) // also .linker(..), .data(..)
+//!     .build(&wasm)?;
 //! assert_eq!(sandbox.call("add", &[Val::I32(2), Val::I32(40)])?, vec![Val::I32(42)]);
 //! # Ok(())
 //! # }
@@ -75,11 +77,13 @@ compile_error!(
      (on by default) or use the `wasmi` backend on no_std hosts"
 );
 
+mod builder;
 mod choose;
 mod plugin;
 mod sandbox;
 
 pub use anywasm_core::*;
+pub use builder::{Data, DefaultData, HostData, PluginBuilder, SandboxBuilder};
 pub use choose::{compiled_backends, engine, engine_by_name};
 pub use plugin::{INITIALIZE_EXPORT, Plugin};
 pub use sandbox::Sandbox;

@@ -169,3 +169,9 @@ pub use services::{
 pub use wasi::{WASI_ENTRIES, WasiRequest};
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
+
+/// The README's Rust snippets, compiled by `cargo test --doc` so the front
+/// page cannot drift from the API (they read files, so they are `no_run`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
