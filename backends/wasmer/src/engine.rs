@@ -172,7 +172,6 @@ impl Runtime for Engine {
 
     fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
         anywasm_core::check_module_bounds(&self.inner.config, wasm).map_err(crate::convert::tag)?;
-        // The metering middleware holds per-module state: one compilation at a time.
         let metered = if self.inner.config.gas_enabled() {
             // The original must be a module wasmer accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed
@@ -183,6 +182,7 @@ impl Runtime for Engine {
             None
         };
         let wasm = metered.as_deref().unwrap_or(wasm);
+        // The metering middleware holds per-module state: one compilation at a time.
         let _compiling = self.inner.metering.as_ref().map(|m| m.lock());
         let module = wasmer::Module::new(&self.inner.engine, wasm).map_err(compile_error)?;
         Ok(Module::new(

@@ -64,6 +64,7 @@
 //! | `std` | yes | host-function panics are caught; timeouts use `std::time::Instant` |
 //! | `simd` | yes | the `simd` and `relaxed-simd` proposals (`v128` values); without it a `Val::V128` is [`ErrorKind::Unsupported`](anywasm_core::ErrorKind) |
 //! | `memory64` | yes | the `memory64` proposal |
+//! | `portable-dispatch` | yes | wasmi's loop-based instruction dispatch: tail-call dispatch (2-3x faster when wasmi is built optimised) overflows the native stack on long guest loops when debug assertions are on (wasmi-labs/wasmi#2039); turn it off only where wasmi is built optimised *and* without debug assertions |
 //!
 //! Without default features the crate is `no_std` + `alloc`.
 

@@ -11,7 +11,8 @@ use anywasm_core::{Error, ErrorKind, ExportType, ExternType, ImportType, Result}
 use crate::convert::{self, extern_type};
 use crate::start::{self, START_EXPORT};
 
-/// A module compiled (validated, translated lazily) by wasmi.
+/// A module compiled by wasmi: validated, its functions translated on first
+/// call (eagerly when fuel or timeouts are on, see [`Engine`](crate::Engine)).
 ///
 /// Cheap to clone; usable from any store of the [`Engine`](crate::Engine)
 /// that compiled it.

@@ -40,7 +40,7 @@
 //! | anywasm | wasmtime |
 //! |---|---|
 //! | [`Limits::memory_bytes`](anywasm_core::Limits::memory_bytes), [`table_elements`](anywasm_core::Limits::table_elements) | a `ResourceLimiter` (also caps wasmtime's GC heap) |
-//! | [`Limits::instances`](anywasm_core::Limits::instances) | counted by the store (successful instantiations) |
+//! | [`Limits::instances`](anywasm_core::Limits::instances) | counted by the store (those that succeeded or ran and trapped) |
 //! | [`Limits::fuel`](anywasm_core::Limits::fuel) | `Config::consume_fuel` + `Store::set_fuel` |
 //! | [`Limits::timeout`](anywasm_core::Limits::timeout) | epoch interruption, 1 ms ticker thread per engine |
 //! | [`Config::max_stack_bytes`](anywasm_core::Config::max_stack_bytes) | `Config::max_wasm_stack` |

@@ -51,7 +51,7 @@ struct FuncInfo {
 /// host state `T` and the [`Limits`].
 ///
 /// Handles from another store are rejected with
-/// [`ErrorKind::TypeMismatch`] (wasmtime itself would panic).
+/// [`ErrorKind::ForeignHandle`] (wasmtime itself would panic).
 pub struct Store<T: 'static> {
     pub(crate) inner: wasmtime::Store<StoreData<T>>,
     pub(crate) engine: Engine,

@@ -265,6 +265,11 @@ pub(crate) fn checks() -> Vec<Check> {
                             "module of another backend",
                             sa.instantiate(&m, &Linker::new()),
                         )?;
+                        foreign(
+                            cx,
+                            "serialising a module of another backend",
+                            a.serialize_module(&m),
+                        )?;
                     }
                 }
                 let of_a = ok("compile", a.compile(&bytes))?;

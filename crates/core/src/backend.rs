@@ -7,7 +7,7 @@ use core::str::FromStr;
 ///
 /// Parsing accepts the lowercase names (`"wasmtime"`, `"wasmer"`, `"wasmi"`);
 /// whether that engine is compiled into this build is the facade's question
-/// (`anywasm::Engine::by_name`).
+/// (`anywasm::engine_by_name`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum BackendKind {

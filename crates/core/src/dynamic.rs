@@ -106,7 +106,7 @@ pub trait DynRuntime<T: Send + 'static>: Send + Sync {
     /// See [`Runtime::artifact_format`].
     fn artifact_format(&self) -> Option<ArtifactFormat>;
     /// See [`Runtime::serialize_module`]; a module another engine compiled
-    /// is [`ErrorKind::TypeMismatch`].
+    /// is [`ErrorKind::ForeignHandle`].
     fn serialize_module(&self, module: &DynModule) -> Result<Vec<u8>>;
     /// See [`Runtime::deserialize_module`].
     ///
@@ -138,7 +138,7 @@ impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
     fn serialize_module(&self, module: &DynModule) -> Result<Vec<u8>> {
         let module = module.downcast::<R::Module>().ok_or_else(|| {
             Error::new(
-                ErrorKind::TypeMismatch,
+                ErrorKind::ForeignHandle,
                 alloc::format!(
                     "a module compiled by {} cannot be serialised by {}",
                     module.backend(),
@@ -292,10 +292,7 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
         })?;
         let inst = self.store.instantiate(m, linker)?;
         let id = u32::try_from(self.instances.len()).map_err(|_| {
-            Error::new(
-                ErrorKind::LimitExceeded(crate::Resource::Instances),
-                "too many instances",
-            )
+            Error::instance_limit(u32::MAX as usize).with_backend(self.store.backend())
         })?;
         self.instances.push(inst);
         Ok(InstanceId {

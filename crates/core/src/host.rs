@@ -23,8 +23,8 @@ pub trait Caller<T> {
     fn data(&self) -> &T;
     /// The store's host state, mutably.
     fn data_mut(&mut self) -> &mut T;
-    /// Size in bytes of the calling instance's memory export named `memory`,
-    /// or `None` if it has none.
+    /// Size in bytes of the calling instance's `memory` export (the one the
+    /// ABI uses), or `None` if it exports no memory of that name.
     fn memory_size(&mut self) -> Option<u64>;
     /// Copy `buf.len()` bytes from guest memory at `offset`. The range is
     /// checked in 64-bit arithmetic; out of range is [`ErrorKind::OutOfBounds`](crate::ErrorKind).
