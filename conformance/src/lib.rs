@@ -56,18 +56,9 @@ pub mod guests {
 
 use anywasm::BackendKind;
 
-/// Something a backend may or may not be able to do exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Capability {
-    /// `Config::max_stack_bytes` bounds the guest stack at the configured size.
-    ExactStackLimit,
-    /// `Config::instance_pool` preallocates instance slots.
-    InstancePool,
-    /// Compiled modules can be serialised and loaded back
-    /// (`Runtime::serialize_module`).
-    Artifacts,
-}
+/// Something a backend may or may not be able to do exactly: the
+/// backends declare it in [`anywasm::Runtime::SUPPORT`].
+pub type Capability = anywasm::Feature;
 
 /// A backend under test and what it declares it can do.
 #[derive(Clone, Debug)]
@@ -94,29 +85,9 @@ pub fn backends() -> Vec<Backend> {
         .iter()
         .map(|&kind| Backend {
             kind,
-            lacks: match kind {
-                BackendKind::Wasmer => vec![
-                    (
-                        Capability::ExactStackLimit,
-                        "wasmer applies Config::max_stack_bytes as a minimum: it may reuse a larger cached guest stack",
-                    ),
-                    (
-                        Capability::InstancePool,
-                        "wasmer has no pooling allocator",
-                    ),
-                ],
-                BackendKind::Wasmi => vec![
-                    (
-                        Capability::InstancePool,
-                        "wasmi has no pooling allocator",
-                    ),
-                    (
-                        Capability::Artifacts,
-                        "wasmi compiles lazily and has no serialised modules",
-                    ),
-                ],
-                _ => Vec::new(),
-            },
+            lacks: anywasm::support(kind)
+                .map(|s| s.gaps().to_vec())
+                .unwrap_or_default(),
         })
         .collect()
 }

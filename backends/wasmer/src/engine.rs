@@ -161,6 +161,16 @@ impl Runtime for Engine {
     type Store<T: Send + 'static> = Store<T>;
 
     const BACKEND: BackendKind = BackendKind::Wasmer;
+    const SUPPORT: anywasm_core::Support = anywasm_core::Support::lacking(&[
+        (
+            anywasm_core::Feature::ExactStackLimit,
+            "wasmer applies Config::max_stack_bytes as a minimum: it may reuse a larger cached guest stack",
+        ),
+        (
+            anywasm_core::Feature::InstancePool,
+            "wasmer has no pooling allocator",
+        ),
+    ]);
 
     fn new(config: &Config) -> Result<Self, Error> {
         Engine::new(config)

@@ -141,6 +141,16 @@ impl Runtime for Engine {
     type Store<T: Send + 'static> = Store<T>;
 
     const BACKEND: BackendKind = BackendKind::Wasmi;
+    const SUPPORT: anywasm_core::Support = anywasm_core::Support::lacking(&[
+        (
+            anywasm_core::Feature::InstancePool,
+            "wasmi has no pooling allocator",
+        ),
+        (
+            anywasm_core::Feature::Artifacts,
+            "wasmi compiles lazily and has no serialised modules",
+        ),
+    ]);
 
     fn new(config: &Config) -> Result<Self> {
         Engine::new(config).map_err(tag)

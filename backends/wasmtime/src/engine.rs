@@ -195,6 +195,7 @@ impl Runtime for Engine {
     type Store<T: Send + 'static> = Store<T>;
 
     const BACKEND: BackendKind = BackendKind::Wasmtime;
+    const SUPPORT: anywasm_core::Support = anywasm_core::Support::FULL;
 
     fn new(config: &Config) -> Result<Self> {
         Engine::new(config)

@@ -126,10 +126,13 @@ pub(crate) fn checks() -> Vec<Check> {
             "an engine has an artifact format exactly when it declares artifacts; without, serialising is Unsupported",
             |cx: &Ctx| {
                 let engine = ok("engine", cx.engine(&Config::new()))?;
-                let lacks = crate::backends()
-                    .into_iter()
-                    .find(|b| b.kind == cx.backend())
-                    .and_then(|b| b.lacks(Capability::Artifacts));
+                // The engine and the facade read the same declaration.
+                expect_eq(
+                    "DynRuntime::support",
+                    Some(engine.support()),
+                    anywasm::support(cx.backend()),
+                )?;
+                let lacks = engine.support().lacks(Capability::Artifacts);
                 let module = ok("compile", engine.compile(&wasm(MODULE)))?;
                 match (lacks, engine.artifact_format()) {
                     (Some(_), None) => expect_kind(

@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use alloc::format;
 
-use anywasm_core::{BackendKind, Config, DynRuntime, Error, ErrorKind, Result};
+use anywasm_core::{BackendKind, Config, DynRuntime, Error, ErrorKind, Result, Support};
 
 /// The backends compiled into this build, in preference order.
 pub fn compiled_backends() -> &'static [BackendKind] {
@@ -41,6 +41,35 @@ pub fn engine<T: Send + 'static>(
             ),
         )
         .with_backend(other)),
+    }
+}
+
+/// What the backend `kind` declares it supports ([`Runtime::SUPPORT`](anywasm_core::Runtime::SUPPORT)),
+/// without creating an engine; `None` if it is not compiled in.
+///
+/// ```
+/// use anywasm::{BackendKind, Feature};
+///
+/// for &kind in anywasm::compiled_backends() {
+///     let support = anywasm::support(kind).unwrap();
+///     for &(feature, why) in support.gaps() {
+///         println!("{kind} lacks {feature}: {why}");
+///     }
+/// }
+/// # #[cfg(feature = "wasmtime")]
+/// assert!(anywasm::support(BackendKind::Wasmtime).unwrap().supports(Feature::InstancePool));
+/// ```
+pub fn support(kind: BackendKind) -> Option<Support> {
+    use anywasm_core::Runtime;
+    match kind {
+        #[cfg(feature = "wasmtime")]
+        BackendKind::Wasmtime => Some(anywasm_wasmtime::Engine::SUPPORT),
+        #[cfg(feature = "wasmer")]
+        BackendKind::Wasmer => Some(anywasm_wasmer::Engine::SUPPORT),
+        #[cfg(feature = "wasmi")]
+        BackendKind::Wasmi => Some(anywasm_wasmi::Engine::SUPPORT),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
 

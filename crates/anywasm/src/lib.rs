@@ -84,7 +84,7 @@ mod sandbox;
 
 pub use anywasm_core::*;
 pub use builder::{Data, DefaultData, HostData, PluginBuilder, SandboxBuilder};
-pub use choose::{compiled_backends, engine, engine_by_name};
+pub use choose::{compiled_backends, engine, engine_by_name, support};
 pub use plugin::{INITIALIZE_EXPORT, Plugin};
 pub use sandbox::Sandbox;
 

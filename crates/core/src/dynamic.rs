@@ -99,6 +99,8 @@ pub trait DynRuntime<T: Send + 'static>: Send + Sync {
     fn backend(&self) -> BackendKind;
     /// Its configuration.
     fn config(&self) -> &Config;
+    /// See [`Runtime::SUPPORT`].
+    fn support(&self) -> crate::Support;
     /// Compile a binary module.
     fn compile(&self, wasm: &[u8]) -> Result<DynModule>;
     /// A new store.
@@ -125,6 +127,10 @@ impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
 
     fn config(&self) -> &Config {
         Runtime::config(self)
+    }
+
+    fn support(&self) -> crate::Support {
+        R::SUPPORT
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<DynModule> {

@@ -58,6 +58,7 @@ mod host;
 mod initial_memory;
 mod limits;
 mod runtime;
+mod support;
 mod typed;
 mod value;
 
@@ -71,6 +72,7 @@ pub use host::{Caller, HostFn, HostFunc, Linker, MAX_REENTRY_DEPTH, check_args, 
 pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
 pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
+pub use support::{Feature, Support};
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
     TableType, Val, ValBuf, ValType,

@@ -30,6 +30,11 @@ pub trait Runtime: Clone + Send + Sync + Sized + 'static {
     /// Which engine this is.
     const BACKEND: BackendKind;
 
+    /// The parts of the contract this engine cannot honour exactly, each
+    /// with its reason (see [`Feature`](crate::Feature)); conformance and
+    /// the README's engine matrix are checked against it.
+    const SUPPORT: crate::Support;
+
     /// Create an engine with the given limit mechanisms compiled in.
     fn new(config: &Config) -> Result<Self>;
 
