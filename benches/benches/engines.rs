@@ -9,8 +9,9 @@
 //! guest, and `cold/cache` does the same from a warm on-disk
 //! `anywasm_cache::ModuleCache` instead of compiling), `call` (no-op
 //! host->guest and guest->host), `abi` (typed round trips), `compute` (the
-//! bench guest's workloads) and `limits` (each limit mechanism switched on,
-//! against `-none`).
+//! bench guest's workloads), `limits` (each limit mechanism switched on,
+//! against `-none`) and `manager` (calls and reloads through the plugin
+//! manager).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -21,7 +22,8 @@ use anywasm::{
 use anywasm_benches::workloads::{self, Summary};
 use anywasm_benches::{AbiHost, StaticAbi, raw};
 use anywasm_cache::{ModuleCache, Outcome};
-use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST};
+use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST, ECHO_GUEST};
+use anywasm_plugin::PluginManager;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_bytes::ByteBuf;
 
@@ -435,5 +437,72 @@ fn limits(c: &mut Criterion) {
     limits_engine::<Wasmi>(c);
 }
 
-criterion_group!(benches, calls, abi, compute, limits, lifecycle, cold_cache);
+/// The plugin manager with its defaults (fuel, a 10 s call timeout, a pool
+/// of 8 instances), the echo guest: `manager/call/<engine>` is one caller's
+/// no-op call, `manager/call_8/<engine>` the time per call with 8 callers at
+/// once on a 2-worker tokio runtime, `manager/reload_unchanged/<engine>`
+/// re-reading and swapping in a plugin whose file did not change (the
+/// module is not compiled again; a changed file adds `cold/bench_guest`'s
+/// compile).
+fn manager(c: &mut Criterion) {
+    const CALLERS: u64 = 8;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for &kind in anywasm_benches::backends() {
+        let e = kind.name();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("echo.wasm"), ECHO_GUEST).expect("write the plugin");
+        let manager = rt.block_on(async {
+            let manager = PluginManager::builder()
+                .plugin_dir(dir.path())
+                .engine(kind)
+                .pool_size(CALLERS as usize)
+                .build()
+                .expect("manager");
+            let report = manager.discover().await.expect("discover");
+            assert!(report.failed.is_empty(), "{e}: {:?}", report.failed);
+            manager
+        });
+        c.bench_function(&format!("manager/call/{e}"), |b| {
+            b.iter(|| {
+                rt.block_on(manager.call::<_, ()>("echo", "noop", &()))
+                    .expect("call")
+            })
+        });
+        c.bench_function(&format!("manager/call_8/{e}"), |b| {
+            b.iter_custom(|iters| {
+                let per_caller = iters.div_ceil(CALLERS);
+                let elapsed = rt.block_on(async {
+                    let start = std::time::Instant::now();
+                    let callers: Vec<_> = (0..CALLERS)
+                        .map(|_| {
+                            let m = manager.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..per_caller {
+                                    m.call::<_, ()>("echo", "noop", &()).await.expect("call");
+                                }
+                            })
+                        })
+                        .collect();
+                    for caller in callers {
+                        caller.await.expect("caller");
+                    }
+                    start.elapsed()
+                });
+                // Time per call, for the `iters` criterion asked for.
+                elapsed.mul_f64(iters as f64 / (per_caller * CALLERS) as f64)
+            })
+        });
+        c.bench_function(&format!("manager/reload_unchanged/{e}"), |b| {
+            b.iter(|| rt.block_on(manager.reload("echo")).expect("reload"))
+        });
+    }
+}
+
+criterion_group!(
+    benches, calls, abi, compute, limits, lifecycle, cold_cache, manager
+);
 criterion_main!(benches);
