@@ -108,6 +108,20 @@ impl Engine {
         &self.inner.config
     }
 
+    /// Validate and compile a binary module ([`ErrorKind::Compile`] if the
+    /// bytes are malformed or invalid). Same as [`Runtime::compile`], usable
+    /// without importing the trait (and unambiguous when
+    /// [`DynRuntime`](anywasm_core::DynRuntime) is in scope too).
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
+        <Self as Runtime>::compile(self, wasm)
+    }
+
+    /// A new store holding `data`, enforcing `limits`. Same as
+    /// [`Runtime::store`].
+    pub fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>, Error> {
+        <Self as Runtime>::store(self, data, limits)
+    }
+
     /// The format of this engine's serialised modules (see
     /// [`Runtime::artifact_format`]).
     pub fn artifact_format(&self) -> &ArtifactFormat {

@@ -112,6 +112,25 @@ impl Engine {
         self
     }
 
+    /// The configuration this engine was created with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Validate and compile a binary module ([`ErrorKind::Compile`] if the
+    /// bytes are malformed or invalid). Same as [`Runtime::compile`], usable
+    /// without importing the trait (and unambiguous when
+    /// [`DynRuntime`](anywasm_core::DynRuntime) is in scope too).
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        <Self as Runtime>::compile(self, wasm)
+    }
+
+    /// A new store holding `data`, enforcing `limits`. Same as
+    /// [`Runtime::store`].
+    pub fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
+        <Self as Runtime>::store(self, data, limits)
+    }
+
     /// The wasmi engine underneath.
     pub fn raw(&self) -> &wasmi::Engine {
         &self.raw

@@ -57,6 +57,9 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// Which engine this is (also [`Runtime::BACKEND`]).
+    pub const BACKEND: BackendKind = BackendKind::Wasmtime;
+
     /// Create an engine with the limit mechanisms of `config` compiled in.
     ///
     /// - fuel: `wasmtime::Config::consume_fuel`, with wasmtime's operator
