@@ -4,7 +4,7 @@
 mod common;
 
 use anywasm_core::{
-    Config, ErrorKind, Limits, Linker, Runtime, Store as _, StoreExt, TrapCode, Val,
+    Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val,
 };
 use common::*;
 

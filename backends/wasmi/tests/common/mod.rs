@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use anywasm_core::{Config, Error, ErrorKind, Limits, Linker, Runtime, Store as _, TrapCode};
+use anywasm_core::{Config, Error, ErrorKind, Limits, Linker, Store as _, TrapCode};
 use anywasm_wasmi::{Engine, Instance, Module, Store};
 
 pub fn engine(config: Config) -> Engine {
