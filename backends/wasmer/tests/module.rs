@@ -3,7 +3,7 @@
 
 mod common;
 
-use anywasm_core::{Config, ErrorKind, Limits, Linker, Runtime, Store as _, StoreExt, Val};
+use anywasm_core::{Config, ErrorKind, Limits, Linker, Store as _, StoreExt, Val};
 use anywasm_wasmer::Engine;
 use common::{assert_kind, wasm};
 

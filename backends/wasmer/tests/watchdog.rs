@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use anywasm_core::{Config, Limits, Linker, Runtime, Store as _, StoreExt, TrapCode};
+use anywasm_core::{Config, Limits, Linker, Store as _, StoreExt, TrapCode};
 use anywasm_wasmer::Engine;
 use common::{assert_trap, wasm};
 

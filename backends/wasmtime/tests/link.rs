@@ -1,7 +1,7 @@
 //! The wasmtime backend's own types: traits, defaults, the raw engine (the
 //! contract's linking checks are in conformance).
 
-use anywasm_core::{Config, Runtime};
+use anywasm_core::Config;
 use anywasm_wasmtime::Engine;
 
 #[test]
