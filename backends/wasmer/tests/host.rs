@@ -1,11 +1,11 @@
-//! Host functions on wasmer: a host function in a start function, and the
-//! host-stack re-entry budget (the contract's host checks are in conformance).
+//! Host functions on wasmer: the host-stack re-entry budget (the contract's
+//! host checks are in conformance).
 
 mod common;
 
 use anywasm_core::{
-    Caller, Config, ErrorKind, FuncType, HostError, Limits, Linker, Store as _, StoreExt, TrapCode,
-    Val, ValType,
+    Caller, Config, ErrorKind, FuncType, HostError, Limits, Linker, StoreExt, TrapCode, Val,
+    ValType,
 };
 use anywasm_wasmer::Engine;
 use common::setup_with;
@@ -171,41 +171,6 @@ fn sandbox() -> (
         &linker(),
         Host::default(),
     )
-}
-
-#[test]
-fn host_function_in_start_sees_its_instance() {
-    let mut l = Linker::<Host>::new();
-    l.func(
-        "env",
-        "init",
-        FuncType::new([], []),
-        |caller: &mut dyn Caller<Host>, _, _| {
-            caller.data_mut().seen_memory = caller.memory_size();
-            caller
-                .write_memory(0, b"init")
-                .map_err(|e| HostError::new(e.to_string()))?;
-            let mut out = [Val::I32(0)];
-            caller
-                .call("seven", &[], &mut out)
-                .map_err(|e| HostError::new(e.to_string()))?;
-            caller.data_mut().counter = i64::from(out[0].as_i32().unwrap_or(0));
-            Ok(())
-        },
-    );
-    let wat = r#"(module
-      (import "env" "init" (func $init))
-      (memory (export "memory") 2)
-      (func (export "seven") (result i32) i32.const 7)
-      (start $init))"#;
-    let (_e, mut store, inst) =
-        setup_with(wat, &Config::new(), &Limits::new(), &l, Host::default());
-    assert_eq!(store.data().seen_memory, Some(2 * 65536));
-    assert_eq!(store.data().counter, 7);
-    assert_eq!(
-        store.memory_read_vec(&inst, "memory", 0, 4).unwrap(),
-        b"init"
-    );
 }
 
 #[test]

@@ -7,8 +7,7 @@ mod common;
 use std::time::Duration;
 
 use anywasm_core::{
-    Config, ErrorKind, FuncType, HostError, Limits, Linker, Store as _, StoreExt,
-    TrapCode, Val,
+    Config, ErrorKind, FuncType, HostError, Limits, Linker, Store as _, StoreExt, TrapCode, Val,
 };
 use anywasm_wasmer::Engine;
 use common::{assert_trap, setup, setup_with, wasm};

@@ -2,9 +2,7 @@
 
 mod common;
 
-use anywasm_core::{
-    Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val,
-};
+use anywasm_core::{Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val};
 use anywasm_wasmer::Engine;
 use common::{assert_kind, assert_trap, setup, wasm};
 

@@ -56,9 +56,9 @@ impl Engine {
     ///   clock). With [`Config::consume_fuel`] functions are translated
     ///   eagerly at compile time, so fuel use is deterministic (otherwise
     ///   wasmi translates lazily, on first call).
-    /// - On engines with [`Config::timeouts`] a module's start function is
-    ///   run after instantiation as an ordinary call, so the store's deadline
-    ///   applies to it too.
+    /// - A module's start function is run after instantiation as an
+    ///   ordinary call, so the store's deadline applies to it too, and a
+    ///   host function that is the start function sees its instance.
     /// - [`Config::max_stack_bytes`] bounds wasmi's value stack (in bytes,
     ///   at least 4 KiB) and its call depth (one frame per 128 bytes);
     ///   without it wasmi's defaults apply (1 MB value stack, 1000 frames).
@@ -181,13 +181,7 @@ impl Runtime for Engine {
 
     fn compile(&self, wasm: &[u8]) -> Result<Module> {
         anywasm_core::check_module_bounds(&self.config, wasm).map_err(tag)?;
-        Module::compile(
-            &self.raw,
-            wasm,
-            self.config.timeouts_enabled(),
-            self.config.gas_enabled(),
-        )
-        .map_err(tag)
+        Module::compile(&self.raw, wasm, self.config.gas_enabled()).map_err(tag)
     }
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {

@@ -26,6 +26,21 @@ pub(crate) fn make_func<T: Send + 'static>(
     })
 }
 
+/// [`make_func`] for the import that is its module's start function: when
+/// the backend calls it as the start function it is called from the host
+/// side, so wasmi's caller has no instance; it takes the instance being
+/// started from [`StoreData::starting`] instead.
+pub(crate) fn make_start_func<T: Send + 'static>(
+    store: &mut wasmi::Store<StoreData<T>>,
+    func: HostFunc<T>,
+    ty: wasmi::FuncType,
+) -> wasmi::Func {
+    wasmi::Func::new(store, ty, move |mut caller, params, results| {
+        let starting = caller.data_mut().starting.take();
+        trampoline_with(&func, caller, starting, params, results)
+    })
+}
+
 fn conversion_failed(err: anywasm_core::Error) -> wasmi::Error {
     host_trap(HostError::new(err.to_string()))
 }
@@ -36,7 +51,20 @@ fn trampoline<T: Send + 'static>(
     params: &[wasmi::Val],
     results: &mut [wasmi::Val],
 ) -> core::result::Result<(), wasmi::Error> {
-    let mut caller = WasmiCaller { inner: caller };
+    trampoline_with(func, caller, None, params, results)
+}
+
+fn trampoline_with<T: Send + 'static>(
+    func: &HostFunc<T>,
+    caller: wasmi::Caller<'_, StoreData<T>>,
+    starting: Option<wasmi::Instance>,
+    params: &[wasmi::Val],
+    results: &mut [wasmi::Val],
+) -> core::result::Result<(), wasmi::Error> {
+    let mut caller = WasmiCaller {
+        inner: caller,
+        starting,
+    };
     let mut arg_buf = ValBuf::new(params.len());
     let args = arg_buf.as_mut_slice();
     for (slot, p) in args.iter_mut().zip(params) {
@@ -55,14 +83,23 @@ fn trampoline<T: Send + 'static>(
 /// and the store.
 struct WasmiCaller<'a, T> {
     inner: wasmi::Caller<'a, StoreData<T>>,
+    /// The instance being started, when this host function is its start
+    /// function (wasmi's caller then has none).
+    starting: Option<wasmi::Instance>,
 }
 
 impl<T> WasmiCaller<'_, T> {
-    /// The calling instance's export `memory`, looked up afresh.
+    /// The calling instance's export `name`, looked up afresh.
+    fn export(&self, name: &str) -> Option<Extern> {
+        match self.starting {
+            Some(instance) => instance.get_export(&self.inner, name),
+            None => self.inner.get_export(name),
+        }
+    }
+
+    /// The calling instance's export `memory`.
     fn memory(&self) -> Option<wasmi::Memory> {
-        self.inner
-            .get_export("memory")
-            .and_then(Extern::into_memory)
+        self.export("memory").and_then(Extern::into_memory)
     }
 
     fn memory_or_err(&self) -> Result<wasmi::Memory> {
@@ -107,8 +144,7 @@ impl<T: Send + 'static> Caller<T> for WasmiCaller<'_, T> {
 
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()> {
         let func = self
-            .inner
-            .get_export(export)
+            .export(export)
             .filter(|_| export != START_EXPORT)
             .and_then(Extern::into_func)
             .ok_or_else(|| tag(export_not_found(export, "function")))?;

@@ -35,9 +35,11 @@ pub(crate) fn instantiate<T: Send + 'static>(
         return Err(Error::instance_limit(max));
     }
     let mut externs = Vec::with_capacity(module.import_count());
-    for import in module.raw().imports() {
+    for (position, import) in module.raw().imports().enumerate() {
+        let is_start = module.start_import() == Some(position);
         externs.push(resolve(
             store,
+            is_start,
             import.module(),
             import.name(),
             import.ty(),
@@ -86,10 +88,14 @@ pub(crate) fn instantiate<T: Send + 'static>(
     }
     let raw = raw?;
     if module.hoisted_start() {
-        // The start function, moved out of the module on engines with
-        // timeouts, runs as an ordinary guest call under the store's limits.
+        // The start function, moved out of the module, runs as an ordinary
+        // guest call under the store's limits; a host function there finds
+        // its instance in `starting`.
         if let Some(start) = raw.get_func(&store.raw, START_EXPORT) {
-            call::invoke(&mut store.raw, &start, &[], &mut [])?;
+            store.raw.data_mut().starting = Some(raw);
+            let ran = call::invoke(&mut store.raw, &start, &[], &mut []);
+            store.raw.data_mut().starting = None;
+            ran?;
         }
     }
     Ok(store.wrap_instance(raw))
@@ -160,6 +166,7 @@ fn kind(ty: &ExternType) -> &'static str {
 
 fn resolve<T: Send + 'static>(
     store: &mut Store<T>,
+    is_start: bool,
     module: &str,
     name: &str,
     ty: &ExternType,
@@ -197,7 +204,11 @@ fn resolve<T: Send + 'static>(
                 ),
             ));
         }
-        let func = host::make_func(&mut store.raw, hf.clone(), fty.clone());
+        let func = if is_start {
+            host::make_start_func(&mut store.raw, hf.clone(), fty.clone())
+        } else {
+            host::make_func(&mut store.raw, hf.clone(), fty.clone())
+        };
         return Ok(Extern::Func(func));
     }
     Err(if mismatch {

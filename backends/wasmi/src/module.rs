@@ -23,6 +23,9 @@ pub struct Module {
     exports: Arc<[ExportType]>,
     /// The start function was moved to the export [`START_EXPORT`].
     hoisted_start: bool,
+    /// When the (hoisted) start function is an import: its position among
+    /// the module's imports.
+    start_import: Option<usize>,
 }
 
 impl fmt::Debug for Module {
@@ -35,15 +38,9 @@ impl fmt::Debug for Module {
 }
 
 impl Module {
-    /// Compile `wasm`; with `gas` it is instrumented first (`anywasm-gas`),
-    /// with `hoist_start` a start function is moved to an export (see
-    /// [`crate::start`]).
-    pub(crate) fn compile(
-        engine: &wasmi::Engine,
-        wasm: &[u8],
-        hoist_start: bool,
-        gas: bool,
-    ) -> Result<Self> {
+    /// Compile `wasm`; with `gas` it is instrumented first (`anywasm-gas`);
+    /// a start function is moved to an export (see [`crate::start`]).
+    pub(crate) fn compile(engine: &wasmi::Engine, wasm: &[u8], gas: bool) -> Result<Self> {
         let metered = if gas {
             // The original must be a module wasmi accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed
@@ -56,11 +53,23 @@ impl Module {
         };
         let wasm = metered.as_deref().unwrap_or(wasm);
         let order = DeclarationOrder::read(wasm);
-        let hoisted = if hoist_start && !order.exports_name(START_EXPORT) {
+        let hoisted = if !order.exports_name(START_EXPORT) {
             start::hoist(wasm)
         } else {
             None
         };
+        let (hoisted, start) = match hoisted {
+            Some((bytes, start)) => (Some(bytes), Some(start)),
+            None => (None, None),
+        };
+        if hoisted.is_some() && !gas {
+            // The new export declares the start function, which could make
+            // a `ref.func` of it valid that the original does not allow:
+            // the original must pass validation as it is (the gas path
+            // checked it above already).
+            wasmi::Module::validate(engine, wasm)
+                .map_err(|e| Error::new(ErrorKind::Compile, convert::error(e).message()))?;
+        }
         let raw = wasmi::Module::new(engine, hoisted.as_deref().unwrap_or(wasm)).map_err(|e| {
             let mut err = convert::error(e);
             if !matches!(err.kind(), ErrorKind::Compile) {
@@ -107,11 +116,20 @@ impl Module {
                     .collect(),
             )
             .into();
+        // The position among the imports of an imported start function.
+        let start_import = start.and_then(|index| {
+            raw.imports()
+                .enumerate()
+                .filter(|(_, i)| matches!(i.ty(), wasmi::ExternType::Func(_)))
+                .nth(index as usize)
+                .map(|(position, _)| position)
+        });
         Ok(Self {
             raw,
             imports,
             exports,
             hoisted_start,
+            start_import,
         })
     }
 
@@ -127,6 +145,11 @@ impl Module {
     /// Whether instantiation must call [`START_EXPORT`] itself.
     pub(crate) fn hoisted_start(&self) -> bool {
         self.hoisted_start
+    }
+
+    /// The position among the imports of an imported start function.
+    pub(crate) fn start_import(&self) -> Option<usize> {
+        self.start_import
     }
 }
 

@@ -2,13 +2,17 @@
 //!
 //! wasmi runs a module's start function inside `Instance::new` with a plain,
 //! non-resumable call, so a timeout could not stop a start function that
-//! loops forever. On engines with [`Config::timeouts`] the backend therefore
-//! moves the start function out of the module before compiling it: the
-//! start section is removed and the function is exported under
-//! [`START_EXPORT`] instead. After `Instance::new` (which still initialises
-//! tables and memories first, as the spec orders it) the backend calls that
-//! export like any guest call, in fuel slices checked against the clock.
-//! The export is hidden from every anywasm API.
+//! loops forever, and a host function that is the start function is called
+//! from the host side: its `Caller` has no instance, so it could not see the
+//! memory or exports of the instance it starts (it can on wasmtime and
+//! wasmer). The backend therefore moves the start function out of the module
+//! before compiling it: the start section is removed and the function is
+//! exported under [`START_EXPORT`] instead. After `Instance::new` (which
+//! still initialises tables and memories first, as the spec orders it) the
+//! backend calls that export like any guest call, under the store's limits
+//! (in fuel slices checked against the clock with [`Config::timeouts`]); an
+//! imported host function called this way is handed the new instance as its
+//! caller's. The export is hidden from every anywasm API.
 //!
 //! [`Config::timeouts`]: anywasm_core::Config::timeouts
 
@@ -81,7 +85,7 @@ fn export_payload(existing: Option<&[u8]>, start: u32) -> Option<Vec<u8>> {
 /// exported as [`START_EXPORT`] instead. `None` if there is no start
 /// section or the framing cannot be read (then wasmi gets the original
 /// bytes and reports whatever is wrong with them).
-pub(crate) fn hoist(wasm: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn hoist(wasm: &[u8]) -> Option<(Vec<u8>, u32)> {
     let header = wasm.get(..8)?;
     let mut sections = Vec::new();
     let mut pos = 8;
@@ -129,7 +133,7 @@ pub(crate) fn hoist(wasm: &[u8]) -> Option<Vec<u8>> {
             _ => push_section(&mut out, id, payload)?,
         }
     }
-    Some(out)
+    Some((out, start))
 }
 
 #[cfg(test)]

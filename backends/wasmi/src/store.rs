@@ -33,6 +33,10 @@ pub(crate) struct StoreData<T> {
     pub(crate) exec: ExecState,
     /// The gas counter instrumented modules import (with `Config::gas`).
     pub(crate) gas: Option<wasmi::Global>,
+    /// The instance whose start function (an imported host function) is
+    /// being called; taken by that host function's trampoline as its
+    /// caller's instance (see [`crate::start`]).
+    pub(crate) starting: Option<wasmi::Instance>,
 }
 
 /// Functions handed out as [`FuncRef`] indices.
@@ -132,6 +136,7 @@ impl<T: Send + 'static> Store<T> {
             externs: BTreeMap::new(),
             exec: ExecState::new(limits.call_timeout(), engine.clock()),
             gas: None,
+            starting: None,
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
         if config.gas_enabled() {

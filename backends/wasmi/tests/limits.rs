@@ -7,8 +7,7 @@ mod common;
 use std::time::Duration;
 
 use anywasm_core::{
-    Config, ErrorKind, FuncType, Limits, Linker, Resource, Store as _, StoreExt, TrapCode,
-    Val,
+    Config, ErrorKind, FuncType, Limits, Linker, Resource, Store as _, StoreExt, TrapCode, Val,
 };
 use common::*;
 

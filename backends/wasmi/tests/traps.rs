@@ -3,9 +3,7 @@
 
 mod common;
 
-use anywasm_core::{
-    Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val,
-};
+use anywasm_core::{Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val};
 use common::*;
 
 const TRAPS: &str = r#"

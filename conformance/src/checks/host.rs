@@ -717,7 +717,7 @@ fn caller_checks() -> Vec<Check> {
         ),
         check!(
             "host/start_function",
-            "a host function the start function calls sees its instance: memory, exports to call, host state",
+            "a host function run by the start function, or imported as the start function, sees its instance: memory, exports to call, host state (plain, fuel, timeouts)",
             |cx: &Ctx| {
                 let mut l = Linker::new();
                 l.func(
@@ -741,25 +741,45 @@ fn caller_checks() -> Vec<Check> {
                         Ok(())
                     },
                 );
-                // The start function is a guest function calling the host:
-                // an imported host function *as* the start function is not
-                // given its instance on wasmi (kept in wasmer's tests).
-                let (mut store, inst) = instance_with(
-                    cx,
-                    r#"(module
-                      (import "env" "init" (func $init))
-                      (memory (export "memory") 2)
-                      (func (export "seven") (result i32) i32.const 7)
-                      (func $start call $init)
-                      (start $start))"#,
-                    &Config::new(),
-                    &Limits::new(),
-                    &l,
-                )?;
-                expect_eq("start called seven", store.data().counter, 7)?;
-                let mut buf = [0u8; 4];
-                ok("read", store.memory_read(inst, "memory", 0, &mut buf))?;
-                expect_eq("written in start", &buf, b"init")
+                let guest_start = r#"(module
+                  (import "env" "init" (func $init))
+                  (memory (export "memory") 2)
+                  (func (export "seven") (result i32) i32.const 7)
+                  (func $start call $init)
+                  (start $start))"#;
+                let host_start = r#"(module
+                  (import "env" "init" (func $init))
+                  (memory (export "memory") 2)
+                  (func (export "seven") (result i32) i32.const 7)
+                  (start $init))"#;
+                let configs = [
+                    ("plain", Config::new(), Limits::new()),
+                    (
+                        "fuel",
+                        Config::new().consume_fuel(true),
+                        Limits::new().fuel(1_000_000),
+                    ),
+                    (
+                        "timeouts",
+                        Config::new().timeouts(true),
+                        Limits::new().timeout(std::time::Duration::from_secs(60)),
+                    ),
+                ];
+                for (form, wat) in [("guest start", guest_start), ("host start", host_start)] {
+                    for (mode, config, limits) in &configs {
+                        let (mut store, inst) = instance_with(cx, wat, config, limits, &l)
+                            .map_err(|e| format!("{form}, {mode}: {e}"))?;
+                        expect_eq(
+                            &format!("{form}, {mode}: start called seven"),
+                            store.data().counter,
+                            7,
+                        )?;
+                        let mut buf = [0u8; 4];
+                        ok("read", store.memory_read(inst, "memory", 0, &mut buf))?;
+                        expect_eq(&format!("{form}, {mode}: written in start"), &buf, b"init")?;
+                    }
+                }
+                Ok(())
             }
         ),
         check!(

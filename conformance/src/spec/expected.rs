@@ -154,7 +154,7 @@ const LIST: &[ExpectedFailure] = &[
         Wasmi,
         ALL_MODES,
         "wasm-v2/linking.wast",
-        3,
+        2,
         Engine,
         "wasmi finishes an instance only after its element and data segments: functions a \
          failed instantiation already wrote into an imported table belong to an instance \
