@@ -64,9 +64,10 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(size: usize, first: Plugin<HostCtx>) -> Self {
+    /// An empty pool of at most `size` instances.
+    pub(crate) fn new(size: usize) -> Self {
         Self {
-            idle: Mutex::new(vec![first]),
+            idle: Mutex::new(Vec::with_capacity(size)),
             permits: Arc::new(Semaphore::new(size)),
             size,
         }
@@ -150,7 +151,7 @@ impl Inner {
             .map_or(self.pool_size, |n| n.min(self.pool_size));
         let wasi = crate::wasi::WasiGrant::new(&self.policy, &m.name, &m.wasi);
         let granted = wasi.capabilities(self.policy.granted(m));
-        let mut version = Version {
+        let version = Version {
             manifest: candidate.manifest,
             checksum: candidate.checksum,
             signed: candidate.signed,
@@ -165,14 +166,12 @@ impl Inner {
             has_init,
             has_shutdown,
             has_health,
-            pool: Pool {
-                idle: Mutex::new(Vec::new()),
-                permits: Arc::new(tokio::sync::Semaphore::new(size)),
-                size,
-            },
+            pool: Pool::new(size),
         };
+        // One instance up front: a version that cannot instantiate or init
+        // is refused here, before any caller sees it.
         let first = self.instantiate(&version)?;
-        version.pool = Pool::new(size, first);
+        version.pool.put(first);
         Ok(version)
     }
 
