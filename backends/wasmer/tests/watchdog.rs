@@ -23,15 +23,16 @@ fn watchdog_threads() -> usize {
         .unwrap_or(0)
 }
 
-/// The watchdog count once joined threads have left `/proc`: `join` returns
-/// when the thread has finished, a moment before the kernel reaps its task,
-/// so a count taken right after a join may still include it. Polls until the
-/// count is at most `want` (or gives up after 10 s and returns what it sees).
+/// The watchdog count once it has settled at `want`: `join` returns when the
+/// thread has finished, a moment before the kernel reaps its task, and a new
+/// thread names itself (its `comm`) a moment after `spawn` returns, so a
+/// count taken right then can be one off either way. Polls until the count
+/// is `want` (or gives up after 10 s and returns what it sees).
 fn settled_watchdog_threads(want: usize) -> usize {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let n = watchdog_threads();
-        if n <= want || std::time::Instant::now() > give_up {
+        if n == want || std::time::Instant::now() > give_up {
             return n;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -59,12 +60,12 @@ fn one_thread_per_engine_stopped_with_the_last_clone() {
         assert_trap(a.call_export(&ia, "spin", &[]), TrapCode::Timeout);
         assert_trap(b.call_export(&ib, "spin", &[]), TrapCode::Timeout);
     }
-    assert_eq!(watchdog_threads(), 1);
+    assert_eq!(settled_watchdog_threads(1), 1);
     drop(engine);
     drop(module);
     drop(a);
     // `b` still holds the engine.
-    assert_eq!(watchdog_threads(), 1);
+    assert_eq!(settled_watchdog_threads(1), 1);
     assert_trap(b.call_export(&ib, "spin", &[]), TrapCode::Timeout);
     drop(b);
     // Joined on drop.

@@ -20,15 +20,16 @@ fn ticker_threads() -> usize {
         .unwrap_or(0)
 }
 
-/// The ticker count once joined threads have left `/proc`: `join` returns
-/// when the thread has finished, a moment before the kernel reaps its task,
-/// so a count taken right after a join may still include it. Polls until the
-/// count is at most `want` (or gives up after 10 s and returns what it sees).
+/// The ticker count once it has settled at `want`: `join` returns when the
+/// thread has finished, a moment before the kernel reaps its task, and a new
+/// thread names itself (its `comm`) a moment after `spawn` returns, so a
+/// count taken right then can be one off either way. Polls until the count
+/// is `want` (or gives up after 10 s and returns what it sees).
 fn settled_ticker_threads(want: usize) -> usize {
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let n = ticker_threads();
-        if n <= want || std::time::Instant::now() > give_up {
+        if n == want || std::time::Instant::now() > give_up {
             return n;
         }
         std::thread::sleep(Duration::from_millis(1));
