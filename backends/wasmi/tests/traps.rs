@@ -1,9 +1,10 @@
-//! Every trap code, during calls and during instantiation; the store stays
-//! usable after each.
+//! What is wasmi's own about traps: its stack bound, for any configured size.
+//! Every trap code, traps during instantiation and the store surviving traps
+//! are conformance checks (`conformance/src/checks/traps.rs`).
 
 mod common;
 
-use anywasm_core::{Config, ErrorKind, Limits, Linker, Store as _, StoreExt, TrapCode, Val};
+use anywasm_core::{Config, Limits, StoreExt, TrapCode, Val};
 use common::*;
 
 const TRAPS: &str = r#"
@@ -35,55 +36,6 @@ const TRAPS: &str = r#"
 "#;
 
 #[test]
-fn each_trap_code() {
-    let (mut store, inst) = instance(TRAPS);
-    let cases = [
-        ("unreachable", TrapCode::Unreachable),
-        ("load_oob", TrapCode::MemoryOutOfBounds),
-        ("store_oob", TrapCode::MemoryOutOfBounds),
-        ("fill_oob", TrapCode::MemoryOutOfBounds),
-        ("copy_oob", TrapCode::MemoryOutOfBounds),
-        ("table_oob", TrapCode::TableOutOfBounds),
-        ("table_get_oob", TrapCode::TableOutOfBounds),
-        ("null", TrapCode::IndirectCallToNull),
-        ("sig", TrapCode::BadSignature),
-        ("overflow", TrapCode::IntegerOverflow),
-        ("div0", TrapCode::IntegerDivisionByZero),
-        ("rem0", TrapCode::IntegerDivisionByZero),
-        ("trunc_nan", TrapCode::BadConversionToInteger),
-        // The spec's wording for an out-of-range truncation is "integer
-        // overflow", and that is what wasmi reports (it cannot be told apart
-        // from `i32.div_s` overflow after the fact).
-        ("trunc_big", TrapCode::IntegerOverflow),
-    ];
-    for (name, code) in cases {
-        let e = assert_trap(store.call_export(&inst, name, &[]), code);
-        assert!(e.host_error().is_none());
-        // The store stays usable after every trap.
-        assert_eq!(
-            store.call_export(&inst, "ok", &[]).unwrap(),
-            vec![Val::I32(7)],
-            "after {name}"
-        );
-    }
-}
-
-#[test]
-fn stack_overflow_default_and_store_usable() {
-    let (mut store, inst) = instance(TRAPS);
-    for _ in 0..3 {
-        assert_trap(
-            store.call_export(&inst, "recurse", &[Val::I32(0)]),
-            TrapCode::StackOverflow,
-        );
-        assert_eq!(
-            store.call_export(&inst, "ok", &[]).unwrap(),
-            vec![Val::I32(7)]
-        );
-    }
-}
-
-#[test]
 fn stack_overflow_with_stack_limit() {
     for bytes in [0, 4096, 64 << 10, 1 << 20] {
         let (mut store, inst) = instance_with(
@@ -100,107 +52,4 @@ fn stack_overflow_with_stack_limit() {
             vec![Val::I32(7)]
         );
     }
-}
-
-#[test]
-fn stack_limit_allows_moderate_recursion() {
-    let wat = r#"(module
-      (func $down (export "down") (param i32) (result i32)
-        (if (result i32) (i32.eqz (local.get 0))
-          (then (i32.const 0))
-          (else (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))))))"#;
-    // 512 KiB -> 4096 frames.
-    let (mut store, inst) = instance_with(
-        Config::new().max_stack_bytes(512 << 10),
-        Limits::unlimited(),
-        wat,
-    );
-    assert_eq!(
-        store.call_export(&inst, "down", &[Val::I32(3000)]).unwrap(),
-        vec![Val::I32(3000)]
-    );
-    assert_trap(
-        store.call_export(&inst, "down", &[Val::I32(100_000)]),
-        TrapCode::StackOverflow,
-    );
-    assert_eq!(
-        store.call_export(&inst, "down", &[Val::I32(10)]).unwrap(),
-        vec![Val::I32(10)]
-    );
-}
-
-#[test]
-fn trap_in_start_function() {
-    let engine = engine(Config::default());
-    let module = compile(&engine, "(module (func $s unreachable) (start $s))");
-    let mut store = engine.store((), &Limits::new()).unwrap();
-    assert_trap(
-        store.instantiate(&module, &Linker::new()),
-        TrapCode::Unreachable,
-    );
-    let module = compile(
-        &engine,
-        "(module (func $s (drop (i32.div_u (i32.const 1) (i32.const 0)))) (start $s))",
-    );
-    assert_trap(
-        store.instantiate(&module, &Linker::new()),
-        TrapCode::IntegerDivisionByZero,
-    );
-    // Still usable.
-    let ok = compile(
-        &engine,
-        r#"(module (func (export "f") (result i32) (i32.const 1)))"#,
-    );
-    let inst = store.instantiate(&ok, &Linker::new()).unwrap();
-    assert_eq!(
-        store.call_export(&inst, "f", &[]).unwrap(),
-        vec![Val::I32(1)]
-    );
-}
-
-#[test]
-fn start_function_runs() {
-    let (mut store, inst) = instance(
-        r#"(module (global $g (export "g") (mut i32) (i32.const 0))
-             (func $s (global.set $g (i32.const 42))) (start $s))"#,
-    );
-    assert_eq!(store.global_get(&inst, "g").unwrap(), Val::I32(42));
-}
-
-#[test]
-fn segment_initialisation_out_of_bounds() {
-    let engine = engine(Config::default());
-    let mut store = engine.store((), &Limits::new()).unwrap();
-    let data = compile(
-        &engine,
-        r#"(module (memory 1) (data (i32.const 65535) "ab"))"#,
-    );
-    assert_trap(
-        store.instantiate(&data, &Linker::new()),
-        TrapCode::MemoryOutOfBounds,
-    );
-    let elem = compile(
-        &engine,
-        "(module (table 1 funcref) (func $f) (elem (i32.const 1) $f))",
-    );
-    assert_trap(
-        store.instantiate(&elem, &Linker::new()),
-        TrapCode::TableOutOfBounds,
-    );
-}
-
-#[test]
-fn errors_are_tagged_and_displayed() {
-    let (mut store, inst) = instance(TRAPS);
-    let e = store.call_export(&inst, "unreachable", &[]).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("[wasmi] trap: unreachable executed"),
-        "{e}"
-    );
-    assert_eq!(e.trap_code(), Some(TrapCode::Unreachable));
-    assert_kind(
-        store.call_export(&inst, "nope", &[]),
-        ErrorKind::ExportNotFound,
-    );
 }

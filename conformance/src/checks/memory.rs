@@ -94,10 +94,39 @@ pub(crate) fn checks() -> Vec<Check> {
                     ErrorKind::OutOfBounds,
                 )?;
                 expect_kind(
-                    "no such memory",
-                    sb.store_mut().memory_size(inst, "nope"),
-                    ErrorKind::ExportNotFound,
-                )
+                    "read at u64::MAX - 1",
+                    sb.store_mut()
+                        .memory_read(inst, "memory", u64::MAX - 1, &mut buf),
+                    ErrorKind::OutOfBounds,
+                )?;
+                expect_kind(
+                    "write straddling the end",
+                    sb.store_mut().memory_write(inst, "memory", 65535, b"zz"),
+                    ErrorKind::OutOfBounds,
+                )?;
+                // Nothing changed by the refused write.
+                let mut last = [1u8];
+                ok(
+                    "read last byte",
+                    sb.store_mut().memory_read(inst, "memory", 65535, &mut last),
+                )?;
+                expect_eq("last byte", last, [0])?;
+                ok(
+                    "zero-length read at the end",
+                    sb.store_mut().memory_read(inst, "memory", 65536, &mut []),
+                )?;
+                ok(
+                    "zero-length write at the end",
+                    sb.store_mut().memory_write(inst, "memory", 65536, &[]),
+                )?;
+                for name in ["nope", "load_i32", "funcs", "g_i64"] {
+                    expect_kind(
+                        name,
+                        sb.store_mut().memory_size(inst, name),
+                        ErrorKind::ExportNotFound,
+                    )?;
+                }
+                Ok(())
             }
         ),
         check!(
@@ -122,6 +151,11 @@ pub(crate) fn checks() -> Vec<Check> {
                     ok("grow", sb.store_mut().table_grow(inst, "funcs", 3, f))?,
                     2,
                 )?;
+                expect_eq(
+                    "size",
+                    ok("size", sb.store_mut().table_size(inst, "funcs"))?,
+                    5,
+                )?;
                 expect_call(&mut sb, "call_table", &[Val::I32(4)], &[Val::I32(99)])?;
                 expect_kind(
                     "get past end",
@@ -129,10 +163,34 @@ pub(crate) fn checks() -> Vec<Check> {
                     ErrorKind::OutOfBounds,
                 )?;
                 expect_kind(
+                    "get at u64::MAX",
+                    sb.store_mut().table_get(inst, "funcs", u64::MAX),
+                    ErrorKind::OutOfBounds,
+                )?;
+                expect_kind(
+                    "set past end",
+                    sb.store_mut().table_set(inst, "funcs", 5, f),
+                    ErrorKind::OutOfBounds,
+                )?;
+                expect_kind(
                     "wrong element type",
                     sb.store_mut().table_set(inst, "funcs", 0, Val::I32(1)),
                     ErrorKind::TypeMismatch,
-                )
+                )?;
+                expect_kind(
+                    "externref into a funcref table",
+                    sb.store_mut()
+                        .table_set(inst, "funcs", 0, Val::ExternRef(None)),
+                    ErrorKind::TypeMismatch,
+                )?;
+                for name in ["nope", "memory", "call_table"] {
+                    expect_kind(
+                        name,
+                        sb.store_mut().table_size(inst, name),
+                        ErrorKind::ExportNotFound,
+                    )?;
+                }
+                Ok(())
             }
         ),
     ]
