@@ -320,6 +320,23 @@ fn instance_with(
 
 /// Inside a host function: a failed expectation becomes the call's error,
 /// so the check sees it with its message.
+/// `env::peek`: the first byte of the calling instance's memory.
+fn define_peek(l: &mut Linker<Host>) {
+    l.func(
+        "env",
+        "peek",
+        FuncType::new([], [ValType::I32]),
+        |caller: &mut dyn Caller<Host>, _, results| {
+            let mut b = [0u8];
+            caller
+                .read_memory(0, &mut b)
+                .map_err(|e| HostError::new(e.to_string()))?;
+            results[0] = Val::I32(i32::from(b[0]));
+            Ok(())
+        },
+    );
+}
+
 fn in_host(r: Result<(), String>) -> Result<(), HostError> {
     r.map_err(HostError::new)
 }
@@ -603,19 +620,7 @@ fn caller_checks() -> Vec<Check> {
             "with two instances of one module in a store, a host function sees the memory of the one that called it",
             |cx: &Ctx| {
                 let mut l = Linker::new();
-                l.func(
-                    "env",
-                    "peek",
-                    FuncType::new([], [ValType::I32]),
-                    |caller: &mut dyn Caller<Host>, _, results| {
-                        let mut b = [0u8];
-                        caller
-                            .read_memory(0, &mut b)
-                            .map_err(|e| HostError::new(e.to_string()))?;
-                        results[0] = Val::I32(i32::from(b[0]));
-                        Ok(())
-                    },
-                );
+                define_peek(&mut l);
                 let engine = ok("engine", cx.engine(&Config::new()))?;
                 let module = ok(
                     "compile",
@@ -926,19 +931,7 @@ fn caller_checks() -> Vec<Check> {
                         Ok(())
                     },
                 );
-                l.func(
-                    "env",
-                    "peek",
-                    FuncType::new([], [ValType::I32]),
-                    |caller: &mut dyn Caller<Host>, _, r| {
-                        let mut b = [0u8];
-                        caller
-                            .read_memory(0, &mut b)
-                            .map_err(|e| HostError::new(e.to_string()))?;
-                        r[0] = Val::I32(i32::from(b[0]));
-                        Ok(())
-                    },
-                );
+                define_peek(&mut l);
                 let engine = ok("engine", cx.engine(&Config::new()))?;
                 let lib = ok(
                     "compile lib",

@@ -34,6 +34,17 @@ impl<T> HostData<T> for Data<T> {
     }
 }
 
+/// The linker given, or a new empty one kept in `slot`.
+fn linker_or_empty<'a, T>(
+    given: Option<&'a Linker<T>>,
+    slot: &'a mut Option<Linker<T>>,
+) -> &'a Linker<T> {
+    match given {
+        Some(l) => l,
+        None => slot.insert(Linker::new()),
+    }
+}
+
 /// Builds a [`Sandbox`]; from [`Sandbox::builder`].
 ///
 /// Defaults: no host functions, [`Limits::new`], `T::default()` as the host
@@ -111,14 +122,8 @@ impl<'a, T: Send + 'static, D> SandboxBuilder<'a, T, D> {
     where
         D: HostData<T>,
     {
-        let empty;
-        let linker = match self.linker {
-            Some(l) => l,
-            None => {
-                empty = Linker::new();
-                &empty
-            }
-        };
+        let mut empty = None;
+        let linker = linker_or_empty(self.linker, &mut empty);
         Sandbox::new(
             self.engine,
             wasm,
@@ -231,14 +236,8 @@ impl<'a, T: Send + 'static, D> PluginBuilder<'a, T, D> {
     where
         D: HostData<T>,
     {
-        let empty;
-        let linker = match self.linker {
-            Some(l) => l,
-            None => {
-                empty = Linker::new();
-                &empty
-            }
-        };
+        let mut empty = None;
+        let linker = linker_or_empty(self.linker, &mut empty);
         let plugin = Plugin::load(
             self.engine,
             wasm,
