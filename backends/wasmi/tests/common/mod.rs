@@ -14,10 +14,6 @@ pub fn compile(engine: &Engine, wat: &str) -> Module {
 }
 
 /// A store with unlimited limits on a default engine, and one instance of `wat`.
-pub fn instance(wat: &str) -> (Store<()>, Instance) {
-    instance_with(Config::default(), Limits::unlimited(), wat)
-}
-
 pub fn instance_with(config: Config, limits: Limits, wat: &str) -> (Store<()>, Instance) {
     let engine = engine(config);
     let module = compile(&engine, wat);
