@@ -60,14 +60,13 @@ pub fn engine<T: Send + 'static>(
 /// assert!(anywasm::support(BackendKind::Wasmtime).unwrap().supports(Feature::InstancePool));
 /// ```
 pub fn support(kind: BackendKind) -> Option<Support> {
-    use anywasm_core::Runtime;
     match kind {
         #[cfg(feature = "wasmtime")]
-        BackendKind::Wasmtime => Some(anywasm_wasmtime::Engine::SUPPORT),
+        BackendKind::Wasmtime => Some(<anywasm_wasmtime::Engine as anywasm_core::Runtime>::SUPPORT),
         #[cfg(feature = "wasmer")]
-        BackendKind::Wasmer => Some(anywasm_wasmer::Engine::SUPPORT),
+        BackendKind::Wasmer => Some(<anywasm_wasmer::Engine as anywasm_core::Runtime>::SUPPORT),
         #[cfg(feature = "wasmi")]
-        BackendKind::Wasmi => Some(anywasm_wasmi::Engine::SUPPORT),
+        BackendKind::Wasmi => Some(<anywasm_wasmi::Engine as anywasm_core::Runtime>::SUPPORT),
         #[allow(unreachable_patterns)]
         _ => None,
     }
