@@ -65,17 +65,15 @@ pub type Capability = anywasm::Feature;
 pub struct Backend {
     /// Which engine.
     pub kind: BackendKind,
-    /// Capabilities it lacks, each with the reason shown in reports.
-    pub lacks: Vec<(Capability, &'static str)>,
+    /// What it declares it lacks ([`anywasm::Runtime::SUPPORT`]), each gap
+    /// with the reason shown in reports.
+    pub support: anywasm::Support,
 }
 
 impl Backend {
     /// Why this backend lacks `cap`, if it does.
     pub fn lacks(&self, cap: Capability) -> Option<&'static str> {
-        self.lacks
-            .iter()
-            .find(|(c, _)| *c == cap)
-            .map(|(_, why)| *why)
+        self.support.lacks(cap)
     }
 }
 
@@ -85,9 +83,8 @@ pub fn backends() -> Vec<Backend> {
         .iter()
         .map(|&kind| Backend {
             kind,
-            lacks: anywasm::support(kind)
-                .map(|s| s.gaps().to_vec())
-                .unwrap_or_default(),
+            // Compiled in (it is in `compiled_backends`), so declared.
+            support: anywasm::support(kind).unwrap_or(anywasm::Support::FULL),
         })
         .collect()
 }
