@@ -123,14 +123,14 @@ impl AbiHost for Plugin<()> {
 type FuncOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Func;
 type InstanceOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Instance;
 
-/// The plugin ABI driven through the generic [`Store`] API of one engine
-/// (static dispatch, no `dyn`): the same steps as [`Plugin::call`] with the
-/// entry point resolved once.
+/// The plugin ABI (version 2) driven through the generic [`Store`] API of
+/// one engine (static dispatch, no `dyn`): the same steps as
+/// [`Plugin::call`] with the entry point resolved once.
 pub struct StaticAbi<R: Runtime> {
     store: R::Store<()>,
     instance: InstanceOf<R>,
     alloc: FuncOf<R>,
-    free: FuncOf<R>,
+    scratch: (u32, u32),
     buf: Vec<u8>,
 }
 
@@ -152,12 +152,15 @@ impl<R: Runtime> StaticAbi<R> {
             .instantiate(&module, &abi_linker())
             .expect("instantiate");
         let alloc = store.get_func(&instance, abi::ALLOC_EXPORT).expect("alloc");
-        let free = store.get_func(&instance, abi::FREE_EXPORT).expect("free");
+        let v2 = store.get_func(&instance, abi::V2_EXPORT).expect("v2");
+        let mut packed = [Val::I64(0)];
+        store.call(&v2, &[], &mut packed).expect("negotiate v2");
+        let scratch = abi::unpack(packed[0].as_i64().unwrap_or(0));
         Self {
             store,
             instance,
             alloc,
-            free,
+            scratch,
             buf: Vec::new(),
         }
     }
@@ -179,11 +182,15 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
         let ptr = if bytes.is_empty() {
             0
         } else {
-            let mut out = [Val::I32(0)];
-            self.store
-                .call(&self.alloc, &[Val::I32(bytes.len() as i32)], &mut out)
-                .expect("alloc");
-            let ptr = out[0].as_i32().unwrap_or(0);
+            let ptr = if bytes.len() <= self.scratch.1 as usize {
+                self.scratch.0 as i32
+            } else {
+                let mut out = [Val::I32(0)];
+                self.store
+                    .call(&self.alloc, &[Val::I32(bytes.len() as i32)], &mut out)
+                    .expect("alloc");
+                out[0].as_i32().unwrap_or(0)
+            };
             self.store
                 .memory_write(&self.instance, abi::MEMORY_EXPORT, ptr as u32 as u64, bytes)
                 .expect("write request");
@@ -212,13 +219,6 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                 response,
             )
             .expect("read response");
-        self.store
-            .call(
-                &self.free,
-                &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
-                &mut [],
-            )
-            .expect("free");
         decode_envelope(response)
     }
 }

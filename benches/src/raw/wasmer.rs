@@ -127,7 +127,7 @@ pub struct Abi {
     instance: Instance,
     memory: Memory,
     alloc: TypedFunction<i32, i32>,
-    free: TypedFunction<(i32, i32), ()>,
+    scratch: (u32, u32),
     buf: Vec<u8>,
 }
 
@@ -152,16 +152,20 @@ impl Abi {
             .exports
             .get_typed_function(&store, abi::ALLOC_EXPORT)
             .expect("alloc");
-        let free = instance
-            .exports
-            .get_typed_function(&store, abi::FREE_EXPORT)
-            .expect("free");
+        let scratch = abi::unpack(
+            instance
+                .exports
+                .get_typed_function::<(), i64>(&store, abi::V2_EXPORT)
+                .expect("anywasm_abi_v2")
+                .call(&mut store)
+                .expect("negotiate ABI version 2"),
+        );
         Self {
             store,
             instance,
             memory,
             alloc,
-            free,
+            scratch,
             buf: Vec::new(),
         }
     }
@@ -186,10 +190,13 @@ impl AbiHost for Abi {
         let ptr = if bytes.is_empty() {
             0
         } else {
-            let ptr = self
-                .alloc
-                .call(&mut self.store, bytes.len() as i32)
-                .expect("alloc");
+            let ptr = if bytes.len() <= self.scratch.1 as usize {
+                self.scratch.0 as i32
+            } else {
+                self.alloc
+                    .call(&mut self.store, bytes.len() as i32)
+                    .expect("alloc")
+            };
             self.memory
                 .view(&self.store)
                 .write(u64::from(ptr as u32), bytes)
@@ -205,9 +212,6 @@ impl AbiHost for Abi {
             .view(&self.store)
             .read(u64::from(out_ptr), response)
             .expect("read");
-        self.free
-            .call(&mut self.store, out_ptr as i32, out_len as i32)
-            .expect("free");
         decode_envelope(response)
     }
 }

@@ -145,7 +145,7 @@ pub struct Abi {
     instance: Instance,
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
-    free: TypedFunc<(i32, i32), ()>,
+    scratch: (u32, u32),
     buf: Vec<u8>,
 }
 
@@ -167,15 +167,19 @@ impl Abi {
         let alloc = instance
             .get_typed_func(&mut store, abi::ALLOC_EXPORT)
             .expect("alloc");
-        let free = instance
-            .get_typed_func(&mut store, abi::FREE_EXPORT)
-            .expect("free");
+        let scratch = abi::unpack(
+            instance
+                .get_typed_func::<(), i64>(&mut store, abi::V2_EXPORT)
+                .expect("anywasm_abi_v2")
+                .call(&mut store, ())
+                .expect("negotiate ABI version 2"),
+        );
         Self {
             store,
             instance,
             memory,
             alloc,
-            free,
+            scratch,
             buf: Vec::new(),
         }
     }
@@ -199,10 +203,13 @@ impl AbiHost for Abi {
         let ptr = if bytes.is_empty() {
             0
         } else {
-            let ptr = self
-                .alloc
-                .call(&mut self.store, bytes.len() as i32)
-                .expect("alloc");
+            let ptr = if bytes.len() <= self.scratch.1 as usize {
+                self.scratch.0 as i32
+            } else {
+                self.alloc
+                    .call(&mut self.store, bytes.len() as i32)
+                    .expect("alloc")
+            };
             self.memory
                 .write(&mut self.store, ptr as u32 as usize, bytes)
                 .expect("write");
@@ -216,9 +223,6 @@ impl AbiHost for Abi {
         self.memory
             .read(&self.store, out_ptr as usize, response)
             .expect("read");
-        self.free
-            .call(&mut self.store, (out_ptr as i32, out_len as i32))
-            .expect("free");
         decode_envelope(response)
     }
 }

@@ -14,7 +14,11 @@ use crate::guests::ABI_GUEST;
 const HAND: &str = include_str!("../../fixtures/abi/hand.wat");
 const NO_ALLOC: &str = include_str!("../../fixtures/abi/no_alloc.wat");
 const BAD_ALLOC_TYPE: &str = include_str!("../../fixtures/abi/bad_alloc_type.wat");
-const ABI_V2: &str = include_str!("../../fixtures/abi/abi_v2.wat");
+const ABI_V3: &str = include_str!("../../fixtures/abi/abi_v3.wat");
+const HAND_V2: &str = include_str!("../../fixtures/abi/hand_v2.wat");
+const V2_NO_EXPORT: &str = include_str!("../../fixtures/abi/v2_no_export.wat");
+const V2_SCRATCH_OUT_OF_RANGE: &str =
+    include_str!("../../fixtures/abi/v2_scratch_out_of_range.wat");
 const NO_ABI_SECTION: &str = include_str!("../../fixtures/abi/no_abi_section.wat");
 const ALLOC_TRAPS: &str = include_str!("../../fixtures/abi/alloc_traps.wat");
 const ALLOC_OUT_OF_RANGE: &str = include_str!("../../fixtures/abi/alloc_out_of_range.wat");
@@ -176,7 +180,7 @@ pub(crate) fn checks() -> Vec<Check> {
         ),
         check!(
             "abi/hand_written_guest",
-            "a guest written by hand from docs/abi.md works",
+            "a version 1 guest written by hand from docs/abi.md works",
             |cx: &Ctx| {
                 let mut p = ok(
                     "load hand.wat",
@@ -196,6 +200,30 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
+            "abi/hand_written_guest_v2",
+            "a version 2 guest written by hand: one call per round trip, small requests in its scratch area, responses never freed",
+            |cx: &Ctx| {
+                let mut p = ok(
+                    "load hand_v2.wat",
+                    load(cx, &wasm(HAND_V2), &Config::new(), &Limits::new()),
+                )?;
+                for n in [0usize, 1, 300, 509, 510, 5000, 300] {
+                    let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+                    expect_eq(
+                        &format!("wrap {n} B"),
+                        ok("wrap", p.call::<_, Vec<u8>>("wrap", &data))?,
+                        data,
+                    )?;
+                    expect_eq(
+                        "answer",
+                        ok("answer", p.call::<(), u32>("answer", &()))?,
+                        42,
+                    )?;
+                }
+                Ok(())
+            }
+        ),
+        check!(
             "abi/missing_allocator",
             "no anywasm_alloc export is an ABI error at load",
             |cx: &Ctx| load_err(cx, NO_ALLOC, ErrorKind::Abi)
@@ -207,8 +235,18 @@ pub(crate) fn checks() -> Vec<Check> {
         ),
         check!(
             "abi/wrong_version",
-            "ABI version 2 is refused at load",
-            |cx: &Ctx| load_err(cx, ABI_V2, ErrorKind::Abi)
+            "ABI version 3 is refused at load",
+            |cx: &Ctx| load_err(cx, ABI_V3, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/v2_without_export",
+            "a version 2 plugin without anywasm_abi_v2 is an ABI error at load",
+            |cx: &Ctx| load_err(cx, V2_NO_EXPORT, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/v2_scratch_out_of_range",
+            "a version 2 scratch area outside guest memory is an ABI error at load",
+            |cx: &Ctx| load_err(cx, V2_SCRATCH_OUT_OF_RANGE, ErrorKind::Abi)
         ),
         check!(
             "abi/not_a_plugin",

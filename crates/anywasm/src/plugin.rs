@@ -2,12 +2,18 @@
 //!
 //! Loading checks the whole ABI contract before any guest code runs: the
 //! `anywasm:abi` version, the manifest section, the `memory`,
-//! `anywasm_alloc` and `anywasm_free` exports and their types, and that every
-//! capability-gated host function the module imports was granted. A call
-//! encodes the request, copies it into guest memory, calls the entry point,
-//! bounds-checks the returned `(ptr, len)` in 64-bit arithmetic against the
-//! memory size at that moment, copies the response out, frees it in the
-//! guest and decodes it with a byte limit.
+//! `anywasm_alloc` and `anywasm_free` exports (and `anywasm_abi_v2` for a
+//! version 2 plugin) and their types, and that every capability-gated host
+//! function the module imports was granted. A call encodes the request,
+//! copies it into guest memory, calls the entry point, bounds-checks the
+//! returned `(ptr, len)` in 64-bit arithmetic against the memory size at
+//! that moment, copies the response out and decodes it with a byte limit.
+//!
+//! A version 2 plugin (what the guest SDK builds) takes one engine call per
+//! round trip: requests up to the size of its scratch area are written
+//! there, and its response buffer is reused, never freed by the host. A
+//! version 1 plugin costs up to three: `anywasm_alloc` for the request, the
+//! entry point, `anywasm_free` for the response (docs/abi.md §3).
 //!
 //! A plugin built for `wasm32-wasip1` (std Rust with the guest SDK) is a
 //! WASI reactor: its `_initialize` export runs once on every new instance,
@@ -46,6 +52,11 @@ pub struct Plugin<T> {
     instance: InstanceId,
     alloc: FuncId,
     free: FuncId,
+    /// Whether the plugin speaks ABI version 2.
+    v2: bool,
+    /// The current instance's scratch area `(ptr, len)` (version 2; empty
+    /// under version 1).
+    scratch: (u32, u32),
     /// Entry points of the current instance already resolved and checked
     /// to have the ABI signature, so a call does no lookup or allocation
     /// for them. Cleared when the instance is replaced.
@@ -126,6 +137,41 @@ fn expect_func(module: &DynModule, name: &str, want: &FuncType) -> Result<()> {
     }
 }
 
+/// Whether a plugin declaring ABI `version` (`None`: not known, the caller
+/// checked it) speaks version 2: it does when it exports `anywasm_abi_v2`,
+/// which a version 2 plugin must.
+fn speaks_v2(module: &DynModule, version: Option<u32>) -> Result<bool> {
+    let has = module.exports().iter().any(|e| e.name == abi::V2_EXPORT);
+    if has {
+        expect_func(module, abi::V2_EXPORT, &FuncType::new([], [ValType::I64]))?;
+    }
+    match version {
+        Some(1) => Ok(false),
+        Some(_) if !has => Err(abi_error(format!(
+            "an ABI version 2 plugin must export `{}` (a function [] -> [i64])",
+            abi::V2_EXPORT
+        ))),
+        _ => Ok(has),
+    }
+}
+
+/// Select ABI version 2 on a new instance: call `anywasm_abi_v2` and check
+/// the scratch area it returns lies inside its memory.
+fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<(u32, u32)> {
+    let mut packed = [Val::I64(0)];
+    let f = store.get_func(instance, abi::V2_EXPORT)?;
+    store.call(f, &[], &mut packed)?;
+    let (ptr, len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
+    let size = store.memory_size(instance, abi::MEMORY_EXPORT)?;
+    if u64::from(ptr) + u64::from(len) > size {
+        return Err(abi_error(format!(
+            "`{}` returned a scratch area (ptr {ptr:#x}, len {len}) outside its memory of {size} bytes",
+            abi::V2_EXPORT
+        )));
+    }
+    Ok((ptr, len))
+}
+
 /// Check that `module` exports what docs/abi.md §1 requires.
 fn check_exports(module: &DynModule) -> Result<()> {
     use ValType::I32;
@@ -162,11 +208,20 @@ impl<T: Send + 'static> Plugin<T> {
         limits: &Limits,
     ) -> Result<Self> {
         let tag = tagged(engine.backend());
-        abi::check_abi_version(wasm).map_err(tag)?;
+        let version = abi::check_abi_version(wasm).map_err(tag)?;
         let manifest = abi::manifest_text(wasm).map_err(tag)?.map(str::to_string);
         limits.check_initial_memory(wasm).map_err(tag)?;
         let module = engine.compile(wasm)?;
-        Self::from_module(engine, &module, manifest, linker, granted, data, limits)
+        Self::start(
+            engine,
+            &module,
+            Some(version),
+            manifest,
+            linker,
+            granted,
+            data,
+            limits,
+        )
     }
 
     /// [`load`](Self::load) from a module `engine` compiled earlier, so a
@@ -175,6 +230,8 @@ impl<T: Send + 'static> Plugin<T> {
     /// version ([`abi::check_abi_version`]) and initial memory
     /// ([`Limits::check_initial_memory`]) and passes the manifest text
     /// ([`abi::manifest_text`]); everything else is checked here as in `load`.
+    /// The plugin is called with ABI version 2 if it exports
+    /// `anywasm_abi_v2`, with version 1 otherwise.
     pub fn from_module(
         engine: &dyn DynRuntime<T>,
         module: &DynModule,
@@ -184,13 +241,35 @@ impl<T: Send + 'static> Plugin<T> {
         data: T,
         limits: &Limits,
     ) -> Result<Self> {
+        Self::start(
+            engine, module, None, manifest, linker, granted, data, limits,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        engine: &dyn DynRuntime<T>,
+        module: &DynModule,
+        version: Option<u32>,
+        manifest: Option<String>,
+        linker: &Linker<T>,
+        granted: &Capabilities,
+        data: T,
+        limits: &Limits,
+    ) -> Result<Self> {
         let tag = tagged(engine.backend());
         let module = module.clone();
         check_exports(&module).map_err(tag)?;
+        let v2 = speaks_v2(&module, version).map_err(tag)?;
         check_capabilities(module.imports(), linker, granted).map_err(tag)?;
         let mut store = engine.store(data, limits)?;
         let instance = store.instantiate(&module, linker)?;
         initialize(&mut *store, instance, &module).map_err(tag)?;
+        let scratch = if v2 {
+            negotiate_v2(&mut *store, instance).map_err(tag)?
+        } else {
+            (0, 0)
+        };
         let alloc = store.get_func(instance, abi::ALLOC_EXPORT)?;
         let free = store.get_func(instance, abi::FREE_EXPORT)?;
         Ok(Self {
@@ -200,6 +279,8 @@ impl<T: Send + 'static> Plugin<T> {
             instance,
             alloc,
             free,
+            v2,
+            scratch,
             entries: BTreeMap::new(),
             message_cap: abi::DEFAULT_MESSAGE_CAP,
             manifest,
@@ -266,6 +347,9 @@ impl<T: Send + 'static> Plugin<T> {
     fn replace_instance(&mut self) -> Result<()> {
         let instance = self.store.instantiate(&self.module, &self.linker)?;
         initialize(&mut *self.store, instance, &self.module)?;
+        if self.v2 {
+            self.scratch = negotiate_v2(&mut *self.store, instance)?;
+        }
         self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
         self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;
         self.instance = instance;
@@ -327,8 +411,14 @@ impl<T: Send + 'static> Plugin<T> {
                 buf.len()
             )));
         }
+        let (scratch, scratch_len) = self.scratch;
         let ptr = if buf.is_empty() {
             0
+        } else if buf.len() <= scratch_len as usize {
+            // Version 2: small requests go to the scratch area.
+            self.store
+                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(scratch), buf)?;
+            scratch
         } else {
             let mut out = [Val::I32(0)];
             self.store
@@ -368,21 +458,31 @@ impl<T: Send + 'static> Plugin<T> {
                 "`{name}` returned a response of {out_len} bytes, over the message cap of {cap} bytes"
             )));
         }
-        let size = self.store.memory_size(self.instance, abi::MEMORY_EXPORT)?;
-        if u64::from(out_ptr) + u64::from(out_len) > size {
-            return Err(abi_error(format!(
-                "`{name}` returned (ptr {out_ptr:#x}, len {out_len}), outside its memory of {size} bytes"
-            )));
-        }
         buf.clear();
         buf.resize(out_len as usize, 0);
-        self.store
-            .memory_read(self.instance, abi::MEMORY_EXPORT, u64::from(out_ptr), buf)?;
-        self.store.call(
-            self.free,
-            &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
-            &mut [],
-        )?;
+        // The read checks the range against the memory's size now (in 64-bit
+        // arithmetic, as every store access does); only a failure asks for
+        // the size, to say what was wrong.
+        if let Err(e) =
+            self.store
+                .memory_read(self.instance, abi::MEMORY_EXPORT, u64::from(out_ptr), buf)
+        {
+            let size = self.store.memory_size(self.instance, abi::MEMORY_EXPORT)?;
+            if u64::from(out_ptr) + u64::from(out_len) > size {
+                return Err(abi_error(format!(
+                    "`{name}` returned (ptr {out_ptr:#x}, len {out_len}), outside its memory of {size} bytes"
+                )));
+            }
+            return Err(e);
+        }
+        // Version 2 responses stay the guest's (its buffer is reused).
+        if !self.v2 {
+            self.store.call(
+                self.free,
+                &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
+                &mut [],
+            )?;
+        }
         match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, cap) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),

@@ -278,10 +278,14 @@ impl ModuleInfo {
             Some(e) if e.kind == "memory" => {}
             _ => out.push("no exported `memory`".to_string()),
         }
-        for (name, sig) in [
+        let mut required = vec![
             (abi::ALLOC_EXPORT, "(i32) -> (i32)"),
             (abi::FREE_EXPORT, "(i32, i32) -> ()"),
-        ] {
+        ];
+        if self.abi_version >= 2 {
+            required.push((abi::V2_EXPORT, "() -> (i64)"));
+        }
+        for (name, sig) in required {
             if export(name).and_then(|e| e.ty.as_deref()) != Some(sig) {
                 out.push(format!("no exported function `{name}` {sig}"));
             }

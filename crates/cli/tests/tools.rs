@@ -67,12 +67,12 @@ fn new_build_inspect_sign_verify_and_load() {
 
     // inspect: the manifest and the ABI, as text and as JSON.
     let shown = ok(anywasm().arg("inspect").arg(&wasm));
-    assert!(shown.contains("ABI version 1"), "{shown}");
+    assert!(shown.contains("ABI version 2"), "{shown}");
     assert!(shown.contains("name = \"demo\""), "{shown}");
     assert!(shown.contains("entry points: greet"), "{shown}");
     let json: Value = serde_json::from_str(&ok(anywasm().arg("inspect").arg(&wasm).arg("--json")))
         .expect("inspect --json prints JSON");
-    assert_eq!(json["abi_version"], 1, "{json}");
+    assert_eq!(json["abi_version"], 2, "{json}");
     assert_eq!(json["entry_points"], serde_json::json!(["greet"]), "{json}");
     assert_eq!(json["capabilities_needed"], serde_json::json!(["log"]));
     let sections: Vec<&str> = json["custom_sections"]

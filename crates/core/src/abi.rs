@@ -31,8 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, ErrorKind, Result};
 
-/// The ABI version this crate implements (the `anywasm:abi` section's value).
-pub const ABI_VERSION: u32 = 1;
+/// The newest ABI version this crate implements: what the guest SDK declares
+/// in its `anywasm:abi` section. Hosts also load [`MIN_ABI_VERSION`] plugins.
+pub const ABI_VERSION: u32 = 2;
+/// The oldest ABI version hosts still load (version 1: every round trip
+/// allocates the request and frees the response through the guest's
+/// allocator exports).
+pub const MIN_ABI_VERSION: u32 = 1;
 /// Custom section holding the ABI version, 4 bytes little endian.
 pub const ABI_SECTION: &str = "anywasm:abi";
 /// Custom section holding the plugin manifest (UTF-8 TOML).
@@ -43,6 +48,11 @@ pub const MAX_MANIFEST_BYTES: usize = 64 << 10;
 pub const ALLOC_EXPORT: &str = "anywasm_alloc";
 /// Guest export: `(i32 ptr, i32 len) -> ()`.
 pub const FREE_EXPORT: &str = "anywasm_free";
+/// Guest export of an ABI version 2 plugin: `() -> i64`. The host calls it
+/// once per instance, before any entry point; the guest then follows the
+/// version 2 rules (docs/abi.md §3.2) and returns its scratch area
+/// `(ptr, len)`, packed like a response ([`pack`]).
+pub const V2_EXPORT: &str = "anywasm_abi_v2";
 /// Guest export: the linear memory all buffers live in.
 pub const MEMORY_EXPORT: &str = "memory";
 /// Import module of host functions that follow the ABI.
@@ -310,7 +320,8 @@ pub fn single_section<'a>(wasm: &'a [u8], name: &str) -> Result<Option<&'a [u8]>
     Ok(found)
 }
 
-/// The ABI version a module declares, checked against [`ABI_VERSION`].
+/// The ABI version a module declares, checked to be one this host speaks
+/// ([`MIN_ABI_VERSION`] to [`ABI_VERSION`]).
 pub fn check_abi_version(wasm: &[u8]) -> Result<u32> {
     let data = single_section(wasm, ABI_SECTION)?.ok_or_else(|| {
         abi_error(format!(
@@ -324,9 +335,9 @@ pub fn check_abi_version(wasm: &[u8]) -> Result<u32> {
         ))
     })?;
     let version = u32::from_le_bytes(bytes);
-    if version != ABI_VERSION {
+    if !(MIN_ABI_VERSION..=ABI_VERSION).contains(&version) {
         return Err(abi_error(format!(
-            "plugin uses ABI version {version}, this host supports version {ABI_VERSION}"
+            "plugin uses ABI version {version}, this host supports versions {MIN_ABI_VERSION} to {ABI_VERSION}"
         )));
     }
     Ok(version)
@@ -456,10 +467,15 @@ mod tests {
         m.extend_from_slice(name);
         m.extend_from_slice(&1u32.to_le_bytes());
         assert_eq!(check_abi_version(&m).unwrap(), 1);
-        let mut bad = m.clone();
-        let n = bad.len();
-        bad[n - 4] = 2;
-        assert_eq!(check_abi_version(&bad).unwrap_err().kind(), ErrorKind::Abi);
+        let n = m.len();
+        let mut v2 = m.clone();
+        v2[n - 4] = 2;
+        assert_eq!(check_abi_version(&v2).unwrap(), 2);
+        for version in [0, 3] {
+            let mut bad = m.clone();
+            bad[n - 4] = version;
+            assert_eq!(check_abi_version(&bad).unwrap_err().kind(), ErrorKind::Abi);
+        }
         assert_eq!(
             custom_sections(&m[..m.len() - 1]).unwrap_err().kind(),
             ErrorKind::Abi

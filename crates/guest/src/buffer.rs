@@ -122,6 +122,8 @@ impl Buffer {
     /// If `len != 0`, `ptr` must have been returned by `anywasm_alloc(len)`
     /// (or [`Buffer::into_raw`] with this length) in this module, be
     /// initialised, and not be owned by anyone else: the buffer frees it.
+    /// An entry point's request may instead be in the scratch area (ABI
+    /// version 2): take requests with [`request`](crate::request).
     pub unsafe fn from_raw(ptr: i32, len: i32) -> Self {
         let len = len as u32 as usize;
         match NonNull::new(from_addr(ptr)) {
@@ -142,7 +144,9 @@ impl Buffer {
     }
 
     /// Give up ownership as an entry point's packed result,
-    /// `(ptr << 32) | len`.
+    /// `(ptr << 32) | len`, for a host that frees it: ABI version 1 only (a
+    /// version 2 host never frees responses, so this one would leak); use
+    /// [`respond`](crate::respond), which follows the selected version.
     pub fn into_packed(self) -> i64 {
         let (ptr, len) = self.into_raw();
         anywasm_core::abi::pack(ptr as u32, len as u32)

@@ -103,18 +103,23 @@
 //! - [`plugin!`]: the `anywasm:abi` custom section (the ABI version, 4 bytes
 //!   little endian), the `anywasm:manifest` section (TOML, built and checked
 //!   at compile time from its keys, or a manifest file of the crate taken
-//!   as is), and the allocator exports `anywasm_alloc` / `anywasm_free`.
-//!   Use it exactly once per plugin.
+//!   as is), the allocator exports `anywasm_alloc` / `anywasm_free` and
+//!   `anywasm_abi_v2`, through which a host selects ABI version 2 (one
+//!   engine call per round trip; a version 1 host never calls it and gets
+//!   the version 1 protocol). Use it exactly once per plugin.
 //! - [`export!`]: for each function, an export of the same name with the ABI
-//!   signature `(i32 ptr, i32 len) -> i64`. It takes ownership of the request,
-//!   decodes it, frees it, runs the function and returns the encoded envelope
-//!   in a buffer the host frees. A request that does not decode is answered
-//!   with `Err(GuestError)` naming why; the function does not run.
+//!   signature `(i32 ptr, i32 len) -> i64`. It takes the request (from the
+//!   scratch area or a buffer it then frees), decodes it, runs the function
+//!   and returns the encoded envelope (version 2: in a response buffer
+//!   reused from call to call; version 1: in a buffer the host frees). A
+//!   request that does not decode is answered with `Err(GuestError)` naming
+//!   why; the function does not run.
 //! - [`host_fn!`]: an import from module `anywasm` with the ABI signature, and
 //!   a safe wrapper `fn name(req: &Req) -> Result<Resp, GuestError>`.
 //!
 //! For raw exports (hand-built responses, tests of hostile guests), use
-//! [`Buffer`], [`decode_request`] and [`respond`] directly.
+//! [`request`], [`decode_request`] and [`respond`] directly: they follow
+//! whichever ABI version the host selected.
 //!
 //! ## Panics and traps
 //!
@@ -167,7 +172,7 @@ pub mod services;
 pub use anywasm_core::abi;
 pub use anywasm_core::abi::{ABI_VERSION, GuestError, MAX_MESSAGE_CAP, pack, unpack};
 pub use buffer::{BUFFER_ALIGN, Buffer};
-pub use rt::{decode_request, encode_envelope, respond};
+pub use rt::{Request, SCRATCH_LEN, decode_request, encode_envelope, request, respond};
 
 // `#[link(wasm_import_module = ...)]` needs a literal: keep it in step.
 const _: () = assert!(matches!(abi::HOST_MODULE.as_bytes(), b"anywasm"));
@@ -191,6 +196,11 @@ pub mod __private {
         text_len as manifest_text_len,
     };
     use crate::{GuestError, rt};
+
+    /// `anywasm_abi_v2`.
+    pub fn abi_v2() -> i64 {
+        rt::abi_v2_export()
+    }
 
     /// `anywasm_alloc`.
     pub fn alloc(len: i32) -> i32 {
@@ -360,6 +370,13 @@ macro_rules! __plugin_runtime {
             #[used]
             static ABI: [u8; 4] = $crate::ABI_VERSION.to_le_bytes();
 
+            /// `anywasm_abi_v2() -> (ptr << 32) | len`: the host selects ABI
+            /// version 2 and learns the scratch area for requests.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn anywasm_abi_v2() -> i64 {
+                $crate::__private::abi_v2()
+            }
+
             /// `anywasm_alloc(len) -> ptr`: `len` fresh bytes, 0 on failure.
             #[unsafe(no_mangle)]
             pub extern "C" fn anywasm_alloc(len: i32) -> i32 {
@@ -462,9 +479,10 @@ macro_rules! __export_one {
     ($helper:ident [$($attr:tt)*] $name:ident $params:tt [$($ret:tt)*] $body:block) => {
         $($attr)*
         ///
-        /// Plugin entry point (anywasm ABI): `(ptr, len)` is a request buffer
-        /// from `anywasm_alloc`, which this function takes ownership of; the
-        /// result packs the response buffer, `(ptr << 32) | len`.
+        /// Plugin entry point (anywasm ABI): `(ptr, len)` is the request (in
+        /// the scratch area, or a buffer from `anywasm_alloc` this function
+        /// takes ownership of); the result packs the response, `(ptr << 32)
+        /// | len`.
         ///
         /// # Safety
         ///
@@ -473,8 +491,7 @@ macro_rules! __export_one {
         pub unsafe extern "C" fn $name(__anywasm_ptr: i32, __anywasm_len: i32) -> i64 {
             // The typed function; the names above cannot clash with it.
             fn $name $params -> $($ret)* $body
-            // SAFETY: the host passes a request buffer it allocated with
-            // anywasm_alloc and gives up ownership of (docs/abi.md §3).
+            // SAFETY: the host passes the request per docs/abi.md §3.
             unsafe { $crate::__private::$helper(__anywasm_ptr, __anywasm_len, $name) }
         }
     };

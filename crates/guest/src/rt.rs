@@ -3,13 +3,136 @@
 
 use alloc::format;
 use alloc::string::ToString;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::fmt::Display;
+use core::ops::Deref;
+use core::sync::atomic::{AtomicBool, Ordering};
 
-use anywasm_core::abi::{self, GuestError, MAX_MESSAGE_CAP};
+use anywasm_core::abi::{self, Bincode, Codec, GuestError, MAX_MESSAGE_CAP};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::buffer::{self, Buffer};
+
+/// Bytes in the scratch area a version 2 host writes requests of up to this
+/// size into (docs/abi.md §3.2); larger ones still come through
+/// `anywasm_alloc`. Zero-initialised, so it costs no bytes in the module.
+pub const SCRATCH_LEN: usize = 16 << 10;
+
+/// A response buffer over this capacity is released at the next response
+/// instead of being kept for reuse.
+const KEEP_RESPONSE: usize = 64 << 10;
+
+#[repr(C, align(8))]
+struct Scratch(UnsafeCell<[u8; SCRATCH_LEN]>);
+
+// SAFETY: the host writes the area only while no guest code runs, and the
+// guest only reads it, in `request`, before the entry point runs any code
+// that could call the host (and so re-enter). A wasm instance is single
+// threaded; on other targets nothing but a test calls the entry points.
+unsafe impl Sync for Scratch {}
+
+static SCRATCH: Scratch = Scratch(UnsafeCell::new([0; SCRATCH_LEN]));
+
+/// Whether the host selected ABI version 2 (by calling `anywasm_abi_v2`).
+static V2: AtomicBool = AtomicBool::new(false);
+
+/// The last version 2 response: the host reads it before anything else runs
+/// in the instance, so the next response may replace it.
+struct ResponseSlot {
+    locked: AtomicBool,
+    buf: UnsafeCell<Vec<u8>>,
+}
+
+// SAFETY: `buf` is only reached through `with`, which holds `locked`.
+unsafe impl Sync for ResponseSlot {}
+
+impl ResponseSlot {
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the lock gives exclusive access until it is released.
+        let out = f(unsafe { &mut *self.buf.get() });
+        self.locked.store(false, Ordering::Release);
+        out
+    }
+}
+
+static RESPONSE: ResponseSlot = ResponseSlot {
+    locked: AtomicBool::new(false),
+    buf: UnsafeCell::new(Vec::new()),
+};
+
+fn scratch_ptr() -> *mut u8 {
+    SCRATCH.0.get().cast()
+}
+
+/// `anywasm_abi_v2`: select ABI version 2 for this instance and return the
+/// scratch area, packed.
+pub(crate) fn abi_v2_export() -> i64 {
+    V2.store(true, Ordering::Relaxed);
+    abi::pack(buffer::to_addr(scratch_ptr()) as u32, SCRATCH_LEN as u32)
+}
+
+/// A request an entry point received: in the scratch area (borrowed until
+/// the entry point returns or calls the host) or in a buffer the host
+/// allocated (owned, freed on drop). Dereferences to the bytes.
+pub struct Request {
+    inner: RequestBytes,
+}
+
+enum RequestBytes {
+    Scratch(usize),
+    Owned(Buffer),
+}
+
+impl Deref for Request {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.inner {
+            // SAFETY: `len <= SCRATCH_LEN` (checked in `request`) and the
+            // host does not write the area while guest code runs.
+            RequestBytes::Scratch(len) => unsafe {
+                core::slice::from_raw_parts(scratch_ptr(), *len)
+            },
+            RequestBytes::Owned(b) => b,
+        }
+    }
+}
+
+impl core::fmt::Debug for Request {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Request").field("len", &self.len()).finish()
+    }
+}
+
+/// Take the request `(ptr, len)` an entry point was called with, under
+/// either ABI version: in the scratch area (version 2, small requests) or in
+/// a buffer from `anywasm_alloc` that this entry point now owns. Read it
+/// (decode it) before calling any host function: a nested call may reuse
+/// the scratch area.
+///
+/// # Safety
+///
+/// `(ptr, len)` are exactly what the host passed to this entry point, and
+/// this is called once for them.
+pub unsafe fn request(ptr: i32, len: i32) -> Request {
+    let n = len as u32 as usize;
+    let inner = if n != 0 && n <= SCRATCH_LEN && buffer::from_addr(ptr) == scratch_ptr() {
+        RequestBytes::Scratch(n)
+    } else {
+        // SAFETY: not the scratch area, so a buffer the host allocated with
+        // `anywasm_alloc(len)` and gave up (the caller's promise).
+        RequestBytes::Owned(unsafe { Buffer::from_raw(ptr, len) })
+    };
+    Request { inner }
+}
 
 /// Decode a request (bincode, bounded by [`MAX_MESSAGE_CAP`]). A message that
 /// does not decode is a [`GuestError`] saying why.
@@ -33,10 +156,37 @@ pub fn encode_envelope<T: Serialize>(envelope: &Result<T, GuestError>) -> alloc:
     }
 }
 
-/// Encode a response envelope into a buffer the host can free and return it
-/// packed, ready to be an entry point's result.
+/// Encode a response envelope after `out`'s contents (never fails, as
+/// [`encode_envelope`]).
+fn encode_envelope_into<T: Serialize>(envelope: &Result<T, GuestError>, out: &mut Vec<u8>) {
+    let start = out.len();
+    if let Err(e) = Bincode::encode(envelope, out) {
+        out.truncate(start);
+        let err: Result<(), GuestError> = Err(GuestError::new(format!(
+            "response does not encode: {}",
+            e.message()
+        )));
+        Bincode::encode(&err, out).expect("a GuestError always encodes");
+    }
+}
+
+/// Encode a response envelope and return it packed, ready to be an entry
+/// point's result, following the ABI version the host selected: under
+/// version 2 into the instance's response buffer, which stays valid until
+/// the next response; under version 1 into a buffer the host frees.
 pub fn respond<T: Serialize>(envelope: &Result<T, GuestError>) -> i64 {
-    Buffer::from_slice(&encode_envelope(envelope)).into_packed()
+    if V2.load(Ordering::Relaxed) {
+        RESPONSE.with(|buf| {
+            if buf.capacity() > KEEP_RESPONSE {
+                *buf = Vec::new();
+            }
+            buf.clear();
+            encode_envelope_into(envelope, buf);
+            abi::pack(buffer::to_addr(buf.as_mut_ptr()) as u32, buf.len() as u32)
+        })
+    } else {
+        Buffer::from_slice(&encode_envelope(envelope)).into_packed()
+    }
 }
 
 /// `anywasm_alloc`: `len` fresh bytes, or 0. Never panics.
@@ -68,12 +218,13 @@ pub(crate) unsafe fn free_export(ptr: i32, len: i32) {
     unsafe { buffer::free_raw(buffer::from_addr(ptr), len as u32 as usize) }
 }
 
-/// An entry point: take the request, decode it, free it, run `f`, respond.
+/// An entry point: take the request, decode it, release it, run `f`,
+/// respond.
 ///
 /// # Safety
 ///
-/// `(ptr, len)` is a request buffer the host gave this entry point (see
-/// [`Buffer::from_raw`]).
+/// `(ptr, len)` is the request the host gave this entry point (see
+/// [`request`]).
 pub(crate) unsafe fn entry<Req, T, F>(ptr: i32, len: i32, f: F) -> i64
 where
     Req: DeserializeOwned,
@@ -81,7 +232,7 @@ where
     F: FnOnce(Req) -> Result<T, GuestError>,
 {
     // SAFETY: forwarded.
-    let request = unsafe { Buffer::from_raw(ptr, len) };
+    let request = unsafe { request(ptr, len) };
     let decoded = decode_request::<Req>(&request);
     drop(request);
     respond(&decoded.and_then(f))

@@ -19,7 +19,9 @@
 //! | `stack_hog` | `u32` n | recurses n deep with 1 KiB of shadow stack per level, returns n + 1 |
 //! | `bad_response` | `u32` kind | a hostile packed result, see [`bad_response`] |
 
-use anywasm_guest::{Buffer, GuestError, decode_request, export, host_fn, pack, plugin, respond};
+use anywasm_guest::{
+    Buffer, GuestError, decode_request, export, host_fn, pack, plugin, request, respond,
+};
 use anywasm_test_types::Record;
 use core::hint::black_box;
 use core::sync::atomic::AtomicU64;
@@ -139,16 +141,17 @@ fn depth(n: u64) -> u64 {
 /// | 5 | a valid 4-byte buffer `00 FF FF FF`: does not decode |
 ///
 /// Other kinds get an `Err` envelope; a request that does not decode, too.
-/// "Valid" buffers are allocated as `anywasm_alloc` does (kinds 3 and 5 can
-/// be freed by the host with their length; the others are leaked).
+/// "Valid" buffers are allocated as `anywasm_alloc` does (a version 1 host
+/// frees kinds 3 and 5 with their length; everything else is leaked, which
+/// a test of hostile responses can afford).
 ///
 /// # Safety
 ///
 /// Called by the host per the ABI.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bad_response(ptr: i32, len: i32) -> i64 {
-    // SAFETY: the host passes a request buffer it allocated and gives up.
-    let request = unsafe { Buffer::from_raw(ptr, len) };
+    // SAFETY: what the host passed to this entry point, taken once.
+    let request = unsafe { request(ptr, len) };
     let kind = decode_request::<u32>(&request);
     drop(request);
     let leaked = |bytes: &[u8]| Buffer::from_slice(bytes).into_raw().0 as u32;

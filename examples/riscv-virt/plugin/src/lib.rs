@@ -20,7 +20,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use anywasm_guest::{Buffer, GuestError, export, host_fn, pack, plugin};
+use anywasm_guest::{GuestError, export, host_fn, pack, plugin};
 
 #[path = "../../src/protocol.rs"]
 mod protocol;
@@ -86,7 +86,7 @@ fn stats(readings: &[i32]) -> Result<Summary, GuestError> {
 /// Called by the host per the ABI.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn escape(ptr: i32, len: i32) -> i64 {
-    // SAFETY: the host passes a request buffer it allocated and gives up.
-    drop(unsafe { Buffer::from_raw(ptr, len) });
+    // SAFETY: what the host passed to this entry point, taken once.
+    drop(unsafe { anywasm_guest::request(ptr, len) });
     pack(0xFFFF_0000, 16)
 }
