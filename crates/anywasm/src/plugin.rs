@@ -36,7 +36,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use anywasm_core::abi::{self, Bincode, Codec, GuestError};
+use anywasm_core::abi::{self, Bincode, Codec, GuestError, GuestMemory};
 use anywasm_core::{
     BackendKind, Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType,
     FuncId, FuncType, InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
@@ -54,9 +54,9 @@ pub struct Plugin<T> {
     free: FuncId,
     /// Whether the plugin speaks ABI version 2.
     v2: bool,
-    /// The current instance's scratch area `(ptr, len)` (version 2; empty
-    /// under version 1).
-    scratch: (u32, u32),
+    /// The current instance's scratch area (version 2; none under
+    /// version 1).
+    scratch: abi::Scratch,
     /// Entry points of the current instance already resolved and checked
     /// to have the ABI signature, so a call does no lookup or allocation
     /// for them. Cleared when the instance is replaced.
@@ -157,7 +157,7 @@ fn speaks_v2(module: &DynModule, version: Option<u32>) -> Result<bool> {
 
 /// Select ABI version 2 on a new instance: call `anywasm_abi_v2` and check
 /// the scratch area it returns lies inside its memory.
-fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<(u32, u32)> {
+fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<abi::Scratch> {
     let mut packed = [Val::I64(0)];
     let f = store.get_func(instance, abi::V2_EXPORT)?;
     store.call(f, &[], &mut packed)?;
@@ -169,7 +169,46 @@ fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<
             abi::V2_EXPORT
         )));
     }
-    Ok((ptr, len))
+    Ok(abi::Scratch { ptr, len })
+}
+
+/// The current instance, as the ABI transport sees it.
+struct Guest<'a, T> {
+    store: &'a mut dyn DynStore<T>,
+    instance: InstanceId,
+    alloc: FuncId,
+    free: FuncId,
+}
+
+impl<T> GuestMemory for Guest<'_, T> {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.store
+            .memory_read(self.instance, abi::MEMORY_EXPORT, offset, buf)
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        self.store
+            .memory_write(self.instance, abi::MEMORY_EXPORT, offset, data)
+    }
+
+    fn size(&mut self) -> Result<u64> {
+        self.store.memory_size(self.instance, abi::MEMORY_EXPORT)
+    }
+
+    fn alloc(&mut self, len: u32) -> Result<u32> {
+        let mut out = [Val::I32(0)];
+        self.store
+            .call(self.alloc, &[Val::I32(len as i32)], &mut out)?;
+        Ok(out[0].as_i32().unwrap_or(0) as u32)
+    }
+
+    fn free(&mut self, ptr: u32, len: u32) -> Result<()> {
+        self.store.call(
+            self.free,
+            &[Val::I32(ptr as i32), Val::I32(len as i32)],
+            &mut [],
+        )
+    }
 }
 
 /// Check that `module` exports what docs/abi.md §1 requires.
@@ -268,7 +307,7 @@ impl<T: Send + 'static> Plugin<T> {
         let scratch = if v2 {
             negotiate_v2(&mut *store, instance).map_err(tag)?
         } else {
-            (0, 0)
+            abi::Scratch::NONE
         };
         let alloc = store.get_func(instance, abi::ALLOC_EXPORT)?;
         let free = store.get_func(instance, abi::FREE_EXPORT)?;
@@ -405,46 +444,18 @@ impl<T: Send + 'static> Plugin<T> {
         let cap = self.message_cap;
         buf.clear();
         Bincode::encode(request, buf)?;
-        if buf.len() > cap {
-            return Err(abi_error(format!(
-                "request of {} bytes exceeds the message cap of {cap} bytes",
-                buf.len()
-            )));
-        }
-        let (scratch, scratch_len) = self.scratch;
-        let ptr = if buf.is_empty() {
-            0
-        } else if buf.len() <= scratch_len as usize {
-            // Version 2: small requests go to the scratch area.
-            self.store
-                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(scratch), buf)?;
-            scratch
-        } else {
-            let mut out = [Val::I32(0)];
-            self.store
-                .call(self.alloc, &[Val::I32(buf.len() as i32)], &mut out)?;
-            let ptr = out[0].as_i32().unwrap_or(0) as u32;
-            if ptr == 0 {
-                return Err(abi_error(format!(
-                    "guest allocator returned 0 for {} bytes",
-                    buf.len()
-                )));
-            }
-            self.store
-                .memory_write(self.instance, abi::MEMORY_EXPORT, u64::from(ptr), buf)
-                .map_err(|e| {
-                    abi_error(format!(
-                        "guest allocator returned a bad pointer: {}",
-                        e.message()
-                    ))
-                })?;
-            ptr
+        abi::check_cap("request", buf.len(), cap)?;
+        let mut mem = Guest {
+            store: &mut *self.store,
+            instance: self.instance,
+            alloc: self.alloc,
+            free: self.free,
         };
-        let len = buf.len() as u32;
+        let ptr = abi::write_message(&mut mem, buf, self.scratch)?;
         let mut packed = [Val::I64(0)];
-        self.store.call(
+        mem.store.call(
             entry,
-            &[Val::I32(ptr as i32), Val::I32(len as i32)],
+            &[Val::I32(ptr as i32), Val::I32(buf.len() as i32)],
             &mut packed,
         )?;
         let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
@@ -453,35 +464,19 @@ impl<T: Send + 'static> Plugin<T> {
                 "`{name}` returned an empty response (ptr {out_ptr:#x}); a response is at least an envelope byte"
             )));
         }
-        if out_len as usize > cap {
-            return Err(abi_error(format!(
-                "`{name}` returned a response of {out_len} bytes, over the message cap of {cap} bytes"
-            )));
-        }
-        buf.clear();
-        buf.resize(out_len as usize, 0);
-        // The read checks the range against the memory's size now (in 64-bit
-        // arithmetic, as every store access does); only a failure asks for
-        // the size, to say what was wrong.
-        if let Err(e) =
-            self.store
-                .memory_read(self.instance, abi::MEMORY_EXPORT, u64::from(out_ptr), buf)
-        {
-            let size = self.store.memory_size(self.instance, abi::MEMORY_EXPORT)?;
-            if u64::from(out_ptr) + u64::from(out_len) > size {
-                return Err(abi_error(format!(
-                    "`{name}` returned (ptr {out_ptr:#x}, len {out_len}), outside its memory of {size} bytes"
-                )));
-            }
-            return Err(e);
-        }
+        abi::check_cap("response", out_len as usize, cap).map_err(|e| {
+            abi_error(format!(
+                "`{name}` returned a response over the cap: {}",
+                e.message()
+            ))
+        })?;
+        abi::read_message(&mut mem, out_ptr, out_len, buf).map_err(|e| match e.kind() {
+            ErrorKind::Abi => abi_error(format!("`{name}` returned {}", e.message())),
+            _ => e,
+        })?;
         // Version 2 responses stay the guest's (its buffer is reused).
         if !self.v2 {
-            self.store.call(
-                self.free,
-                &[Val::I32(out_ptr as i32), Val::I32(out_len as i32)],
-                &mut [],
-            )?;
+            mem.free(out_ptr, out_len)?;
         }
         match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, cap) {
             Ok(Ok(value)) => Ok(value),

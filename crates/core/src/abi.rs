@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, ErrorKind, Result};
 
+mod transport;
+pub use transport::{GuestMemory, Scratch, check_cap, read_message, write_message};
+
 /// The newest ABI version this crate implements: what the guest SDK declares
 /// in its `anywasm:abi` section. Hosts also load [`MIN_ABI_VERSION`] plugins.
 pub const ABI_VERSION: u32 = 2;
