@@ -93,17 +93,17 @@
 
 mod access;
 mod artifact;
+mod call;
 mod convert;
 mod engine;
 mod fuel;
 mod gas;
 mod host;
-mod instantiate;
 mod limits;
+mod link;
 mod middleware;
 mod module;
 mod store;
-mod typed;
 #[cfg(unix)]
 mod watchdog;
 

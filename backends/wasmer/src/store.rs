@@ -16,6 +16,7 @@ use anywasm_core::{
 };
 use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
 
+use crate::call::Typed;
 use crate::convert::{
     BACKEND, Stopped, err, from_values_into, func_type, runtime_error, tag, to_values,
 };
@@ -23,7 +24,6 @@ use crate::engine::Engine;
 use crate::fuel::{self, FuelGlobals};
 use crate::middleware::is_hidden;
 use crate::module::Module;
-use crate::typed::Typed;
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -322,7 +322,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     }
 
     fn instantiate(&mut self, module: &Module, linker: &Linker<T>) -> Result<Instance, Error> {
-        crate::instantiate::instantiate(self, module, linker)
+        crate::link::instantiate(self, module, linker)
     }
 
     fn register(&mut self, name: &str, instance: &Instance) -> Result<(), Error> {
