@@ -1,15 +1,130 @@
-//! Typed calls for the small signatures plugins use most.
+//! Calling guest functions: the top-level call around every entry into the
+//! store (fuel, deadline, error mapping), shared by [`Store::call`](crate::Store)
+//! and the hooked start function (`link.rs`), and typed calls for the small
+//! signatures plugins use most.
 //!
 //! wasmer's untyped `Function::call` allocates a parameter vector and a
 //! boxed result slice on every call and re-checks every value's type; its
 //! `TypedFunction` passes native values straight to the trampoline. The
-//! shapes below cover the plugin ABI (`anywasm_alloc`, entry points,
+//! shapes of [`Typed`] cover the plugin ABI (`anywasm_alloc`, entry points,
 //! `anywasm_free`) and no-op/counter exports; any other signature takes the
 //! untyped path. Arguments were checked against the signature before a call
 //! reaches here (`check_args`).
 
-use anywasm_core::{FuncType, Val, ValType};
-use wasmer::{AsStoreMut, AsStoreRef, Function, RuntimeError, TypedFunction};
+use anywasm_core::{Error, FuncType, Val, ValType};
+use wasmer::{AsStoreMut, AsStoreRef, Function, RuntimeError, TypedFunction, Value};
+
+use crate::convert::{from_values_into, to_values};
+use crate::error::{Stopped, runtime_error};
+use crate::fuel;
+use crate::store::{Func, Store};
+
+impl<T: Send + 'static> Store<T> {
+    /// Call `func` with `args`/`results` already checked against its
+    /// signature: the typed path when it covers the signature, else the
+    /// untyped one.
+    pub(crate) fn call_checked(
+        &mut self,
+        func: &Func,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), Error> {
+        if let Some(typed) = &func.typed {
+            return self.invoke_with(|store| typed.call(store, args, results));
+        }
+        let values = self.with_parts(|data, store| to_values(data, store, args))?;
+        let out = self.invoke(&func.func, &values)?;
+        self.with_parts(|data, store| from_values_into(data, store, &out, results))
+    }
+
+    /// Call `f` as a top-level call: fuel from the store's budget, the
+    /// per-call deadline, errors mapped.
+    pub(crate) fn invoke(
+        &mut self,
+        f: &wasmer::Function,
+        args: &[Value],
+    ) -> Result<Box<[Value]>, Error> {
+        self.invoke_with(|store| f.call(store, args))
+    }
+
+    /// [`invoke`](Self::invoke) for any way of calling into the store.
+    pub(crate) fn invoke_with<R>(
+        &mut self,
+        call: impl FnOnce(&mut wasmer::Store) -> Result<R, wasmer::RuntimeError>,
+    ) -> Result<R, Error> {
+        // From the engine's config, not `StoreData::metered`: no trip
+        // through the function environment on every call.
+        let metered = self.engine.config().fuel_enabled();
+        if metered {
+            self.with_parts(|data, store| fuel::prepare(data, store))?;
+        }
+        let (deadline, at) = self.deadline()?;
+        let state = self.state_mut();
+        state.entry_sp = Some(crate::host::stack_pointer());
+        state.reentry_depth = 0;
+        state.deadline = at;
+        let result = call(&mut self.store);
+        let state = self.state_mut();
+        state.entry_sp = None;
+        state.deadline = None;
+        let interrupted = finish_deadline(deadline);
+        let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
+        result.map_err(|e| {
+            let e = runtime_error(
+                e,
+                Stopped {
+                    out_of_fuel,
+                    interrupted,
+                },
+            );
+            let counter = self.state().gas.clone();
+            crate::gas::classify(&mut self.store, counter.as_ref(), e)
+        })
+    }
+
+    /// Register the call's deadline with the watchdog; the guard and the
+    /// deadline (for host functions, [`Caller::remaining_time`](anywasm_core::Caller::remaining_time)).
+    #[cfg(unix)]
+    #[allow(clippy::type_complexity)]
+    fn deadline(
+        &self,
+    ) -> Result<
+        (
+            Option<crate::watchdog::DeadlineGuard>,
+            Option<std::time::Instant>,
+        ),
+        Error,
+    > {
+        let (Some((after, interrupter)), Some(watchdog)) = (&self.timeout, self.engine.watchdog())
+        else {
+            return Ok((None, None));
+        };
+        // A deadline too far away to represent is no deadline.
+        match std::time::Instant::now().checked_add(*after) {
+            Some(deadline) => Ok((
+                Some(watchdog.register(deadline, interrupter.clone())?),
+                Some(deadline),
+            )),
+            None => Ok((None, None)),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn deadline(&self) -> Result<(Option<()>, Option<std::time::Instant>), Error> {
+        Ok((None, None))
+    }
+}
+
+/// Unregister a call's deadline; whether the watchdog interrupted the call.
+#[cfg(unix)]
+fn finish_deadline(deadline: Option<crate::watchdog::DeadlineGuard>) -> bool {
+    deadline.is_some_and(crate::watchdog::DeadlineGuard::finish)
+}
+
+#[cfg(not(unix))]
+fn finish_deadline(_: Option<()>) -> bool {
+    false
+}
 
 /// A function's typed handle, when its signature is one of the covered shapes.
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anywasm_core::{ArtifactFormat, BackendKind, Config, Error, ErrorKind, Limits, Runtime};
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features, NativeEngineExt};
 
-use crate::convert::{compile_error, err};
+use crate::error::{compile_error, err};
 use crate::limits::LimitTunables;
 use crate::middleware::{FuelMetering, StartHook};
 use crate::module::Module;
@@ -195,13 +195,13 @@ impl Runtime for Engine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
-        anywasm_core::check_module_bounds(&self.inner.config, wasm).map_err(crate::convert::tag)?;
+        anywasm_core::check_module_bounds(&self.inner.config, wasm).map_err(crate::error::tag)?;
         let metered = if self.inner.config.gas_enabled() {
             // The original must be a module wasmer accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed
             // encoding into a canonical, valid one.
             wasmer::Module::validate(&self.inner.engine, wasm).map_err(compile_error)?;
-            Some(anywasm_gas::instrument(wasm).map_err(crate::convert::tag)?)
+            Some(anywasm_gas::instrument(wasm).map_err(crate::error::tag)?)
         } else {
             None
         };

@@ -96,6 +96,7 @@ mod artifact;
 mod call;
 mod convert;
 mod engine;
+mod error;
 mod fuel;
 mod gas;
 mod host;
