@@ -8,7 +8,8 @@
 use anywasm_core::{Error, ErrorKind, Resource, Val, check_range, export_not_found};
 use wasmer::{Extern, Global, Memory, Pages, Table};
 
-use crate::convert::{err, from_value, tag, to_value, wasmer_type};
+use crate::convert::{from_value, to_value, wasmer_type};
+use crate::error::{err, tag};
 use crate::limits::PAGE;
 use crate::store::{Instance, Store};
 

@@ -18,7 +18,7 @@
 use anywasm_core::{ArtifactFormat, BackendKind, ErrorKind, Result};
 use wasmer::sys::{Features, NativeEngineExt};
 
-use crate::convert::err;
+use crate::error::err;
 use crate::{Engine, Module};
 
 /// Bump when this crate's code generation changes in a way its version

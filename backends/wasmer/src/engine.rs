@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anywasm_core::{ArtifactFormat, BackendKind, Config, Error, ErrorKind, Limits, Runtime};
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features, NativeEngineExt};
 
-use crate::convert::{compile_error, err};
+use crate::error::err;
 use crate::limits::LimitTunables;
 use crate::middleware::{FuelMetering, StartHook};
 use crate::module::Module;
@@ -164,6 +164,11 @@ impl Engine {
         self.inner.id
     }
 
+    /// The fuel metering middleware, when fuel metering is compiled in.
+    pub(crate) fn metering(&self) -> Option<&FuelMetering> {
+        self.inner.metering.as_deref()
+    }
+
     #[cfg(unix)]
     pub(crate) fn watchdog(&self) -> Option<&crate::watchdog::Watchdog> {
         self.inner.watchdog.as_ref()
@@ -195,25 +200,7 @@ impl Runtime for Engine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
-        anywasm_core::check_module_bounds(&self.inner.config, wasm).map_err(crate::convert::tag)?;
-        let metered = if self.inner.config.gas_enabled() {
-            // The original must be a module wasmer accepts as it is: the
-            // pass re-encodes, which could otherwise turn a malformed
-            // encoding into a canonical, valid one.
-            wasmer::Module::validate(&self.inner.engine, wasm).map_err(compile_error)?;
-            Some(anywasm_gas::instrument(wasm).map_err(crate::convert::tag)?)
-        } else {
-            None
-        };
-        let wasm = metered.as_deref().unwrap_or(wasm);
-        // The metering middleware holds per-module state: one compilation at a time.
-        let _compiling = self.inner.metering.as_ref().map(|m| m.lock());
-        let module = wasmer::Module::new(&self.inner.engine, wasm).map_err(compile_error)?;
-        Ok(Module::new(
-            module,
-            self.id(),
-            self.inner.config.fuel_enabled(),
-        ))
+        Module::compile(self, wasm)
     }
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>, Error> {

@@ -18,7 +18,7 @@
 use anywasm_core::Error;
 use wasmer::{AsStoreMut, Global, Value};
 
-use crate::convert::err;
+use crate::error::err;
 use crate::store::StoreData;
 
 /// The two globals the metering middleware injects into an instance.

@@ -8,7 +8,7 @@
 use anywasm_core::{Error, ErrorKind, Limits, TrapCode};
 use wasmer::{AsStoreMut, Global, Value};
 
-use crate::convert::err;
+use crate::error::err;
 
 /// A new counter holding `limits`' gas budget (or the largest one).
 pub(crate) fn counter(store: &mut impl AsStoreMut, limits: &Limits) -> Global {

@@ -13,9 +13,8 @@ use anywasm_core::{
 };
 use wasmer::{Extern, FunctionEnv, FunctionEnvMut, Memory, RuntimeError, Value};
 
-use crate::convert::{
-    BACKEND, Stopped, err, from_value, from_values_into, func_type, runtime_error, tag, to_values,
-};
+use crate::convert::{from_value, from_values_into, func_type, to_values};
+use crate::error::{BACKEND, Stopped, err, runtime_error, tag};
 use crate::fuel;
 use crate::store::StoreData;
 

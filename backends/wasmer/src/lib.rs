@@ -93,17 +93,18 @@
 
 mod access;
 mod artifact;
+mod call;
 mod convert;
 mod engine;
+mod error;
 mod fuel;
 mod gas;
 mod host;
-mod instantiate;
 mod limits;
+mod link;
 mod middleware;
 mod module;
 mod store;
-mod typed;
 #[cfg(unix)]
 mod watchdog;
 

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use anywasm_core::{ExportType, ImportType};
+use anywasm_core::{Error, ExportType, ImportType};
 
 use crate::convert::extern_type;
+use crate::engine::Engine;
+use crate::error::compile_error;
 use crate::middleware::is_hidden;
 
 /// A compiled module, cheap to clone, usable in any store of the engine
@@ -29,6 +31,30 @@ impl std::fmt::Debug for Module {
 }
 
 impl Module {
+    /// Validate and compile `wasm` for `engine` (instrumented for gas first
+    /// when the engine has `Config::gas`).
+    pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self, Error> {
+        anywasm_core::check_module_bounds(engine.config(), wasm).map_err(crate::error::tag)?;
+        let metered = if engine.config().gas_enabled() {
+            // The original must be a module wasmer accepts as it is: the
+            // pass re-encodes, which could otherwise turn a malformed
+            // encoding into a canonical, valid one.
+            wasmer::Module::validate(engine.wasmer(), wasm).map_err(compile_error)?;
+            Some(anywasm_gas::instrument(wasm).map_err(crate::error::tag)?)
+        } else {
+            None
+        };
+        let wasm = metered.as_deref().unwrap_or(wasm);
+        // The metering middleware holds per-module state: one compilation at a time.
+        let _compiling = engine.metering().map(|m| m.lock());
+        let module = wasmer::Module::new(engine.wasmer(), wasm).map_err(compile_error)?;
+        Ok(Module::new(
+            module,
+            engine.id(),
+            engine.config().fuel_enabled(),
+        ))
+    }
+
     pub(crate) fn new(inner: wasmer::Module, engine: u64, metered: bool) -> Self {
         // Imports and exports whose types anywasm cannot express (tags and
         // exception references; that proposal is disabled) are left out.

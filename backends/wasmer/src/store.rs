@@ -16,14 +16,13 @@ use anywasm_core::{
 };
 use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
 
-use crate::convert::{
-    BACKEND, Stopped, err, from_values_into, func_type, runtime_error, tag, to_values,
-};
+use crate::call::Typed;
+use crate::convert::func_type;
 use crate::engine::Engine;
-use crate::fuel::{self, FuelGlobals};
+use crate::error::{BACKEND, err, tag};
+use crate::fuel::FuelGlobals;
 use crate::middleware::is_hidden;
 use crate::module::Module;
-use crate::typed::Typed;
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -115,7 +114,7 @@ pub struct Func {
     pub(crate) func: wasmer::Function,
     pub(crate) ty: Arc<FuncType>,
     /// The typed fast path, for the signatures it covers.
-    typed: Option<Typed>,
+    pub(crate) typed: Option<Typed>,
 }
 
 /// A wasmer store with host state `T` and per-store [`Limits`].
@@ -126,7 +125,7 @@ pub struct Store<T> {
     pub(crate) id: u64,
     /// The per-call deadline and how to interrupt this store.
     #[cfg(unix)]
-    timeout: Option<(std::time::Duration, wasmer::Interrupter)>,
+    pub(crate) timeout: Option<(std::time::Duration, wasmer::Interrupter)>,
     /// The memory export looked up last (instance slot, name, handle): a
     /// host driving a plugin touches one memory many times per call. The
     /// handle stays valid for the store's life, and every access takes a
@@ -157,7 +156,7 @@ impl<T> std::fmt::Debug for Store<T> {
 }
 
 fn foreign(what: &str) -> Error {
-    crate::convert::tag(Error::foreign_handle(what))
+    crate::error::tag(Error::foreign_handle(what))
 }
 
 impl<T: Send + 'static> Store<T> {
@@ -222,94 +221,6 @@ impl<T: Send + 'static> Store<T> {
             Err(foreign("instance"))
         }
     }
-
-    /// Call `f` as a top-level call: fuel from the store's budget, the
-    /// per-call deadline, errors mapped.
-    pub(crate) fn invoke(
-        &mut self,
-        f: &wasmer::Function,
-        args: &[Value],
-    ) -> Result<Box<[Value]>, Error> {
-        self.invoke_with(|store| f.call(store, args))
-    }
-
-    /// [`invoke`](Self::invoke) for any way of calling into the store.
-    pub(crate) fn invoke_with<R>(
-        &mut self,
-        call: impl FnOnce(&mut wasmer::Store) -> Result<R, wasmer::RuntimeError>,
-    ) -> Result<R, Error> {
-        // From the engine's config, not `StoreData::metered`: no trip
-        // through the function environment on every call.
-        let metered = self.engine.config().fuel_enabled();
-        if metered {
-            self.with_parts(|data, store| fuel::prepare(data, store))?;
-        }
-        let (deadline, at) = self.deadline()?;
-        let state = self.state_mut();
-        state.entry_sp = Some(crate::host::stack_pointer());
-        state.reentry_depth = 0;
-        state.deadline = at;
-        let result = call(&mut self.store);
-        let state = self.state_mut();
-        state.entry_sp = None;
-        state.deadline = None;
-        let interrupted = finish_deadline(deadline);
-        let out_of_fuel = metered && self.with_parts(|data, store| fuel::settle(data, store));
-        result.map_err(|e| {
-            let e = runtime_error(
-                e,
-                Stopped {
-                    out_of_fuel,
-                    interrupted,
-                },
-            );
-            let counter = self.state().gas.clone();
-            crate::gas::classify(&mut self.store, counter.as_ref(), e)
-        })
-    }
-
-    /// Register the call's deadline with the watchdog; the guard and the
-    /// deadline (for host functions, [`Caller::remaining_time`](anywasm_core::Caller::remaining_time)).
-    #[cfg(unix)]
-    #[allow(clippy::type_complexity)]
-    fn deadline(
-        &self,
-    ) -> Result<
-        (
-            Option<crate::watchdog::DeadlineGuard>,
-            Option<std::time::Instant>,
-        ),
-        Error,
-    > {
-        let (Some((after, interrupter)), Some(watchdog)) = (&self.timeout, self.engine.watchdog())
-        else {
-            return Ok((None, None));
-        };
-        // A deadline too far away to represent is no deadline.
-        match std::time::Instant::now().checked_add(*after) {
-            Some(deadline) => Ok((
-                Some(watchdog.register(deadline, interrupter.clone())?),
-                Some(deadline),
-            )),
-            None => Ok((None, None)),
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn deadline(&self) -> Result<(Option<()>, Option<std::time::Instant>), Error> {
-        Ok((None, None))
-    }
-}
-
-/// Unregister a call's deadline; whether the watchdog interrupted the call.
-#[cfg(unix)]
-fn finish_deadline(deadline: Option<crate::watchdog::DeadlineGuard>) -> bool {
-    deadline.is_some_and(crate::watchdog::DeadlineGuard::finish)
-}
-
-#[cfg(not(unix))]
-fn finish_deadline(_: Option<()>) -> bool {
-    false
 }
 
 impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
@@ -322,7 +233,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     }
 
     fn instantiate(&mut self, module: &Module, linker: &Linker<T>) -> Result<Instance, Error> {
-        crate::instantiate::instantiate(self, module, linker)
+        crate::link::instantiate(self, module, linker)
     }
 
     fn register(&mut self, name: &str, instance: &Instance) -> Result<(), Error> {
@@ -362,12 +273,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             return Err(foreign("function"));
         }
         check_args(&func.ty, args, results).map_err(tag)?;
-        if let Some(typed) = &func.typed {
-            return self.invoke_with(|store| typed.call(store, args, results));
-        }
-        let values = self.with_parts(|data, store| to_values(data, store, args))?;
-        let out = self.invoke(&func.func, &values)?;
-        self.with_parts(|data, store| from_values_into(data, store, &out, results))
+        self.call_checked(func, args, results)
     }
 
     fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64, Error> {

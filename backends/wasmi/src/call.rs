@@ -1,4 +1,6 @@
-//! Calling guest code under the store's limits.
+//! Calling guest code under the store's limits: [`Store::call`](crate::Store)'s
+//! conversions around the engine call, and re-entrant calls from host
+//! functions.
 //!
 //! Fuel: wasmi's own metering; the store's wasmi fuel *is* the budget.
 //!
@@ -23,7 +25,8 @@ use wasmi::{AsContext, AsContextMut, ResumableCall};
 
 use crate::convert::{self, from_wasmi, to_val_type, to_wasmi};
 use crate::engine::Clock;
-use crate::store::StoreData;
+use crate::error::engine_error;
+use crate::store::{Func, Store, StoreData, foreign};
 
 /// Fuel units (about one per executed instruction) run between two clock
 /// readings when a call has a deadline.
@@ -73,23 +76,7 @@ pub(crate) fn invoke<T>(
     args: &[wasmi::Val],
     results: &mut [wasmi::Val],
 ) -> Result<()> {
-    invoke_limited(ctx, func, args, results).map_err(|e| out_of_gas(ctx, e))
-}
-
-/// A failed call whose gas counter is exhausted ran out of gas: the guest
-/// trapped on purpose (`anywasm-gas`), or something after it failed for
-/// that reason.
-pub(crate) fn out_of_gas<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, e: Error) -> Error {
-    let store = ctx.as_context();
-    let exhausted = store
-        .data()
-        .gas
-        .is_some_and(|g| matches!(g.get(store), wasmi::Val::I64(v) if v < 0));
-    if exhausted && matches!(e.kind(), ErrorKind::Trap(_)) {
-        Error::trap(TrapCode::OutOfFuel, "all gas consumed")
-    } else {
-        e
-    }
+    invoke_limited(ctx, func, args, results).map_err(|e| crate::gas::out_of_gas(ctx, e))
 }
 
 fn invoke_limited<T>(
@@ -104,17 +91,15 @@ fn invoke_limited<T>(
         (exec.timeout, exec.clock, exec.timing.is_some())
     };
     let (Some(timeout), Some(clock)) = (timeout, clock) else {
-        return func.call(&mut *ctx, args, results).map_err(convert::error);
+        return func.call(&mut *ctx, args, results).map_err(engine_error);
     };
     if nested {
         // Re-entrant call inside a timed call: same deadline, same reserve.
         return run_sliced(ctx, func, args, results);
     }
-    let total = ctx.as_context().get_fuel().map_err(convert::error)?;
+    let total = ctx.as_context().get_fuel().map_err(engine_error)?;
     let slice = total.min(FUEL_SLICE);
-    ctx.as_context_mut()
-        .set_fuel(slice)
-        .map_err(convert::error)?;
+    ctx.as_context_mut().set_fuel(slice).map_err(engine_error)?;
     ctx.as_context_mut().data_mut().exec.timing = Some(Timing {
         deadline: clock().saturating_add(timeout),
         reserve: total - slice,
@@ -142,14 +127,14 @@ fn run_sliced<T>(
 ) -> Result<()> {
     let mut call = func
         .call_resumable(&mut *ctx, args, results)
-        .map_err(convert::error)?;
+        .map_err(engine_error)?;
     loop {
         match call {
             ResumableCall::Finished => return Ok(()),
-            ResumableCall::HostTrap(trap) => return Err(convert::error(trap.into_host_error())),
+            ResumableCall::HostTrap(trap) => return Err(engine_error(trap.into_host_error())),
             ResumableCall::OutOfFuel(paused) => {
                 refill(ctx, paused.required_fuel())?;
-                call = paused.resume(&mut *ctx, results).map_err(convert::error)?;
+                call = paused.resume(&mut *ctx, results).map_err(engine_error)?;
             }
         }
     }
@@ -158,7 +143,7 @@ fn run_sliced<T>(
 /// Between two slices: out of real fuel, past the deadline, or load the
 /// next slice (at least what the paused instruction needs).
 fn refill<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, required: u64) -> Result<()> {
-    let left = ctx.as_context().get_fuel().map_err(convert::error)?;
+    let left = ctx.as_context().get_fuel().map_err(engine_error)?;
     let mut store = ctx.as_context_mut();
     let Some(timing) = store.data_mut().exec.timing.as_mut() else {
         return Err(Error::new(
@@ -178,7 +163,7 @@ fn refill<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, required: u64) ->
     }
     let target = available.min(required.max(FUEL_SLICE));
     timing.reserve -= target.saturating_sub(left);
-    store.set_fuel(target).map_err(convert::error)
+    store.set_fuel(target).map_err(engine_error)
 }
 
 /// A host function calling `func` (an export of its caller) re-entrantly.
@@ -212,4 +197,44 @@ pub(crate) fn reentrant_call<T>(
         *slot = from_wasmi(ctx, v)?;
     }
     Ok(())
+}
+
+impl<T: Send + 'static> Store<T> {
+    pub(crate) fn call_impl(
+        &mut self,
+        func: &Func,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        if func.store != self.id {
+            return Err(foreign("function"));
+        }
+        check_args(&func.ty, args, results)?;
+        let mut wargs = core::mem::take(&mut self.scratch_args);
+        let mut wres = core::mem::take(&mut self.scratch_results);
+        wargs.clear();
+        wres.clear();
+        let outcome = (|| {
+            for a in args {
+                wargs.push(to_wasmi(&mut self.raw, *a)?);
+            }
+            wres.extend(
+                func.ty
+                    .results()
+                    .iter()
+                    .map(|t| wasmi::Val::default_for_ty(to_val_type(*t))),
+            );
+            invoke(&mut self.raw, &func.raw, &wargs, &mut wres)?;
+            for (slot, v) in results.iter_mut().zip(&wres) {
+                *slot = from_wasmi(&mut self.raw, v)?;
+            }
+            Ok(())
+        })();
+        // Do not keep engine handles alive in the scratch buffers.
+        wargs.clear();
+        wres.clear();
+        self.scratch_args = wargs;
+        self.scratch_results = wres;
+        outcome
+    }
 }

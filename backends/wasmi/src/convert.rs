@@ -1,33 +1,15 @@
-//! Conversions between anywasm and wasmi: types, values, errors.
+//! Conversions between anywasm and wasmi: types and values. Errors are
+//! mapped in `error.rs`.
 
 use alloc::format;
-use alloc::string::ToString;
 
 use anywasm_core::{
-    Error, ErrorKind, ExternRef, ExternType, FuncRef, FuncType, GlobalType, HostError, MemoryType,
-    Resource, TableType, TrapCode, Val, ValType,
+    Error, ErrorKind, ExternRef, ExternType, FuncRef, FuncType, GlobalType, MemoryType, TableType,
+    Val, ValType,
 };
-use wasmi::errors::{ErrorKind as WErrorKind, InstantiationError};
 use wasmi::{AsContextMut, Nullable};
 
 use crate::store::StoreData;
-
-/// A host function's [`HostError`] travelling through wasmi as a host error.
-#[derive(Debug)]
-pub(crate) struct HostTrap(pub(crate) HostError);
-
-impl core::fmt::Display for HostTrap {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl wasmi::errors::HostError for HostTrap {}
-
-/// Wrap a host function's failure for wasmi.
-pub(crate) fn host_trap(err: HostError) -> wasmi::Error {
-    wasmi::Error::host(HostTrap(err))
-}
 
 // ---------------------------------------------------------------- types
 
@@ -227,70 +209,4 @@ fn to_externref<T>(
     let r = wasmi::ExternRef::new(&mut *ctx, n);
     ctx.as_context_mut().data_mut().externs.insert(n, r);
     Nullable::Val(r)
-}
-
-// ---------------------------------------------------------------- errors
-
-/// wasmi's trap codes onto anywasm's.
-pub(crate) fn trap_code(code: wasmi::TrapCode) -> TrapCode {
-    use wasmi::TrapCode as W;
-    match code {
-        W::UnreachableCodeReached => TrapCode::Unreachable,
-        W::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
-        W::TableOutOfBounds => TrapCode::TableOutOfBounds,
-        W::IndirectCallToNull => TrapCode::IndirectCallToNull,
-        W::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
-        W::IntegerOverflow => TrapCode::IntegerOverflow,
-        W::BadConversionToInteger => TrapCode::BadConversionToInteger,
-        W::StackOverflow => TrapCode::StackOverflow,
-        W::BadSignature => TrapCode::BadSignature,
-        W::OutOfFuel => TrapCode::OutOfFuel,
-        W::GrowthOperationLimited | W::OutOfSystemMemory => TrapCode::Other,
-    }
-}
-
-/// Classify a wasmi error (untagged; callers tag it with the backend).
-pub(crate) fn error(err: wasmi::Error) -> Error {
-    if let Some(HostTrap(host)) = err.downcast_ref::<HostTrap>() {
-        return Error::from_host(host.clone());
-    }
-    let message = err.to_string();
-    if let Some(code) = err.as_trap_code() {
-        return Error::trap(trap_code(code), message);
-    }
-    let kind = match err.kind() {
-        WErrorKind::Instantiation(e) => match e {
-            InstantiationError::TooManyInstances => ErrorKind::LimitExceeded(Resource::Instances),
-            InstantiationError::TooManyMemories
-            | InstantiationError::FailedToInstantiateMemory(_) => {
-                ErrorKind::LimitExceeded(Resource::Memory)
-            }
-            InstantiationError::TooManyTables | InstantiationError::FailedToInstantiateTable(_) => {
-                ErrorKind::LimitExceeded(Resource::Table)
-            }
-            InstantiationError::ElementSegmentDoesNotFit { .. } => {
-                ErrorKind::Trap(TrapCode::TableOutOfBounds)
-            }
-            InstantiationError::MismatchedNumberOfImports { .. }
-            | InstantiationError::ImportTypeMismatch { .. }
-            | InstantiationError::GlobalTypeMismatch { .. }
-            | InstantiationError::FuncTypeMismatch { .. }
-            | InstantiationError::TableTypeMismatch { .. }
-            | InstantiationError::MemoryTypeMismatch { .. } => ErrorKind::Unlinkable,
-            InstantiationError::UnexpectedStartFn { .. } => ErrorKind::Engine,
-        },
-        WErrorKind::Linker(_) => ErrorKind::Unlinkable,
-        WErrorKind::Read(_)
-        | WErrorKind::Wasm(_)
-        | WErrorKind::Translation(_)
-        | WErrorKind::UserLimits(_)
-        | WErrorKind::ImplementationLimits(_)
-        | WErrorKind::Ir(_) => ErrorKind::Compile,
-        WErrorKind::Func(_) | WErrorKind::Global(_) => ErrorKind::TypeMismatch,
-        WErrorKind::Host(_) | WErrorKind::ResumableHostTrap(_) => {
-            ErrorKind::Trap(TrapCode::HostError)
-        }
-        _ => ErrorKind::Engine,
-    };
-    Error::new(kind, message)
 }

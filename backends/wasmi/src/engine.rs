@@ -5,10 +5,10 @@ use core::time::Duration;
 
 use anywasm_core::{BackendKind, Config, Error, ErrorKind, Limits, Result, Runtime};
 
+use crate::error::tag;
 use crate::limits::apply_stack_limit;
 use crate::module::Module;
 use crate::store::Store;
-use crate::tag;
 
 /// A monotonic clock: the time elapsed since some fixed point in the past.
 ///

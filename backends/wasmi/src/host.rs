@@ -9,10 +9,10 @@ use anywasm_core::{
 use wasmi::Extern;
 
 use crate::call;
-use crate::convert::{from_wasmi, host_trap, to_wasmi};
+use crate::convert::{from_wasmi, to_wasmi};
+use crate::error::{host_trap, tag};
 use crate::start::START_EXPORT;
 use crate::store::StoreData;
-use crate::tag;
 
 /// Create the wasmi function for `func`, with signature `ty` (already
 /// checked equal to `func.ty()`).

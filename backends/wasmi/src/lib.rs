@@ -76,9 +76,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod access;
 mod call;
 mod convert;
 mod engine;
+mod error;
+mod gas;
 mod host;
 mod limits;
 mod link;
@@ -92,10 +95,3 @@ pub use module::Module;
 pub use store::{Func, Instance, Store};
 /// The wasmi crate this backend is built on.
 pub use wasmi as raw;
-
-use anywasm_core::{BackendKind, Error};
-
-/// Tag an error with this backend.
-pub(crate) fn tag(err: Error) -> Error {
-    err.with_backend(BackendKind::Wasmi)
-}

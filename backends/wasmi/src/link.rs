@@ -15,7 +15,8 @@ use alloc::vec::Vec;
 use anywasm_core::{Error, ErrorKind, Linker, Result};
 use wasmi::{AsContext, Extern, ExternType};
 
-use crate::convert::{self, func_type};
+use crate::convert::func_type;
+use crate::error::engine_error;
 use crate::module::Module;
 use crate::start::START_EXPORT;
 use crate::store::{Instance, Store};
@@ -48,7 +49,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
     }
     let tables = ImportedTables::snapshot(&store.raw, &externs);
     let raw = wasmi::Instance::new(&mut store.raw, module.raw(), &externs).map_err(|e| {
-        let err = convert::error(e);
+        let err = engine_error(e);
         match err.kind() {
             ErrorKind::LimitExceeded(resource) => {
                 let limiter = &mut store.raw.data_mut().limiter;
@@ -77,7 +78,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
         tables.drop_written(&mut store.raw);
     }
     // A start function can run out of gas too.
-    let raw = raw.map_err(|e| call::out_of_gas(&mut store.raw, e));
+    let raw = raw.map_err(|e| crate::gas::out_of_gas(&mut store.raw, e));
     // Ran (segments, start) and trapped, or succeeded: it takes a slot, as
     // on every engine; refused before it ran: it does not.
     if raw

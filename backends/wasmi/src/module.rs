@@ -8,7 +8,8 @@ use alloc::collections::{BTreeMap, VecDeque};
 
 use anywasm_core::{Error, ErrorKind, ExportType, ExternType, ImportType, Result};
 
-use crate::convert::{self, extern_type};
+use crate::convert::extern_type;
+use crate::error::engine_error;
 use crate::start::{self, START_EXPORT};
 
 /// A module compiled by wasmi: validated, its functions translated on first
@@ -46,7 +47,7 @@ impl Module {
             // pass re-encodes, which could otherwise turn a malformed
             // encoding into a canonical, valid one.
             wasmi::Module::validate(engine, wasm)
-                .map_err(|e| Error::new(ErrorKind::Compile, convert::error(e).message()))?;
+                .map_err(|e| Error::new(ErrorKind::Compile, engine_error(e).message()))?;
             Some(anywasm_gas::instrument(wasm)?)
         } else {
             None
@@ -68,10 +69,10 @@ impl Module {
             // the original must pass validation as it is (the gas path
             // checked it above already).
             wasmi::Module::validate(engine, wasm)
-                .map_err(|e| Error::new(ErrorKind::Compile, convert::error(e).message()))?;
+                .map_err(|e| Error::new(ErrorKind::Compile, engine_error(e).message()))?;
         }
         let raw = wasmi::Module::new(engine, hoisted.as_deref().unwrap_or(wasm)).map_err(|e| {
-            let mut err = convert::error(e);
+            let mut err = engine_error(e);
             if !matches!(err.kind(), ErrorKind::Compile) {
                 // Everything `Module::new` rejects is an invalid module.
                 err = Error::new(ErrorKind::Compile, err.message());

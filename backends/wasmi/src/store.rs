@@ -10,17 +10,17 @@ use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use anywasm_core::{
-    BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Resource, Result, Val,
-    check_args, check_range, export_not_found,
+    BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Result, Val, export_not_found,
 };
 
-use crate::call::{self, ExecState};
-use crate::convert::{self, from_ref, from_wasmi, to_ref, to_val_type, to_wasmi, val_type};
+use crate::call::ExecState;
+use crate::convert;
 use crate::engine::Engine;
+use crate::error::tag;
 use crate::limits::Limiter;
+use crate::link;
 use crate::module::Module;
 use crate::start::START_EXPORT;
-use crate::{link, tag};
 
 /// What the wasmi store holds besides the engine's own state: the host state
 /// `T`, the limiter, and the tables behind `funcref`/`externref` values.
@@ -79,7 +79,7 @@ pub struct Instance {
     pub(crate) store: u32,
     /// Position among the store's instances (wasmi handles cannot be
     /// compared), the key of the store's memory cache.
-    seq: u32,
+    pub(crate) seq: u32,
 }
 
 /// Handle to a function in a [`Store`], with its signature.
@@ -94,11 +94,11 @@ pub struct Func {
 /// state `T` and the [`Limits`].
 pub struct Store<T> {
     pub(crate) raw: wasmi::Store<StoreData<T>>,
-    id: u32,
+    pub(crate) id: u32,
     fuel_metering: bool,
     pub(crate) registered: BTreeMap<String, wasmi::Instance>,
-    scratch_args: Vec<wasmi::Val>,
-    scratch_results: Vec<wasmi::Val>,
+    pub(crate) scratch_args: Vec<wasmi::Val>,
+    pub(crate) scratch_results: Vec<wasmi::Val>,
     instances_made: u32,
     /// Instantiations counted against `Limits::instances`: those that
     /// succeeded or ran and trapped (wasmi's own count would also take a
@@ -109,7 +109,7 @@ pub struct Store<T> {
     /// host driving a plugin touches one memory many times per call. The
     /// handle stays valid for the store's life, and every access reads the
     /// current size through it.
-    memory_cache: Option<(u32, Box<str>, wasmi::Memory)>,
+    pub(crate) memory_cache: Option<(u32, Box<str>, wasmi::Memory)>,
 }
 
 impl<T> fmt::Debug for Store<T> {
@@ -122,7 +122,7 @@ impl<T> fmt::Debug for Store<T> {
     }
 }
 
-fn foreign(what: &str) -> Error {
+pub(crate) fn foreign(what: &str) -> Error {
     Error::foreign_handle(what).with_backend(anywasm_core::BackendKind::Wasmi)
 }
 
@@ -140,16 +140,13 @@ impl<T: Send + 'static> Store<T> {
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
         if config.gas_enabled() {
-            let budget =
-                anywasm_gas::counter_for(limits.gas_budget().unwrap_or(anywasm_gas::MAX_GAS));
-            let counter =
-                wasmi::Global::new(&mut raw, wasmi::Val::I64(budget), wasmi::Mutability::Var);
+            let counter = crate::gas::counter(&mut raw, limits);
             raw.data_mut().gas = Some(counter);
         }
         raw.limiter(|d| &mut d.limiter);
         if config.fuel_enabled() || config.timeouts_enabled() {
             raw.set_fuel(limits.fuel_budget().unwrap_or(u64::MAX))
-                .map_err(convert::error)?;
+                .map_err(crate::error::engine_error)?;
         }
         Ok(Self {
             raw,
@@ -174,39 +171,12 @@ impl<T: Send + 'static> Store<T> {
         }
     }
 
-    fn inst(&self, instance: &Instance) -> Result<wasmi::Instance> {
+    pub(crate) fn inst(&self, instance: &Instance) -> Result<wasmi::Instance> {
         if instance.store == self.id {
             Ok(instance.raw)
         } else {
             Err(foreign("instance"))
         }
-    }
-
-    fn memory(&mut self, instance: &Instance, name: &str) -> Result<wasmi::Memory> {
-        let raw = self.inst(instance)?;
-        if let Some((seq, cname, m)) = &self.memory_cache
-            && *seq == instance.seq
-            && **cname == *name
-        {
-            return Ok(*m);
-        }
-        let m = raw
-            .get_memory(&self.raw, name)
-            .ok_or_else(|| export_not_found(name, "memory"))?;
-        self.memory_cache = Some((instance.seq, name.into(), m));
-        Ok(m)
-    }
-
-    fn table(&self, instance: &Instance, name: &str) -> Result<wasmi::Table> {
-        self.inst(instance)?
-            .get_table(&self.raw, name)
-            .ok_or_else(|| export_not_found(name, "table"))
-    }
-
-    fn global(&self, instance: &Instance, name: &str) -> Result<wasmi::Global> {
-        self.inst(instance)?
-            .get_global(&self.raw, name)
-            .ok_or_else(|| export_not_found(name, "global"))
     }
 
     fn gas_counter(&self) -> Result<wasmi::Global> {
@@ -223,54 +193,6 @@ impl<T: Send + 'static> Store<T> {
             ErrorKind::Unsupported,
             "fuel needs an engine built with Config::consume_fuel(true)",
         )
-    }
-
-    fn call_impl(&mut self, func: &Func, args: &[Val], results: &mut [Val]) -> Result<()> {
-        if func.store != self.id {
-            return Err(foreign("function"));
-        }
-        check_args(&func.ty, args, results)?;
-        let mut wargs = core::mem::take(&mut self.scratch_args);
-        let mut wres = core::mem::take(&mut self.scratch_results);
-        wargs.clear();
-        wres.clear();
-        let outcome = (|| {
-            for a in args {
-                wargs.push(to_wasmi(&mut self.raw, *a)?);
-            }
-            wres.extend(
-                func.ty
-                    .results()
-                    .iter()
-                    .map(|t| wasmi::Val::default_for_ty(to_val_type(*t))),
-            );
-            call::invoke(&mut self.raw, &func.raw, &wargs, &mut wres)?;
-            for (slot, v) in results.iter_mut().zip(&wres) {
-                *slot = from_wasmi(&mut self.raw, v)?;
-            }
-            Ok(())
-        })();
-        // Do not keep engine handles alive in the scratch buffers.
-        wargs.clear();
-        wres.clear();
-        self.scratch_args = wargs;
-        self.scratch_results = wres;
-        outcome
-    }
-
-    fn check_ref_type(element: wasmi::RefType, value: &Val) -> Result<()> {
-        let want = val_type(match element {
-            wasmi::RefType::Func => wasmi::ValType::FuncRef,
-            wasmi::RefType::Extern => wasmi::ValType::ExternRef,
-        });
-        if value.ty() == want {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::TypeMismatch,
-                format!("table of {want} cannot hold a {}", value.ty()),
-            ))
-        }
     }
 }
 
@@ -319,8 +241,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     }
 
     fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64> {
-        let mem = self.memory(instance, memory).map_err(tag)?;
-        Ok(mem.data_size(&self.raw) as u64)
+        self.mem_size(instance, memory)
     }
 
     fn memory_read(
@@ -330,11 +251,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<()> {
-        let mem = self.memory(instance, memory).map_err(tag)?;
-        let data = mem.data(&self.raw);
-        let range = check_range(offset, buf.len(), data.len() as u64).map_err(tag)?;
-        buf.copy_from_slice(&data[range]);
-        Ok(())
+        self.mem_read(instance, memory, offset, buf)
     }
 
     fn memory_write(
@@ -344,109 +261,31 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         offset: u64,
         data: &[u8],
     ) -> Result<()> {
-        let mem = self.memory(instance, memory).map_err(tag)?;
-        let bytes = mem.data_mut(&mut self.raw);
-        let range = check_range(offset, data.len(), bytes.len() as u64).map_err(tag)?;
-        bytes[range].copy_from_slice(data);
-        Ok(())
+        self.mem_write(instance, memory, offset, data)
     }
 
     fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64> {
-        let mem = self.memory(instance, memory).map_err(tag)?;
-        self.raw.data_mut().limiter.take_denied();
-        match mem.grow(&mut self.raw, pages) {
-            Ok(old) => Ok(old),
-            Err(_) => {
-                let limiter = &mut self.raw.data_mut().limiter;
-                let message = match (limiter.take_denied(), limiter.max_memory_bytes()) {
-                    (Some(Resource::Memory), Some(max)) => format!(
-                        "growing memory `{memory}` by {pages} pages would pass the store's limit of {max} bytes"
-                    ),
-                    _ => {
-                        format!("memory `{memory}` cannot grow by {pages} pages (past its maximum)")
-                    }
-                };
-                Err(tag(Error::new(
-                    ErrorKind::LimitExceeded(Resource::Memory),
-                    message,
-                )))
-            }
-        }
+        self.mem_grow(instance, memory, pages)
     }
 
     fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val> {
-        let global = self.global(instance, name).map_err(tag)?;
-        let value = global.get(&self.raw);
-        from_wasmi(&mut self.raw, &value).map_err(tag)
+        self.glob_get(instance, name)
     }
 
     fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<()> {
-        (|| {
-            let global = self.global(instance, name)?;
-            let ty = global.ty(&self.raw);
-            if !ty.mutability().is_mut() {
-                return Err(Error::new(
-                    ErrorKind::TypeMismatch,
-                    format!("global `{name}` is immutable"),
-                ));
-            }
-            let want = val_type(ty.content());
-            if value.ty() != want {
-                return Err(Error::new(
-                    ErrorKind::TypeMismatch,
-                    format!("global `{name}` holds a {want}, not a {}", value.ty()),
-                ));
-            }
-            let v = to_wasmi(&mut self.raw, value)?;
-            global.set(&mut self.raw, v).map_err(|e| {
-                Error::new(
-                    ErrorKind::TypeMismatch,
-                    alloc::string::ToString::to_string(&e),
-                )
-            })
-        })()
-        .map_err(tag)
+        self.glob_set(instance, name, value)
     }
 
     fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64> {
-        let table = self.table(instance, name).map_err(tag)?;
-        Ok(table.size(&self.raw))
+        self.tab_size(instance, name)
     }
 
     fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val> {
-        (|| {
-            let table = self.table(instance, name)?;
-            let Some(r) = table.get(&self.raw, index) else {
-                return Err(Error::new(
-                    ErrorKind::OutOfBounds,
-                    format!(
-                        "index {index} outside table `{name}` of {} elements",
-                        table.size(&self.raw)
-                    ),
-                ));
-            };
-            from_ref(&mut self.raw, &r)
-        })()
-        .map_err(tag)
+        self.tab_get(instance, name, index)
     }
 
     fn table_set(&mut self, instance: &Instance, name: &str, index: u64, value: Val) -> Result<()> {
-        (|| {
-            let table = self.table(instance, name)?;
-            Self::check_ref_type(table.ty(&self.raw).element(), &value)?;
-            let r = to_ref(&mut self.raw, value)?;
-            table.set(&mut self.raw, index, r).map_err(|e| match e {
-                wasmi::errors::TableError::SetOutOfBounds => Error::new(
-                    ErrorKind::OutOfBounds,
-                    format!("index {index} outside table `{name}`"),
-                ),
-                other => Error::new(
-                    ErrorKind::TypeMismatch,
-                    alloc::string::ToString::to_string(&other),
-                ),
-            })
-        })()
-        .map_err(tag)
+        self.tab_set(instance, name, index, value)
     }
 
     fn table_grow(
@@ -456,23 +295,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         delta: u64,
         init: Val,
     ) -> Result<u64> {
-        (|| {
-            let table = self.table(instance, name)?;
-            Self::check_ref_type(table.ty(&self.raw).element(), &init)?;
-            let r = to_ref(&mut self.raw, init)?;
-            self.raw.data_mut().limiter.take_denied();
-            table.grow(&mut self.raw, delta, r).map_err(|_| {
-                let limiter = &mut self.raw.data_mut().limiter;
-                let message = match (limiter.take_denied(), limiter.max_table_elements()) {
-                    (Some(Resource::Table), Some(max)) => format!(
-                        "growing table `{name}` by {delta} would pass the store's limit of {max} elements"
-                    ),
-                    _ => format!("table `{name}` cannot grow by {delta} (past its maximum)"),
-                };
-                Error::new(ErrorKind::LimitExceeded(Resource::Table), message)
-            })
-        })()
-        .map_err(tag)
+        self.tab_grow(instance, name, delta, init)
     }
 
     fn data(&self) -> &T {
@@ -487,14 +310,18 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         if !self.fuel_metering {
             return Err(tag(Self::fuel_unsupported()));
         }
-        self.raw.get_fuel().map_err(|e| tag(convert::error(e)))
+        self.raw
+            .get_fuel()
+            .map_err(|e| tag(crate::error::engine_error(e)))
     }
 
     fn set_fuel(&mut self, fuel: u64) -> Result<()> {
         if !self.fuel_metering {
             return Err(tag(Self::fuel_unsupported()));
         }
-        self.raw.set_fuel(fuel).map_err(|e| tag(convert::error(e)))
+        self.raw
+            .set_fuel(fuel)
+            .map_err(|e| tag(crate::error::engine_error(e)))
     }
 
     fn gas(&mut self) -> Result<u64> {

@@ -4,7 +4,8 @@
 use anywasm_core::{Error, ErrorKind, Linker};
 use wasmer::{Extern, ExternType, ImportType};
 
-use crate::convert::{err, func_type, instantiation_error};
+use crate::convert::func_type;
+use crate::error::{err, instantiation_error};
 use crate::fuel::FuelGlobals;
 use crate::host::host_function;
 use crate::limits::CapsGuard;
@@ -85,13 +86,13 @@ pub(crate) fn instantiate<T: Send + 'static>(
     linker: &Linker<T>,
 ) -> Result<Instance, Error> {
     if module.engine != store.engine.id() {
-        return Err(crate::convert::tag(Error::foreign_handle("module")));
+        return Err(crate::error::tag(Error::foreign_handle("module")));
     }
     let data = store.state();
     if let Some(max) = data.limits.max_instances()
         && data.live_instances >= max
     {
-        return Err(crate::convert::tag(Error::instance_limit(max)));
+        return Err(crate::error::tag(Error::instance_limit(max)));
     }
     let slot = data.instances.len();
     let limits = data.limits.clone();
