@@ -27,11 +27,7 @@ pub(crate) fn host_func<T: Send + 'static>(
                       raw: &mut [MaybeUninit<ValRaw>]| {
             trampoline_plain(&host, caller, raw)
         };
-        // SAFETY: `ty` is the engine form of `host.ty()`, which has no
-        // reference types; `trampoline_plain` reads exactly its parameters
-        // as those types from the front of `raw` and writes exactly its
-        // results, checked to have the signature's types by
-        // `HostFunc::invoke`, as those types.
+        // SAFETY: as in `define_host`.
         return Ok(unsafe { wasmtime::Func::new_unchecked(store, ty, f) });
     }
     let engine_ty = ty.clone();
@@ -39,6 +35,37 @@ pub(crate) fn host_func<T: Send + 'static>(
         trampoline(&host, &engine_ty, caller, params, results)
     })
     .map_err(|e| err(ErrorKind::Engine, crate::error::chain_message(&e)))
+}
+
+/// Define `host` in an engine-level wasmtime linker under its import name,
+/// with exactly the import's engine type `ty` (whose anywasm type equals
+/// `host.ty()`): the same trampolines as [`host_func`], created once
+/// instead of once per store.
+pub(crate) fn define_host<T: Send + 'static>(
+    linker: &mut wasmtime::Linker<StoreData<T>>,
+    host: &HostFunc<T>,
+    ty: wasmtime::FuncType,
+) -> wasmtime::Result<()> {
+    let (module, name) = (host.module(), host.name());
+    let host = host.clone();
+    if is_plain(host.ty()) {
+        let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
+                      raw: &mut [MaybeUninit<ValRaw>]| {
+            trampoline_plain(&host, caller, raw)
+        };
+        // SAFETY: `ty` is the engine form of `host.ty()`, which has no
+        // reference types; `trampoline_plain` reads exactly its parameters
+        // as those types from the front of `raw` and writes exactly its
+        // results, checked to have the signature's types by
+        // `HostFunc::invoke`, as those types.
+        unsafe { linker.func_new_unchecked(module, name, ty, f)? };
+        return Ok(());
+    }
+    let engine_ty = ty.clone();
+    linker.func_new(module, name, ty, move |caller, params, results| {
+        trampoline(&host, &engine_ty, caller, params, results)
+    })?;
+    Ok(())
 }
 
 fn trampoline<T: 'static>(

@@ -73,6 +73,7 @@ mod host;
 mod limits;
 mod link;
 mod module;
+mod prelink;
 mod store;
 mod ticker;
 

@@ -1,5 +1,6 @@
 //! Instantiation: resolving imports from registered instances and the
-//! [`Linker`], and enforcing the instance limit.
+//! [`Linker`] (or taking the module pre-linked with it), and enforcing the
+//! instance limit.
 
 use anywasm_core::{ErrorKind, Linker, Result};
 
@@ -18,6 +19,11 @@ impl<T: Send + 'static> Store<T> {
     /// function of the same name and exactly the same signature. Host
     /// functions are created only for the imports the module names.
     ///
+    /// When every import is a linker function (and no registered instance
+    /// could shadow one), the module is instantiated from its pre-linked
+    /// form for this linker instead: made once, kept in the module (see
+    /// `prelink.rs`), with the same outcome and no per-import work.
+    ///
     /// The store's call timeout, if any, also bounds the start function.
     pub(crate) fn instantiate_module(
         &mut self,
@@ -35,28 +41,31 @@ impl<T: Send + 'static> Store<T> {
             return Err(tag(anywasm_core::Error::instance_limit(max)));
         }
 
-        let mut externs = Vec::with_capacity(module.raw().imports().len());
-        for import in module.raw().imports() {
-            let ty = import.ty();
-            // The gas counter comes from the store, never from a registered
-            // instance (instrumentation refuses modules importing it).
-            if anywasm_gas::is_counter(import.module(), import.name())
-                && let Some(counter) = self.inner.data().gas
-            {
-                externs.push(counter.into());
-                continue;
-            }
-            if let Some(e) = self.resolve_registered(import.module(), import.name(), &ty) {
-                externs.push(e);
-                continue;
-            }
-            externs.push(self.resolve_host(linker, import.module(), import.name(), ty)?);
-        }
+        // Registered exports take precedence over the linker, so a store
+        // with one under a name the module imports from links per store.
+        let shadowed = !self.registered.is_empty()
+            && module
+                .raw()
+                .imports()
+                .any(|i| self.registered.contains_key(i.module()));
+        let pre = if shadowed {
+            None
+        } else {
+            module.prelinked(linker)
+        };
+        let externs = if pre.is_some() {
+            Vec::new()
+        } else {
+            self.resolve_imports(module, linker)?
+        };
 
         let data = self.inner.data_mut();
         data.limiter.reset();
         let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
-        let result = wasmtime::Instance::new(&mut self.inner, module.raw(), &externs);
+        let result = match &pre {
+            Some(pre) => pre.instantiate(&mut self.inner),
+            None => wasmtime::Instance::new(&mut self.inner, module.raw(), &externs),
+        };
         drop(deadline);
         match result {
             Ok(inner) => {
@@ -80,6 +89,32 @@ impl<T: Send + 'static> Store<T> {
                 Err(e)
             }
         }
+    }
+
+    /// Every import of `module`, resolved for this store.
+    fn resolve_imports(
+        &mut self,
+        module: &Module,
+        linker: &Linker<T>,
+    ) -> Result<Vec<wasmtime::Extern>> {
+        let mut externs = Vec::with_capacity(module.raw().imports().len());
+        for import in module.raw().imports() {
+            let ty = import.ty();
+            // The gas counter comes from the store, never from a registered
+            // instance (instrumentation refuses modules importing it).
+            if anywasm_gas::is_counter(import.module(), import.name())
+                && let Some(counter) = self.inner.data().gas
+            {
+                externs.push(counter.into());
+                continue;
+            }
+            if let Some(e) = self.resolve_registered(import.module(), import.name(), &ty) {
+                externs.push(e);
+                continue;
+            }
+            externs.push(self.resolve_host(linker, import.module(), import.name(), ty)?);
+        }
+        Ok(externs)
     }
 
     /// The export `module::name` of a registered instance, if there is one

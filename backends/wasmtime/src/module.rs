@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use anywasm_core::{ErrorKind, ExportType, ImportType, Result};
+use anywasm_core::{ErrorKind, ExportType, ImportType, Linker, Result};
 
 use crate::Engine;
 use crate::convert::extern_type;
 use crate::error::{chain_message, err};
+use crate::prelink::{Pre, PreCache};
 
 /// A compiled module, cheap to clone, usable in every store of its engine.
 ///
@@ -22,6 +23,8 @@ pub struct Module {
     inner: wasmtime::Module,
     imports: Arc<[ImportType]>,
     exports: Arc<[ExportType]>,
+    /// Pre-linked per linker (see `prelink.rs`).
+    prelinked: Arc<PreCache>,
 }
 
 impl fmt::Debug for Module {
@@ -80,12 +83,19 @@ impl Module {
             inner,
             imports,
             exports,
+            prelinked: Arc::default(),
         }
     }
 
     /// The wasmtime module underneath.
     pub fn raw(&self) -> &wasmtime::Module {
         &self.inner
+    }
+
+    /// This module pre-linked with `linker`, if every import is one of its
+    /// functions (see `prelink.rs`).
+    pub(crate) fn prelinked<T: Send + 'static>(&self, linker: &Linker<T>) -> Option<Pre<T>> {
+        self.prelinked.get(&self.inner, linker)
     }
 }
 

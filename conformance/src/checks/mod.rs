@@ -8,6 +8,7 @@ mod host;
 mod limits;
 mod memory;
 mod module;
+mod relink;
 mod traps;
 mod values;
 mod wasi;
@@ -50,6 +51,7 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(values::checks());
     all.extend(memory::checks());
     all.extend(module::checks());
+    all.extend(relink::checks());
     all.extend(traps::checks());
     all.extend(host::checks());
     all.extend(limits::checks());

@@ -8,7 +8,7 @@
 //! actually names are created.
 
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -179,11 +179,16 @@ impl<T> HostFunc<T> {
 /// ```
 pub struct Linker<T> {
     funcs: Vec<HostFunc<T>>,
+    /// Which definitions these are (see [`LinkerId`]).
+    token: Arc<Token>,
 }
 
 impl<T> Default for Linker<T> {
     fn default() -> Self {
-        Self { funcs: Vec::new() }
+        Self {
+            funcs: Vec::new(),
+            token: Arc::new(Token),
+        }
     }
 }
 
@@ -191,6 +196,8 @@ impl<T> Clone for Linker<T> {
     fn clone(&self) -> Self {
         Self {
             funcs: self.funcs.clone(),
+            // Same definitions, same identity, until either one changes.
+            token: self.token.clone(),
         }
     }
 }
@@ -248,6 +255,7 @@ impl<T> Linker<T> {
     ) -> &mut Self {
         self.funcs
             .retain(|f| !(f.module == module && f.name == name));
+        self.token = Arc::new(Token);
         self.funcs.push(HostFunc {
             module: module.into(),
             name: name.into(),
@@ -268,6 +276,49 @@ impl<T> Linker<T> {
     /// All host functions.
     pub fn iter(&self) -> impl Iterator<Item = &HostFunc<T>> {
         self.funcs.iter()
+    }
+}
+
+/// The allocation whose address is a [`Linker`]'s identity.
+#[derive(Debug)]
+struct Token;
+
+/// The identity of one set of a [`Linker`]'s definitions, for backends that
+/// cache work per linker (wasmtime keeps pre-linked modules per linker).
+///
+/// Every definition gives the linker a new identity, so a changed linker
+/// never matches what was cached for it before; a clone keeps the identity
+/// until either copy changes. The identity is an allocation's address, held
+/// weakly: the address cannot be reused while a `LinkerId` exists, and
+/// [`is_live`](Self::is_live) says when every linker with it is gone.
+#[derive(Clone, Debug)]
+pub struct LinkerId(Weak<Token>);
+
+impl LinkerId {
+    /// Whether `linker` currently has this identity.
+    pub fn is_of<T>(&self, linker: &Linker<T>) -> bool {
+        core::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&linker.token))
+    }
+
+    /// Whether some linker still has this identity (one that has not been
+    /// dropped or changed since).
+    pub fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+impl PartialEq for LinkerId {
+    fn eq(&self, other: &Self) -> bool {
+        Weak::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LinkerId {}
+
+impl<T> Linker<T> {
+    /// This linker's current identity (see [`LinkerId`]).
+    pub fn id(&self) -> LinkerId {
+        LinkerId(Arc::downgrade(&self.token))
     }
 }
 

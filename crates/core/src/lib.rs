@@ -67,7 +67,9 @@ pub use backend::{BackendKind, UnknownBackend};
 pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
-pub use host::{Caller, HostFn, HostFunc, Linker, MAX_REENTRY_DEPTH, check_args, check_range};
+pub use host::{
+    Caller, HostFn, HostFunc, Linker, LinkerId, MAX_REENTRY_DEPTH, check_args, check_range,
+};
 #[cfg(feature = "inspect")]
 pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
 pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
