@@ -73,6 +73,7 @@ pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
 pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use support::{Feature, Support};
+pub use typed::AbiFuncDef;
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
     TableType, Val, ValBuf, ValType,
