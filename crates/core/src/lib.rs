@@ -12,7 +12,9 @@
 //!   payloads preserved).
 //! - [`Error`], [`ErrorKind`], [`TrapCode`]: one error type for every backend;
 //!   the same guest fault is the same [`TrapCode`] on every engine.
-//! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
+//! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once, over
+//!   raw values ([`Linker::func`]) or typed ones whose wasm signature follows
+//!   from the closure ([`Linker::func_wrap`]).
 //! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
 //!   each store's budgets.
 //! - [`ArtifactFormat`]: what a serialised module ([`Runtime::serialize_module`])
@@ -61,6 +63,7 @@ mod runtime;
 mod support;
 mod typed;
 mod value;
+mod wrap;
 
 pub use artifact::{ArtifactFormat, artifacts_unsupported};
 pub use backend::{BackendKind, UnknownBackend};
@@ -78,3 +81,4 @@ pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
     TableType, Val, ValBuf, ValType,
 };
+pub use wrap::{FuncDef, WasmParams, WasmResults, WasmTy};
