@@ -88,7 +88,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
         return Err(crate::convert::tag(Error::foreign_handle("module")));
     }
     let data = store.state();
-    if let Some(max) = data.limits.max_instances()
+    if let Some(max) = data.limits.get_instances()
         && data.live_instances >= max
     {
         return Err(crate::convert::tag(Error::instance_limit(max)));

@@ -29,7 +29,7 @@
 //! ```
 //! use anywasm_core::{Error, ErrorKind, Limits, TrapCode, Val};
 //! let limits = Limits::new().memory_bytes(1 << 20).instances(4);
-//! assert_eq!(limits.max_memory_bytes(), Some(1 << 20));
+//! assert_eq!(limits.get_memory_bytes(), Some(1 << 20));
 //! let e = Error::trap(TrapCode::OutOfFuel, "");
 //! assert_eq!(e.kind(), ErrorKind::Trap(TrapCode::OutOfFuel));
 //! assert_eq!(Val::from(f32::NAN).as_f32().unwrap().to_bits(), f32::NAN.to_bits());
