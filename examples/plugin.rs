@@ -7,7 +7,7 @@
 //! (The plugin is conformance/guests/abi-guest, built for wasm32 by the
 //! conformance crate's build script.)
 
-use anywasm::{Capabilities, Config, HostError, Limits, Linker, Plugin, abi};
+use anywasm::{Capabilities, Config, HostError, Limits, Linker, Plugin};
 use anywasm_test_types::{Record, sample_records};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,15 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // `anywasm::add`, importable only by plugins granted the `math` capability.
     let mut linker = Linker::<u32>::new();
-    linker.abi_func(
-        "add",
-        "math",
-        abi::DEFAULT_MESSAGE_CAP,
-        |caller: &mut dyn anywasm::Caller<u32>, (a, b): (i32, i32)| {
+    linker
+        .abi_func("add", |caller, (a, b): (i32, i32)| {
             *caller.data_mut() += 1;
             a.checked_add(b).ok_or_else(|| HostError::new("overflow"))
-        },
-    );
+        })
+        .capability("math");
     let granted = Capabilities::none().grant("math");
 
     let engine = anywasm::engine_by_name(&backend, &Config::new())?;

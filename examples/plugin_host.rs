@@ -54,9 +54,12 @@ async fn main() -> Result<()> {
         )
         // A host function of the application's own, behind its capability.
         .host_functions(|linker| {
-            linker.abi_func("lookup", "lookup", 1 << 10, |_caller, key: String| {
-                Ok::<_, HostError>((key == "region").then(|| "eu-west".to_string()))
-            });
+            // Gated by its name, `lookup`; requests of at most 1 KiB.
+            linker
+                .abi_func("lookup", |_caller, key: String| {
+                    Ok::<_, HostError>((key == "region").then(|| "eu-west".to_string()))
+                })
+                .message_cap(1 << 10);
         })
         .module_cache(cache)
         .hot_reload(true)

@@ -18,9 +18,7 @@
 //! tables and a chart.
 
 use anywasm::abi::{self, Codec, GuestError};
-use anywasm::{
-    BackendKind, Caller, Capabilities, Config, Limits, Linker, Plugin, Runtime, Store, Val,
-};
+use anywasm::{BackendKind, Capabilities, Config, Limits, Linker, Plugin, Runtime, Store, Val};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -57,12 +55,9 @@ pub fn call_linker() -> Linker<()> {
 /// The linker the ABI guest needs: `anywasm::add`, capability `math`.
 pub fn abi_linker() -> Linker<()> {
     let mut linker = Linker::new();
-    linker.abi_func(
-        "add",
-        "math",
-        abi::DEFAULT_MESSAGE_CAP,
-        |_: &mut dyn Caller<()>, (a, b): (i32, i32)| Ok(a.wrapping_add(b)),
-    );
+    linker
+        .abi_func("add", |_, (a, b): (i32, i32)| Ok(a.wrapping_add(b)))
+        .capability("math");
     linker
 }
 

@@ -150,17 +150,13 @@ pub fn expect_call(
 /// function behind the `math` capability, counting calls in hosts whose state
 /// is [`Host`]. Returns the linker and the capability set that grants it.
 pub fn abi_linker<T: 'static>(count: fn(&mut T)) -> (Linker<T>, anywasm::Capabilities) {
-    let mut l = Linker::new();
-    l.abi_func(
-        "add",
-        "math",
-        anywasm::abi::DEFAULT_MESSAGE_CAP,
-        move |caller: &mut dyn anywasm::Caller<T>, (a, b): (i32, i32)| {
-            count(caller.data_mut());
-            a.checked_add(b)
-                .ok_or_else(|| anywasm::HostError::new(format!("{a} + {b} overflows")))
-        },
-    );
+    let mut l = Linker::<T>::new();
+    l.abi_func("add", move |caller, (a, b): (i32, i32)| {
+        count(caller.data_mut());
+        a.checked_add(b)
+            .ok_or_else(|| anywasm::HostError::new(format!("{a} + {b} overflows")))
+    })
+    .capability("math");
     (l, anywasm::Capabilities::none().grant("math"))
 }
 

@@ -18,7 +18,7 @@ macro_rules! same_surface {
             let kind: BackendKind = <$engine>::BACKEND;
             assert_eq!(kind, $kind);
             let engine = <$engine>::new(&Config::new().consume_fuel(true)).unwrap();
-            assert!(engine.config().fuel_enabled());
+            assert!(engine.config().get_consume_fuel());
             let _raw = engine.raw();
             let module = engine.compile(&wasm).unwrap();
             let mut store = engine.store(7u32, &Limits::new().fuel(1_000_000)).unwrap();

@@ -103,7 +103,7 @@ impl<T: Send + 'static> Store<T> {
         let old = u64::from(mem.view(&self.store).size().0);
         let limit = |msg: String| err(ErrorKind::LimitExceeded(Resource::Memory), msg);
         let new = old.saturating_add(pages);
-        if let Some(cap) = self.state().limits.max_memory_bytes()
+        if let Some(cap) = self.state().limits.get_memory_bytes()
             && new.saturating_mul(PAGE) > cap
         {
             return Err(limit(format!(
@@ -234,7 +234,7 @@ impl<T: Send + 'static> Store<T> {
         let old = u64::from(table.size(&self.store));
         let limit = |msg: String| err(ErrorKind::LimitExceeded(Resource::Table), msg);
         let new = old.saturating_add(delta);
-        if let Some(cap) = self.state().limits.max_table_elements()
+        if let Some(cap) = self.state().limits.get_table_elements()
             && new > cap
         {
             return Err(limit(format!(

@@ -74,6 +74,6 @@ pub(crate) unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Module
     Ok(Module::new(
         inner,
         engine.id(),
-        engine.config().fuel_enabled(),
+        engine.config().get_consume_fuel(),
     ))
 }

@@ -54,7 +54,7 @@ impl<T: Send + 'static> Store<T> {
     ) -> Result<R, Error> {
         // From the engine's config, not `StoreData::metered`: no trip
         // through the function environment on every call.
-        let metered = self.engine.config().fuel_enabled();
+        let metered = self.engine.config().get_consume_fuel();
         if metered {
             self.with_parts(|data, store| fuel::prepare(data, store))?;
         }

@@ -59,13 +59,13 @@ impl Engine {
     /// platform where wasmer cannot interrupt guests (non-unix), and for
     /// [`Config::instance_pool`] (wasmer has no pooling allocator).
     pub fn new(config: &Config) -> Result<Self, Error> {
-        if config.timeouts_enabled() && !cfg!(unix) {
+        if config.get_timeouts() && !cfg!(unix) {
             return Err(err(
                 ErrorKind::Unsupported,
                 "wasmer can interrupt guests only on unix; Config::timeouts is unavailable",
             ));
         }
-        if config.pool().is_some() {
+        if config.get_instance_pool().is_some() {
             return Err(err(
                 ErrorKind::Unsupported,
                 "wasmer has no pooling allocator; Config::instance_pool is unavailable",
@@ -77,7 +77,7 @@ impl Engine {
     fn build(config: &Config) -> Self {
         let mut compiler = Cranelift::default();
         compiler.push_middleware(Arc::new(StartHook));
-        let metering = config.fuel_enabled().then(|| {
+        let metering = config.get_consume_fuel().then(|| {
             let metering = Arc::new(FuelMetering::default());
             compiler.push_middleware(metering.clone());
             metering
@@ -87,7 +87,7 @@ impl Engine {
             .set_features(Some(Features::default()))
             .engine()
             .into();
-        engine.set_tunables(LimitTunables::new(config.stack_limit()));
+        engine.set_tunables(LimitTunables::new(config.get_max_stack_bytes()));
         Self {
             inner: Arc::new(Inner {
                 id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
@@ -97,7 +97,7 @@ impl Engine {
                 metering,
                 #[cfg(unix)]
                 watchdog: config
-                    .timeouts_enabled()
+                    .get_timeouts()
                     .then(crate::watchdog::Watchdog::default),
             }),
         }

@@ -12,7 +12,7 @@ use crate::error::err;
 
 /// A new counter holding `limits`' gas budget (or the largest one).
 pub(crate) fn counter(store: &mut impl AsStoreMut, limits: &Limits) -> Global {
-    let budget = anywasm_gas::counter_for(limits.gas_budget().unwrap_or(anywasm_gas::MAX_GAS));
+    let budget = anywasm_gas::counter_for(limits.get_gas().unwrap_or(anywasm_gas::MAX_GAS));
     Global::new_mut(store, Value::I64(budget))
 }
 

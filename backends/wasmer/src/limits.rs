@@ -59,10 +59,10 @@ impl CapsGuard {
     pub(crate) fn new(limits: &Limits) -> Self {
         let caps = Caps {
             memory_pages: limits
-                .max_memory_bytes()
+                .get_memory_bytes()
                 .map(|b| (b / PAGE).min(u64::from(MAX_PAGES)) as u32),
             table_elements: limits
-                .max_table_elements()
+                .get_table_elements()
                 .map(|n| n.min(u64::from(u32::MAX)) as u32),
         };
         Self {

@@ -89,7 +89,7 @@ pub(crate) fn instantiate<T: Send + 'static>(
         return Err(crate::error::tag(Error::foreign_handle("module")));
     }
     let data = store.state();
-    if let Some(max) = data.limits.max_instances()
+    if let Some(max) = data.limits.get_instances()
         && data.live_instances >= max
     {
         return Err(crate::error::tag(Error::instance_limit(max)));

@@ -35,7 +35,7 @@ impl Module {
     /// when the engine has `Config::gas`).
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self, Error> {
         anywasm_core::check_module_bounds(engine.config(), wasm).map_err(crate::error::tag)?;
-        let metered = if engine.config().gas_enabled() {
+        let metered = if engine.config().get_gas() {
             // The original must be a module wasmer accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed
             // encoding into a canonical, valid one.
@@ -51,7 +51,7 @@ impl Module {
         Ok(Module::new(
             module,
             engine.id(),
-            engine.config().fuel_enabled(),
+            engine.config().get_consume_fuel(),
         ))
     }
 

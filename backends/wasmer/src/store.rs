@@ -163,12 +163,12 @@ impl<T: Send + 'static> Store<T> {
     pub(crate) fn new(engine: &Engine, data: T, limits: &Limits) -> Result<Self, Error> {
         limits.check_against(engine.config()).map_err(tag)?;
         let mut store = wasmer::Store::new(engine.wasmer().clone());
-        let metered = engine.config().fuel_enabled();
+        let metered = engine.config().get_consume_fuel();
         let state = StoreData {
             host: data,
             limits: limits.clone(),
             metered,
-            fuel: limits.fuel_budget().unwrap_or(u64::MAX),
+            fuel: limits.get_fuel().unwrap_or(u64::MAX),
             instances: Vec::new(),
             live_instances: 0,
             registered: HashMap::new(),
@@ -178,13 +178,13 @@ impl<T: Send + 'static> Store<T> {
             reentry_depth: 0,
             gas: engine
                 .config()
-                .gas_enabled()
+                .get_gas()
                 .then(|| crate::gas::counter(&mut store, limits)),
             deadline: None,
         };
         let env = FunctionEnv::new(&mut store, state);
         #[cfg(unix)]
-        let timeout = limits.call_timeout().map(|d| (d, store.interrupter()));
+        let timeout = limits.get_timeout().map(|d| (d, store.interrupter()));
         Ok(Self {
             store,
             env,

@@ -70,7 +70,7 @@ impl Engine {
     /// supply one with [`Engine::with_clock`] before creating stores with a
     /// timeout.
     pub fn new(config: &Config) -> Result<Self> {
-        if config.pool().is_some() {
+        if config.get_instance_pool().is_some() {
             return Err(tag(Error::new(
                 ErrorKind::Unsupported,
                 "wasmi has no pooling allocator; Config::instance_pool is unavailable (wasmi instantiation allocates little to begin with)",
@@ -81,7 +81,7 @@ impl Engine {
 
     fn build(config: &Config) -> Self {
         let mut raw = wasmi::Config::default();
-        let metered = config.fuel_enabled() || config.timeouts_enabled();
+        let metered = config.get_consume_fuel() || config.get_timeouts();
         raw.consume_fuel(metered);
         if metered {
             // wasmi charges fuel for translating a function lazily on its
@@ -91,7 +91,7 @@ impl Engine {
             // outright (it is not a resumable pause). Translate eagerly.
             raw.compilation_mode(wasmi::CompilationMode::Eager);
         }
-        if let Some(bytes) = config.stack_limit() {
+        if let Some(bytes) = config.get_max_stack_bytes() {
             apply_stack_limit(&mut raw, bytes);
         }
         Self {
@@ -181,12 +181,12 @@ impl Runtime for Engine {
 
     fn compile(&self, wasm: &[u8]) -> Result<Module> {
         anywasm_core::check_module_bounds(&self.config, wasm).map_err(tag)?;
-        Module::compile(&self.raw, wasm, self.config.gas_enabled()).map_err(tag)
+        Module::compile(&self.raw, wasm, self.config.get_gas()).map_err(tag)
     }
 
     fn store<T: Send + 'static>(&self, data: T, limits: &Limits) -> Result<Store<T>> {
         limits.check_against(&self.config).map_err(tag)?;
-        if limits.call_timeout().is_some() && self.clock.is_none() {
+        if limits.get_timeout().is_some() && self.clock.is_none() {
             return Err(tag(Error::new(
                 ErrorKind::Unsupported,
                 "wasmi enforces timeouts by reading a clock between fuel slices; \

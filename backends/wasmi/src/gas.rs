@@ -9,7 +9,7 @@ use crate::store::StoreData;
 
 /// A new gas counter holding the store's gas budget.
 pub(crate) fn counter<T>(store: &mut wasmi::Store<T>, limits: &Limits) -> wasmi::Global {
-    let budget = anywasm_gas::counter_for(limits.gas_budget().unwrap_or(anywasm_gas::MAX_GAS));
+    let budget = anywasm_gas::counter_for(limits.get_gas().unwrap_or(anywasm_gas::MAX_GAS));
     wasmi::Global::new(store, wasmi::Val::I64(budget), wasmi::Mutability::Var)
 }
 

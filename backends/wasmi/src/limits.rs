@@ -44,8 +44,8 @@ pub(crate) struct Limiter {
 impl Limiter {
     pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            memory_bytes: limits.max_memory_bytes(),
-            table_elements: limits.max_table_elements(),
+            memory_bytes: limits.get_memory_bytes(),
+            table_elements: limits.get_table_elements(),
             denied: None,
         }
     }

@@ -134,30 +134,30 @@ impl<T: Send + 'static> Store<T> {
             limiter: Limiter::new(limits),
             funcs: FuncTable::default(),
             externs: BTreeMap::new(),
-            exec: ExecState::new(limits.call_timeout(), engine.clock()),
+            exec: ExecState::new(limits.get_timeout(), engine.clock()),
             gas: None,
             starting: None,
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
-        if config.gas_enabled() {
+        if config.get_gas() {
             let counter = crate::gas::counter(&mut raw, limits);
             raw.data_mut().gas = Some(counter);
         }
         raw.limiter(|d| &mut d.limiter);
-        if config.fuel_enabled() || config.timeouts_enabled() {
-            raw.set_fuel(limits.fuel_budget().unwrap_or(u64::MAX))
+        if config.get_consume_fuel() || config.get_timeouts() {
+            raw.set_fuel(limits.get_fuel().unwrap_or(u64::MAX))
                 .map_err(crate::error::engine_error)?;
         }
         Ok(Self {
             raw,
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
-            fuel_metering: config.fuel_enabled(),
+            fuel_metering: config.get_consume_fuel(),
             registered: BTreeMap::new(),
             scratch_args: Vec::new(),
             scratch_results: Vec::new(),
             instances_made: 0,
             instances_counted: 0,
-            max_instances: limits.max_instances(),
+            max_instances: limits.get_instances(),
             memory_cache: None,
         })
     }

@@ -81,8 +81,8 @@ impl Engine {
     /// proposals, no NaN canonicalisation, signal-based traps).
     pub fn new(config: &Config) -> Result<Self> {
         let mut c = wasmtime::Config::new();
-        c.consume_fuel(config.fuel_enabled());
-        if config.fuel_enabled() {
+        c.consume_fuel(config.get_consume_fuel());
+        if config.get_consume_fuel() {
             // wasmtime charges a `table.grow`'s elements before it asks the
             // resource limiter, so a grow the table cap refuses could run the
             // budget out instead of returning -1. The rule on every engine
@@ -93,11 +93,11 @@ impl Engine {
             cost.variable.table_grow_per_element = 0;
             c.operator_cost(cost);
         }
-        c.epoch_interruption(config.timeouts_enabled());
-        if let Some(bytes) = config.stack_limit() {
+        c.epoch_interruption(config.get_timeouts());
+        if let Some(bytes) = config.get_max_stack_bytes() {
             c.max_wasm_stack(bytes);
         }
-        if let Some(pool) = config.pool() {
+        if let Some(pool) = config.get_instance_pool() {
             let n = pool.instances;
             let mut p = wasmtime::PoolingAllocationConfig::default();
             p.total_core_instances(n)
@@ -116,7 +116,7 @@ impl Engine {
                 format!("wasmtime rejected the configuration: {}", chain_message(&e)),
             )
         })?;
-        let ticker = if config.timeouts_enabled() {
+        let ticker = if config.get_timeouts() {
             Some(Ticker::start(engine.clone()).map_err(|e| {
                 err(
                     ErrorKind::Engine,

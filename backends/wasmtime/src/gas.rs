@@ -14,7 +14,7 @@ pub(crate) fn counter<T>(
     store: &mut wasmtime::Store<StoreData<T>>,
     limits: &Limits,
 ) -> Result<Global> {
-    let budget = anywasm_gas::counter_for(limits.gas_budget().unwrap_or(anywasm_gas::MAX_GAS));
+    let budget = anywasm_gas::counter_for(limits.get_gas().unwrap_or(anywasm_gas::MAX_GAS));
     Global::new(
         store,
         GlobalType::new(ValType::I64, Mutability::Var),

@@ -27,8 +27,8 @@ pub(crate) struct Limiter {
 impl Limiter {
     pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            max_memory_bytes: limits.max_memory_bytes(),
-            max_table_elements: limits.max_table_elements(),
+            max_memory_bytes: limits.get_memory_bytes(),
+            max_table_elements: limits.get_table_elements(),
             denied: None,
         }
     }

@@ -40,7 +40,7 @@ impl Module {
     /// Validate and compile binary wasm (the text format is not accepted).
     pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Self> {
         anywasm_core::check_module_bounds(engine.config(), wasm).map_err(crate::error::tag)?;
-        let metered = if engine.config().gas_enabled() {
+        let metered = if engine.config().get_gas() {
             // The original must be a module wasmtime accepts as it is: the
             // pass re-encodes, which could otherwise turn a malformed
             // encoding into a canonical, valid one.

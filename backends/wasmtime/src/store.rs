@@ -106,10 +106,10 @@ impl<T: Send + 'static> Store<T> {
         // Under an instance pool no memory grows past the pool's slot: let
         // the limiter say so (a typed LimitExceeded) before the pool does.
         let pooled;
-        let limits = match config.pool() {
+        let limits = match config.get_instance_pool() {
             Some(pool)
                 if limits
-                    .max_memory_bytes()
+                    .get_memory_bytes()
                     .is_none_or(|m| m > pool.memory_bytes) =>
             {
                 pooled = limits.clone().memory_bytes(pool.memory_bytes);
@@ -129,17 +129,17 @@ impl<T: Send + 'static> Store<T> {
             },
         );
         inner.limiter(|d| &mut d.limiter);
-        if config.gas_enabled() {
+        if config.get_gas() {
             let counter = crate::gas::counter(&mut inner, limits)?;
             inner.data_mut().gas = Some(counter);
         }
-        if config.fuel_enabled() {
-            let fuel = limits.fuel_budget().unwrap_or(u64::MAX);
+        if config.get_consume_fuel() {
+            let fuel = limits.get_fuel().unwrap_or(u64::MAX);
             inner
                 .set_fuel(fuel)
                 .map_err(|e| err(ErrorKind::Engine, chain_message(&e)))?;
         }
-        if config.timeouts_enabled() {
+        if config.get_timeouts() {
             inner.epoch_deadline_trap();
             inner.set_epoch_deadline(NO_DEADLINE);
         }
@@ -149,8 +149,8 @@ impl<T: Send + 'static> Store<T> {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             registered: HashMap::new(),
             instance_count: 0,
-            max_instances: limits.max_instances(),
-            timeout: limits.call_timeout(),
+            max_instances: limits.get_instances(),
+            timeout: limits.get_timeout(),
             scratch: Scratch::default(),
             memory_cache: None,
         })
@@ -439,7 +439,7 @@ impl<T: Send + 'static> Store<T> {
     }
 
     fn require_fuel(&self) -> Result<()> {
-        if self.engine.config().fuel_enabled() {
+        if self.engine.config().get_consume_fuel() {
             Ok(())
         } else {
             Err(err(

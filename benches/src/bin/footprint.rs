@@ -267,14 +267,9 @@ fn measure_manager(wasm: &[u8], kind: BackendKind, n: usize) -> Result<f64, Stri
             .max_plugins(n + 1)
             .capabilities(CapabilityPolicy::new().grant_all("math"))
             .host_functions(|linker: &mut anywasm::Linker<HostCtx>| {
-                linker.abi_func(
-                    "add",
-                    "math",
-                    anywasm::abi::DEFAULT_MESSAGE_CAP,
-                    |_: &mut dyn anywasm::Caller<HostCtx>, (a, b): (i32, i32)| {
-                        Ok(a.wrapping_add(b))
-                    },
-                );
+                linker
+                    .abi_func("add", |_, (a, b): (i32, i32)| Ok(a.wrapping_add(b)))
+                    .capability("math");
             })
             .build()
             .map_err(|e| e.to_string())?;

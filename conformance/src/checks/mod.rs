@@ -5,6 +5,7 @@ mod abi;
 mod artifact;
 mod gas;
 mod host;
+mod host_typed;
 mod limits;
 mod memory;
 mod module;
@@ -54,6 +55,7 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(relink::checks());
     all.extend(traps::checks());
     all.extend(host::checks());
+    all.extend(host_typed::checks());
     all.extend(limits::checks());
     all.extend(abi::checks());
     all.extend(gas::checks());

@@ -235,8 +235,8 @@ pub(crate) fn checks() -> Vec<Check> {
                 expect_eq(
                     "defaults",
                     (
-                        default.config().module_bytes_limit(),
-                        default.config().function_limit(),
+                        default.config().get_max_module_bytes(),
+                        default.config().get_max_functions(),
                     ),
                     (
                         Some(anywasm::DEFAULT_MAX_MODULE_BYTES),

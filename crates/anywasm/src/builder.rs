@@ -162,12 +162,12 @@ impl<T: Send + 'static> Plugin<T> {
     /// A builder for a plugin on `engine`:
     ///
     /// ```no_run
-    /// use anywasm::{Capabilities, Config, Limits, Linker, Plugin, abi};
+    /// use anywasm::{Capabilities, Config, Limits, Linker, Plugin};
     ///
     /// # fn main() -> anywasm::Result<()> {
     /// # let wasm: Vec<u8> = Vec::new();
     /// let mut linker = Linker::<u32>::new();
-    /// linker.abi_func("add", "math", abi::DEFAULT_MESSAGE_CAP, |_, (a, b): (i32, i32)| Ok(a + b));
+    /// linker.abi_func("add", |_, (a, b): (i32, i32)| Ok(a + b)).capability("math");
     /// let engine = anywasm::engine::<u32>(anywasm::compiled_backends()[0], &Config::new())?;
     /// let mut plugin = Plugin::builder(&*engine)
     ///     .linker(&linker)

@@ -145,10 +145,10 @@ fn table(plugins: &[PluginInfo]) -> Table {
         let l = &p.limits;
         let limits = format!(
             "memory {}, initial {}, fuel/call {}, timeout {}, {} instances",
-            l.max_memory_bytes().map_or("-".into(), size),
+            l.get_memory_bytes().map_or("-".into(), size),
             size(p.initial_memory_bytes),
-            l.fuel_budget().map_or("-".into(), |f| f.to_string()),
-            l.call_timeout()
+            l.get_fuel().map_or("-".into(), |f| f.to_string()),
+            l.get_timeout()
                 .map_or("-".into(), |t| format!("{} ms", t.as_millis())),
             p.instances,
         );

@@ -62,6 +62,18 @@ pub type HostFn<T> = dyn Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::res
     + Send
     + Sync;
 
+/// `func` as a shared [`HostFn`]: the `Fn` bound here gives a closure
+/// written in place its argument types.
+pub(crate) fn host_fn<T, F>(func: F) -> Arc<HostFn<T>>
+where
+    F: Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::result::Result<(), HostError>
+        + Send
+        + Sync
+        + 'static,
+{
+    Arc::new(func)
+}
+
 /// One host function: import name, signature, closure.
 pub struct HostFunc<T> {
     module: String,
@@ -113,6 +125,16 @@ impl<T> HostFunc<T> {
     /// The capability a guest must be granted to import this function, if any.
     pub fn capability(&self) -> Option<&str> {
         self.capability.as_deref()
+    }
+
+    /// Gate (or, with `None`, ungate) this function behind a capability.
+    pub(crate) fn set_capability(&mut self, capability: Option<String>) {
+        self.capability = capability;
+    }
+
+    /// Replace the closure (same signature).
+    pub(crate) fn set_func(&mut self, func: Arc<HostFn<T>>) {
+        self.func = func;
     }
 
     /// Run the closure. Backends call this from their engine trampoline.
@@ -253,6 +275,21 @@ impl<T> Linker<T> {
         capability: Option<String>,
         func: Arc<HostFn<T>>,
     ) -> &mut Self {
+        self.insert(module, name, ty, capability, func);
+        self
+    }
+
+    /// Define (or replace) `module::name` and hand back its entry, so the
+    /// typed definers ([`func_wrap`](Self::func_wrap),
+    /// [`abi_func`](Self::abi_func)) can refine it after registering it.
+    pub(crate) fn insert(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        capability: Option<String>,
+        func: Arc<HostFn<T>>,
+    ) -> &mut HostFunc<T> {
         self.funcs
             .retain(|f| !(f.module == module && f.name == name));
         self.token = Arc::new(Token);
@@ -263,7 +300,8 @@ impl<T> Linker<T> {
             capability,
             func,
         });
-        self
+        let last = self.funcs.len() - 1;
+        &mut self.funcs[last]
     }
 
     /// The host function `module::name`, if defined.

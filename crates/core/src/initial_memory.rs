@@ -63,7 +63,7 @@ pub fn initial_memory_bytes(wasm: &[u8]) -> Result<Option<u64>> {
 /// malformed to read them from is left to the engine, which reports it as
 /// [`ErrorKind::Compile`].
 pub fn check_module_bounds(config: &Config, wasm: &[u8]) -> Result<()> {
-    if let Some(max) = config.module_bytes_limit()
+    if let Some(max) = config.get_max_module_bytes()
         && wasm.len() as u64 > max
     {
         return Err(Error::new(
@@ -74,7 +74,7 @@ pub fn check_module_bounds(config: &Config, wasm: &[u8]) -> Result<()> {
             ),
         ));
     }
-    let Some(max) = config.function_limit() else {
+    let Some(max) = config.get_max_functions() else {
         return Ok(());
     };
     for payload in Parser::new(0).parse_all(wasm) {

@@ -12,7 +12,9 @@
 //!   payloads preserved).
 //! - [`Error`], [`ErrorKind`], [`TrapCode`]: one error type for every backend;
 //!   the same guest fault is the same [`TrapCode`] on every engine.
-//! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once.
+//! - [`Linker`], [`HostFunc`], [`Caller`]: host functions defined once, over
+//!   raw values ([`Linker::func`]) or typed ones whose wasm signature follows
+//!   from the closure ([`Linker::func_wrap`]).
 //! - [`Config`], [`Limits`]: which limit mechanisms an engine compiles in, and
 //!   each store's budgets.
 //! - [`ArtifactFormat`]: what a serialised module ([`Runtime::serialize_module`])
@@ -27,7 +29,7 @@
 //! ```
 //! use anywasm_core::{Error, ErrorKind, Limits, TrapCode, Val};
 //! let limits = Limits::new().memory_bytes(1 << 20).instances(4);
-//! assert_eq!(limits.max_memory_bytes(), Some(1 << 20));
+//! assert_eq!(limits.get_memory_bytes(), Some(1 << 20));
 //! let e = Error::trap(TrapCode::OutOfFuel, "");
 //! assert_eq!(e.kind(), ErrorKind::Trap(TrapCode::OutOfFuel));
 //! assert_eq!(Val::from(f32::NAN).as_f32().unwrap().to_bits(), f32::NAN.to_bits());
@@ -61,6 +63,7 @@ mod runtime;
 mod support;
 mod typed;
 mod value;
+mod wrap;
 
 pub use artifact::{ArtifactFormat, artifacts_unsupported};
 pub use backend::{BackendKind, UnknownBackend};
@@ -75,7 +78,9 @@ pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
 pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
 pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use support::{Feature, Support};
+pub use typed::AbiFuncDef;
 pub use value::{
     ExportType, ExternRef, ExternType, FuncRef, FuncType, GlobalType, ImportType, MemoryType,
     TableType, Val, ValBuf, ValType,
 };
+pub use wrap::{FuncDef, WasmParams, WasmResults, WasmTy};

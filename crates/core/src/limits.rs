@@ -13,6 +13,17 @@ use core::time::Duration;
 /// Engine-wide configuration: which limit mechanisms are compiled in, and
 /// the bounds a module must fit before the engine compiles it.
 ///
+/// Every setting has a setter named after it, taking and returning `self`
+/// ([`consume_fuel(true)`](Self::consume_fuel)), and a getter named
+/// `get_` followed by the setter's name
+/// ([`get_consume_fuel()`](Self::get_consume_fuel)) returning
+/// what was set, `Option` for a setting that may be absent. [`Limits`]
+/// follows the same rule. The setters own the bare names, so the getters
+/// cannot have them; `std::process::Command` solves the same clash the same
+/// way (`arg` / `get_args`), and one mechanical rule lets a reader find any
+/// getter without learning a vocabulary of `max_`, `_budget`, `_limit` and
+/// `_enabled` names (the older such names remain, deprecated).
+///
 /// Defaults: no fuel metering, no timeouts, the engine's default stack bound,
 /// modules of at most [`DEFAULT_MAX_MODULE_BYTES`] defining at most
 /// [`DEFAULT_MAX_FUNCTIONS`] functions. Enabling a mechanism costs a little
@@ -144,39 +155,106 @@ impl Config {
         self
     }
 
-    /// The module size bound, if any.
-    pub fn module_bytes_limit(&self) -> Option<u64> {
-        self.max_module_bytes
-    }
-
-    /// The bound on functions a module defines, if any.
-    pub fn function_limit(&self) -> Option<u32> {
-        self.max_functions
-    }
-
-    /// The instance pool, if set.
-    pub fn pool(&self) -> Option<InstancePool> {
-        self.instance_pool
-    }
-
-    /// Whether fuel metering is compiled in.
-    pub fn fuel_enabled(&self) -> bool {
+    /// What [`consume_fuel`](Self::consume_fuel) set: whether fuel metering
+    /// is compiled in.
+    pub fn get_consume_fuel(&self) -> bool {
         self.consume_fuel
     }
 
-    /// Whether modules are instrumented for gas.
-    pub fn gas_enabled(&self) -> bool {
+    /// What [`gas`](Self::gas) set: whether modules are instrumented for gas.
+    pub fn get_gas(&self) -> bool {
         self.gas
     }
 
-    /// Whether calls can be interrupted by a deadline.
-    pub fn timeouts_enabled(&self) -> bool {
+    /// What [`timeouts`](Self::timeouts) set: whether calls can be
+    /// interrupted by a deadline.
+    pub fn get_timeouts(&self) -> bool {
         self.timeouts
     }
 
-    /// The stack bound, if set.
-    pub fn stack_limit(&self) -> Option<usize> {
+    /// What [`max_stack_bytes`](Self::max_stack_bytes) set, if anything.
+    pub fn get_max_stack_bytes(&self) -> Option<usize> {
         self.max_stack_bytes
+    }
+
+    /// What [`instance_pool`](Self::instance_pool) set, if anything.
+    pub fn get_instance_pool(&self) -> Option<InstancePool> {
+        self.instance_pool
+    }
+
+    /// What [`max_module_bytes`](Self::max_module_bytes) set: the module size
+    /// bound, if any.
+    pub fn get_max_module_bytes(&self) -> Option<u64> {
+        self.max_module_bytes
+    }
+
+    /// What [`max_functions`](Self::max_functions) set: the bound on
+    /// functions a module defines, if any.
+    pub fn get_max_functions(&self) -> Option<u32> {
+        self.max_functions
+    }
+
+    /// The module size bound, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_max_module_bytes` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn module_bytes_limit(&self) -> Option<u64> {
+        self.get_max_module_bytes()
+    }
+
+    /// The bound on functions a module defines, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_max_functions` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn function_limit(&self) -> Option<u32> {
+        self.get_max_functions()
+    }
+
+    /// The instance pool, if set.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_instance_pool` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn pool(&self) -> Option<InstancePool> {
+        self.get_instance_pool()
+    }
+
+    /// Whether fuel metering is compiled in.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_consume_fuel` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn fuel_enabled(&self) -> bool {
+        self.get_consume_fuel()
+    }
+
+    /// Whether modules are instrumented for gas.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_gas` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn gas_enabled(&self) -> bool {
+        self.get_gas()
+    }
+
+    /// Whether calls can be interrupted by a deadline.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_timeouts` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn timeouts_enabled(&self) -> bool {
+        self.get_timeouts()
+    }
+
+    /// The stack bound, if set.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_max_stack_bytes` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn stack_limit(&self) -> Option<usize> {
+        self.get_max_stack_bytes()
     }
 }
 
@@ -193,6 +271,9 @@ impl Config {
 /// | [`fuel`](Self::fuel) | none (requires [`Config::consume_fuel`]) |
 /// | [`gas`](Self::gas) | none (requires [`Config::gas`]) |
 /// | [`timeout`](Self::timeout) per call | none (requires [`Config::timeouts`]) |
+///
+/// Getters are named `get_` followed by the setter's name and return what it set
+/// (`Limits::new().fuel(10).get_fuel() == Some(10)`), as on [`Config`].
 ///
 /// A `memory.grow`/`table.grow` past a limit returns -1 to the guest, as the
 /// spec allows; a module whose *initial* size is already past the limit fails
@@ -298,14 +379,32 @@ impl Limits {
         self
     }
 
-    /// The memory cap in bytes.
-    pub fn max_memory_bytes(&self) -> Option<u64> {
+    /// What [`memory_bytes`](Self::memory_bytes) set: the memory cap in bytes, if any.
+    pub fn get_memory_bytes(&self) -> Option<u64> {
         self.memory_bytes
     }
 
-    /// The cap on each memory's initial size in bytes.
-    pub fn max_initial_memory_bytes(&self) -> Option<u64> {
+    /// The memory cap in bytes, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_memory_bytes` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn max_memory_bytes(&self) -> Option<u64> {
+        self.get_memory_bytes()
+    }
+
+    /// What [`initial_memory_bytes`](Self::initial_memory_bytes) set: the cap on each memory's initial size in bytes, if any.
+    pub fn get_initial_memory_bytes(&self) -> Option<u64> {
         self.initial_memory_bytes
+    }
+
+    /// The cap on each memory's initial size in bytes, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_initial_memory_bytes` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn max_initial_memory_bytes(&self) -> Option<u64> {
+        self.get_initial_memory_bytes()
     }
 
     /// Check the initial size of every memory `wasm` declares against
@@ -332,53 +431,183 @@ impl Limits {
         }
     }
 
-    /// The table cap in elements.
-    pub fn max_table_elements(&self) -> Option<u64> {
+    /// What [`table_elements`](Self::table_elements) set: the table cap in elements, if any.
+    pub fn get_table_elements(&self) -> Option<u64> {
         self.table_elements
     }
 
-    /// The instance cap.
-    pub fn max_instances(&self) -> Option<usize> {
+    /// The table cap in elements, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_table_elements` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn max_table_elements(&self) -> Option<u64> {
+        self.get_table_elements()
+    }
+
+    /// What [`instances`](Self::instances) set: the instance cap, if any.
+    pub fn get_instances(&self) -> Option<usize> {
         self.instances
     }
 
-    /// The fuel budget.
-    pub fn fuel_budget(&self) -> Option<u64> {
+    /// The instance cap, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_instances` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn max_instances(&self) -> Option<usize> {
+        self.get_instances()
+    }
+
+    /// What [`fuel`](Self::fuel) set: the fuel budget, if any.
+    pub fn get_fuel(&self) -> Option<u64> {
         self.fuel
     }
 
-    /// The gas budget.
-    pub fn gas_budget(&self) -> Option<u64> {
+    /// The fuel budget, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_fuel` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn fuel_budget(&self) -> Option<u64> {
+        self.get_fuel()
+    }
+
+    /// What [`gas`](Self::gas) set: the gas budget, if any.
+    pub fn get_gas(&self) -> Option<u64> {
         self.gas
     }
 
-    /// The per-call deadline.
-    pub fn call_timeout(&self) -> Option<Duration> {
+    /// The gas budget, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_gas` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn gas_budget(&self) -> Option<u64> {
+        self.get_gas()
+    }
+
+    /// What [`timeout`](Self::timeout) set: the per-call deadline, if any.
+    pub fn get_timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The per-call deadline, if any.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `get_timeout` (a getter is `get_` + its setter's name)"
+    )]
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.get_timeout()
     }
 
     /// Check these limits against an engine configuration: a fuel budget
     /// needs [`Config::consume_fuel`], a gas budget [`Config::gas`], a
     /// timeout [`Config::timeouts`].
     pub fn check_against(&self, config: &Config) -> crate::Result<()> {
-        if self.fuel.is_some() && !config.fuel_enabled() {
+        if self.fuel.is_some() && !config.get_consume_fuel() {
             return Err(crate::Error::new(
                 crate::ErrorKind::Unsupported,
                 "a fuel limit needs an engine built with Config::consume_fuel(true)",
             ));
         }
-        if self.gas.is_some() && !config.gas_enabled() {
+        if self.gas.is_some() && !config.get_gas() {
             return Err(crate::Error::new(
                 crate::ErrorKind::Unsupported,
                 "a gas limit needs an engine built with Config::gas(true)",
             ));
         }
-        if self.timeout.is_some() && !config.timeouts_enabled() {
+        if self.timeout.is_some() && !config.get_timeouts() {
             return Err(crate::Error::new(
                 crate::ErrorKind::Unsupported,
                 "a timeout needs an engine built with Config::timeouts(true)",
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_config_getter_returns_what_its_setter_set() {
+        let pool = InstancePool::new(3, 1 << 20);
+        let c = Config::new()
+            .consume_fuel(true)
+            .gas(true)
+            .timeouts(true)
+            .max_stack_bytes(4096)
+            .instance_pool(pool)
+            .max_module_bytes(Some(77))
+            .max_functions(None);
+        assert!(c.get_consume_fuel() && c.get_gas() && c.get_timeouts());
+        assert_eq!(c.get_max_stack_bytes(), Some(4096));
+        assert_eq!(c.get_instance_pool(), Some(pool));
+        assert_eq!(c.get_max_module_bytes(), Some(77));
+        assert_eq!(c.get_max_functions(), None);
+        let d = Config::new();
+        assert!(!d.get_consume_fuel() && !d.get_gas() && !d.get_timeouts());
+        assert_eq!(d.get_max_module_bytes(), Some(DEFAULT_MAX_MODULE_BYTES));
+        assert_eq!(d.get_max_functions(), Some(DEFAULT_MAX_FUNCTIONS));
+    }
+
+    #[test]
+    fn each_limits_getter_returns_what_its_setter_set() {
+        let l = Limits::new()
+            .memory_bytes(1)
+            .initial_memory_bytes(2)
+            .table_elements(3)
+            .instances(4)
+            .fuel(5)
+            .gas(6)
+            .timeout(Duration::from_millis(7));
+        assert_eq!(
+            (
+                l.get_memory_bytes(),
+                l.get_initial_memory_bytes(),
+                l.get_table_elements(),
+                l.get_instances(),
+                l.get_fuel(),
+                l.get_gas(),
+                l.get_timeout()
+            ),
+            (
+                Some(1),
+                Some(2),
+                Some(3),
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(Duration::from_millis(7))
+            )
+        );
+        assert_eq!(Limits::unlimited().get_memory_bytes(), None);
+    }
+
+    /// The pre-rule names still build and still answer the same.
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_getters_are_aliases() {
+        let c = Config::new()
+            .consume_fuel(true)
+            .max_stack_bytes(9)
+            .instance_pool(InstancePool::new(1, 2));
+        assert_eq!(
+            (c.fuel_enabled(), c.gas_enabled(), c.timeouts_enabled()),
+            (true, false, false)
+        );
+        assert_eq!(c.stack_limit(), Some(9));
+        assert_eq!(c.pool(), c.get_instance_pool());
+        assert_eq!(c.module_bytes_limit(), c.get_max_module_bytes());
+        assert_eq!(c.function_limit(), c.get_max_functions());
+        let l = Limits::new().fuel(5).gas(6).timeout(Duration::from_secs(1));
+        assert_eq!(l.max_memory_bytes(), l.get_memory_bytes());
+        assert_eq!(l.max_initial_memory_bytes(), None);
+        assert_eq!(l.max_table_elements(), Some(100_000));
+        assert_eq!(l.max_instances(), Some(100));
+        assert_eq!((l.fuel_budget(), l.gas_budget()), (Some(5), Some(6)));
+        assert_eq!(l.call_timeout(), Some(Duration::from_secs(1)));
     }
 }

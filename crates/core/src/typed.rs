@@ -5,25 +5,55 @@
 //! bounded decoding, allocating the response in the guest, packing the
 //! result) is done here once, through the engine-agnostic [`Caller`], so it is
 //! the same on every backend.
+//!
+//! # Defining one: register first, refine by chaining
+//!
+//! `linker.abi_func(name, f)` puts the function in the linker *at once*,
+//! with the safest settings, and returns an [`AbiFuncDef`] whose methods
+//! change that entry: `.capability("kv")`, `.message_cap(1 << 10)`,
+//! `.ungated()`. There is no terminal `.define()` call to forget, and no
+//! registration in a destructor (which would run at a surprising point when
+//! the guard is bound to a variable, and not at all under `mem::forget`):
+//! whatever the caller does with the guard, the function is defined, and
+//! the guard only holds the linker's borrow until it is dropped.
+//!
+//! The defaults are the ones an untrusted plugin should meet:
+//!
+//! - capability: the function's own `name`. A host function is denied to
+//!   every guest until the host grants something; a default of "no
+//!   capability" would make each new host function importable by every
+//!   plugin already deployed, the moment the host is upgraded. Grant it by
+//!   name, share one capability between several functions with
+//!   [`capability`](AbiFuncDef::capability), or opt out explicitly with
+//!   [`ungated`](AbiFuncDef::ungated).
+//! - message cap: [`abi::DEFAULT_MESSAGE_CAP`], the same default as a
+//!   plugin's own calls, clamped to [`abi::MAX_MESSAGE_CAP`].
 
+use alloc::boxed::Box;
 use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::abi::{self, GuestError};
-use crate::{Caller, FuncType, HostError, Linker, Val, ValType};
+use crate::host::host_fn;
+use crate::{Caller, FuncType, HostError, HostFn, HostFunc, Linker, Val, ValType};
 
-fn protocol(message: impl Into<alloc::string::String>) -> HostError {
+fn protocol(message: impl Into<String>) -> HostError {
     HostError::new(message)
 }
 
 impl<T> Linker<T> {
     /// Define the typed host function `anywasm::name` (module
-    /// [`abi::HOST_MODULE`]), importable only by guests granted
-    /// `capability`. Messages over `message_cap` bytes are refused (use
-    /// [`abi::DEFAULT_MESSAGE_CAP`] unless you have a reason).
+    /// [`abi::HOST_MODULE`]), gated by the capability `name` and refusing
+    /// messages over [`abi::DEFAULT_MESSAGE_CAP`] bytes; chain
+    /// [`capability`](AbiFuncDef::capability),
+    /// [`message_cap`](AbiFuncDef::message_cap) or
+    /// [`ungated`](AbiFuncDef::ungated) to change that (the module docs say
+    /// why these defaults, and why the function is defined before the chain).
     ///
     /// The wasm signature is `(i32 ptr, i32 len) -> i64` (docs/abi.md §6).
     /// A request that does not decode, or an `Err` from `func`, reaches the
@@ -31,13 +61,22 @@ impl<T> Linker<T> {
     /// passes an out-of-bounds buffer, or whose allocator fails, gets a trap
     /// ([`TrapCode::HostError`](crate::TrapCode)), and a panic in `func` is
     /// caught and becomes that trap too.
-    pub fn abi_func<Req, Resp, F>(
-        &mut self,
-        name: &str,
-        capability: &str,
-        message_cap: usize,
-        func: F,
-    ) -> &mut Self
+    ///
+    /// ```
+    /// use anywasm_core::{Capabilities, HostError, Linker};
+    /// let mut linker = Linker::<()>::new();
+    /// linker.abi_func("add", |_, (a, b): (i32, i32)| Ok(a + b));   // capability "add"
+    /// linker
+    ///     .abi_func("kv_get", |_, key: String| Ok(key.len() as u32))
+    ///     .capability("kv")
+    ///     .message_cap(4 << 10);
+    /// linker.abi_func("now", |_, (): ()| Ok(0u64)).ungated();
+    /// assert_eq!(linker.get("anywasm", "add").unwrap().capability(), Some("add"));
+    /// assert_eq!(linker.get("anywasm", "kv_get").unwrap().capability(), Some("kv"));
+    /// assert_eq!(linker.get("anywasm", "now").unwrap().capability(), None);
+    /// # let _ = (Capabilities::none(), HostError::new(""));
+    /// ```
+    pub fn abi_func<Req, Resp, F>(&mut self, name: &str, func: F) -> AbiFuncDef<'_, T>
     where
         Req: DeserializeOwned,
         Resp: Serialize,
@@ -46,69 +85,120 @@ impl<T> Linker<T> {
             + Sync
             + 'static,
     {
-        let cap = message_cap.min(abi::MAX_MESSAGE_CAP);
+        let func = Arc::new(func);
+        let wrap: Box<dyn Fn(usize) -> Arc<HostFn<T>>> =
+            Box::new(move |cap| abi_host_fn::<T, Req, Resp, F>(func.clone(), cap));
         let ty = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
-        self.func_with_capability(
+        let entry = self.insert(
             abi::HOST_MODULE,
             name,
             ty,
-            capability,
-            move |caller, args, results| {
-                let ptr = args[0].as_i32().unwrap_or(0) as u32;
-                let len = args[1].as_i32().unwrap_or(0) as u32 as usize;
-                if len > cap {
-                    return Err(protocol(format!(
-                        "request of {len} bytes exceeds the message cap of {cap} bytes"
-                    )));
-                }
-                let mut request = vec![0u8; len];
-                caller
-                    .read_memory(u64::from(ptr), &mut request)
-                    .map_err(|e| protocol(format!("request buffer: {}", e.message())))?;
-                let outcome: core::result::Result<Resp, GuestError> =
-                    match abi::decode::<Req>(&request, cap) {
-                        Ok(req) => {
-                            func(&mut *caller, req).map_err(|e| GuestError::new(e.message()))
-                        }
-                        Err(e) => Err(GuestError::new(format!(
-                            "request does not decode: {}",
-                            e.message()
-                        ))),
-                    };
-                drop(request);
-                let response = abi::encode(&outcome).map_err(|e| protocol(e.message()))?;
-                if response.len() > cap {
-                    return Err(protocol(format!(
-                        "response of {} bytes exceeds the message cap of {cap} bytes",
-                        response.len()
-                    )));
-                }
-                let mut out = [Val::I32(0)];
-                caller
-                    .call(
-                        abi::ALLOC_EXPORT,
-                        &[Val::I32(response.len() as i32)],
-                        &mut out,
-                    )
-                    .map_err(|e| protocol(format!("guest allocator failed: {e}")))?;
-                let out_ptr = out[0].as_i32().unwrap_or(0) as u32;
-                if out_ptr == 0 {
-                    return Err(protocol(format!(
-                        "guest allocator returned 0 for {} bytes",
-                        response.len()
-                    )));
-                }
-                caller
-                    .write_memory(u64::from(out_ptr), &response)
-                    .map_err(|e| {
-                        protocol(format!(
-                            "guest allocator returned a bad pointer: {}",
-                            e.message()
-                        ))
-                    })?;
-                results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
-                Ok(())
-            },
-        )
+            Some(name.into()),
+            wrap(abi::DEFAULT_MESSAGE_CAP),
+        );
+        AbiFuncDef { entry, wrap }
     }
+}
+
+/// A typed ABI host function just defined by [`Linker::abi_func`]; its
+/// methods change how it is defined. Dropping it keeps the definition (it
+/// is already in the linker), so nothing is lost if the chain ends early.
+pub struct AbiFuncDef<'a, T> {
+    entry: &'a mut HostFunc<T>,
+    wrap: Box<dyn Fn(usize) -> Arc<HostFn<T>>>,
+}
+
+impl<T> AbiFuncDef<'_, T> {
+    /// Gate the function behind `capability` instead of its name (several
+    /// functions can share one, as `kv_get`/`kv_set`/`kv_delete` share `kv`).
+    /// A guest not granted it fails to load ([`check_capabilities`](crate::check_capabilities)).
+    pub fn capability(self, capability: &str) -> Self {
+        self.entry.set_capability(Some(capability.into()));
+        self
+    }
+
+    /// Let every guest import the function, granted or not. Only for
+    /// functions that give a guest nothing it should be denied.
+    pub fn ungated(self) -> Self {
+        self.entry.set_capability(None);
+        self
+    }
+
+    /// Refuse requests and responses over `bytes` (clamped to
+    /// [`abi::MAX_MESSAGE_CAP`]); the default is [`abi::DEFAULT_MESSAGE_CAP`].
+    pub fn message_cap(self, bytes: usize) -> Self {
+        self.entry.set_func((self.wrap)(bytes));
+        self
+    }
+}
+
+impl<T> core::fmt::Debug for AbiFuncDef<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("AbiFuncDef").field(&*self.entry).finish()
+    }
+}
+
+/// The raw host function behind a typed ABI one: `func` behind the ABI
+/// plumbing, refusing messages over `message_cap` bytes.
+fn abi_host_fn<T, Req, Resp, F>(func: Arc<F>, message_cap: usize) -> Arc<HostFn<T>>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: Fn(&mut dyn Caller<T>, Req) -> core::result::Result<Resp, HostError> + Send + Sync + 'static,
+{
+    let cap = message_cap.min(abi::MAX_MESSAGE_CAP);
+    host_fn(move |caller, args, results| {
+        let ptr = args[0].as_i32().unwrap_or(0) as u32;
+        let len = args[1].as_i32().unwrap_or(0) as u32 as usize;
+        if len > cap {
+            return Err(protocol(format!(
+                "request of {len} bytes exceeds the message cap of {cap} bytes"
+            )));
+        }
+        let mut request = vec![0u8; len];
+        caller
+            .read_memory(u64::from(ptr), &mut request)
+            .map_err(|e| protocol(format!("request buffer: {}", e.message())))?;
+        let outcome: core::result::Result<Resp, GuestError> =
+            match abi::decode::<Req>(&request, cap) {
+                Ok(req) => func(&mut *caller, req).map_err(|e| GuestError::new(e.message())),
+                Err(e) => Err(GuestError::new(format!(
+                    "request does not decode: {}",
+                    e.message()
+                ))),
+            };
+        drop(request);
+        let response = abi::encode(&outcome).map_err(|e| protocol(e.message()))?;
+        if response.len() > cap {
+            return Err(protocol(format!(
+                "response of {} bytes exceeds the message cap of {cap} bytes",
+                response.len()
+            )));
+        }
+        let mut out = [Val::I32(0)];
+        caller
+            .call(
+                abi::ALLOC_EXPORT,
+                &[Val::I32(response.len() as i32)],
+                &mut out,
+            )
+            .map_err(|e| protocol(format!("guest allocator failed: {e}")))?;
+        let out_ptr = out[0].as_i32().unwrap_or(0) as u32;
+        if out_ptr == 0 {
+            return Err(protocol(format!(
+                "guest allocator returned 0 for {} bytes",
+                response.len()
+            )));
+        }
+        caller
+            .write_memory(u64::from(out_ptr), &response)
+            .map_err(|e| {
+                protocol(format!(
+                    "guest allocator returned a bad pointer: {}",
+                    e.message()
+                ))
+            })?;
+        results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
+        Ok(())
+    })
 }

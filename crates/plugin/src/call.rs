@@ -54,7 +54,7 @@ impl Inner {
                 }
             },
         };
-        if let Some(g) = version.limits.gas_budget() {
+        if let Some(g) = version.limits.get_gas() {
             let _ = instance.store_mut().set_gas(g);
         }
         let before = match version.fuel_per_call {
@@ -101,7 +101,7 @@ pub(crate) fn refill(version: &Version, plugin: &mut Plugin<HostCtx>) {
     if let Some(f) = version.fuel_per_call {
         let _ = plugin.store_mut().set_fuel(f);
     }
-    if let Some(g) = version.limits.gas_budget() {
+    if let Some(g) = version.limits.get_gas() {
         let _ = plugin.store_mut().set_gas(g);
     }
 }

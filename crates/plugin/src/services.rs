@@ -25,7 +25,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use anywasm::abi::DEFAULT_MESSAGE_CAP;
 use anywasm::wasi::{WasiCtx, WasiView};
 use anywasm::{HostError, Linker};
 use tokio::sync::mpsc::UnboundedSender;
@@ -255,16 +254,17 @@ pub const MAX_RANDOM_BYTES: u32 = 64 << 10;
 /// owns the message queue; elsewhere it answers an error.
 pub fn define_services(linker: &mut Linker<HostCtx>) {
     anywasm::wasi::add_to_linker(linker);
-    let cap = DEFAULT_MESSAGE_CAP;
-    linker.abi_func("log", "log", cap, |caller, line: String| {
+    // Each service is gated by its own name unless it says otherwise, and
+    // takes the default message cap.
+    linker.abi_func("log", |caller, line: String| {
         let ctx = caller.data();
         ctx.services.log.log(&ctx.plugin, &line);
         Ok(())
     });
-    linker.abi_func("clock", "clock", cap, |caller, (): ()| {
+    linker.abi_func("clock", |caller, (): ()| {
         caller.data().services.clock.now_ms()
     });
-    linker.abi_func("random", "random", cap, |caller, n: u32| {
+    linker.abi_func("random", |caller, n: u32| {
         if n > MAX_RANDOM_BYTES {
             return Err(HostError::new(format!(
                 "at most {MAX_RANDOM_BYTES} random bytes per call, asked for {n}"
@@ -274,29 +274,27 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
         caller.data().services.entropy.fill(&mut bytes)?;
         Ok(bytes)
     });
-    linker.abi_func("kv_get", "kv", cap, |caller, key: String| {
-        let ctx = caller.data();
-        Ok(ctx.services.kv.get(&ctx.plugin, &key))
-    });
-    linker.abi_func(
-        "kv_set",
-        "kv",
-        cap,
-        |caller, (key, value): (String, Vec<u8>)| {
+    linker
+        .abi_func("kv_get", |caller, key: String| {
+            let ctx = caller.data();
+            Ok(ctx.services.kv.get(&ctx.plugin, &key))
+        })
+        .capability("kv");
+    linker
+        .abi_func("kv_set", |caller, (key, value): (String, Vec<u8>)| {
             let ctx = caller.data();
             ctx.services.kv.set(&ctx.plugin, &key, value);
             Ok(())
-        },
-    );
-    linker.abi_func("kv_delete", "kv", cap, |caller, key: String| {
-        let ctx = caller.data();
-        Ok(ctx.services.kv.delete(&ctx.plugin, &key))
-    });
-    linker.abi_func(
-        "publish",
-        "pubsub",
-        cap,
-        |caller, (topic, payload): (String, Vec<u8>)| {
+        })
+        .capability("kv");
+    linker
+        .abi_func("kv_delete", |caller, key: String| {
+            let ctx = caller.data();
+            Ok(ctx.services.kv.delete(&ctx.plugin, &key))
+        })
+        .capability("kv");
+    linker
+        .abi_func("publish", |caller, (topic, payload): (String, Vec<u8>)| {
             let ctx = caller.data();
             let bus = ctx.services.bus.as_ref().ok_or_else(|| {
                 HostError::new("publish needs a plugin manager to deliver messages")
@@ -307,6 +305,6 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
                 payload,
             })
             .map_err(|_| HostError::new("the plugin manager is shutting down"))
-        },
-    );
+        })
+        .capability("pubsub");
 }

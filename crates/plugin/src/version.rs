@@ -90,8 +90,10 @@ impl Inner {
     pub(crate) fn prepare(&self, candidate: Candidate) -> Result<Version> {
         let m = &candidate.manifest;
         let name = m.name.clone();
-        if let (Some(want), Some(have)) = (m.limits.stack_bytes, self.engine.config().stack_limit())
-            && want > have
+        if let (Some(want), Some(have)) = (
+            m.limits.stack_bytes,
+            self.engine.config().get_max_stack_bytes(),
+        ) && want > have
         {
             return Err(PluginError::Manifest {
                 plugin: name,
@@ -104,18 +106,18 @@ impl Inner {
         // is unless the plugin asks for less.
         let mut limits = self.limits.clone();
         if let Some(mem) = m.limits.memory_bytes
-            && self.limits.max_memory_bytes().is_none_or(|host| mem < host)
+            && self.limits.get_memory_bytes().is_none_or(|host| mem < host)
         {
             limits = limits.memory_bytes(mem);
         }
         if let Some(fuel) = m.limits.fuel
-            && self.limits.fuel_budget().is_none_or(|host| fuel < host)
+            && self.limits.get_fuel().is_none_or(|host| fuel < host)
         {
             limits = limits.fuel(fuel);
         }
         if let Some(ms) = m.limits.timeout_ms {
             let asked = Duration::from_millis(ms);
-            if self.limits.call_timeout().is_none_or(|host| asked < host) {
+            if self.limits.get_timeout().is_none_or(|host| asked < host) {
                 limits = limits.timeout(asked);
             }
         }
@@ -160,7 +162,7 @@ impl Inner {
             code,
             granted,
             wasi,
-            fuel_per_call: limits.fuel_budget(),
+            fuel_per_call: limits.get_fuel(),
             limits,
             initial_memory_bytes,
             has_init,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anywasm::{Caller, HostError, Limits, Linker, abi};
+use anywasm::{HostError, Limits, Linker};
 use anywasm_plugin::{CapabilityPolicy, HostCtx, HostServices, KvStore, MemoryKv, define_services};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,12 +135,9 @@ impl PluginBuilder {
         let (name, capability) = (name.to_string(), capability.to_string());
         self.host_fns
             .push(Box::new(move |linker: &mut Linker<HostCtx>| {
-                linker.abi_func(
-                    &name,
-                    &capability,
-                    abi::DEFAULT_MESSAGE_CAP,
-                    move |_: &mut dyn Caller<HostCtx>, req: Req| f(req),
-                );
+                linker
+                    .abi_func(&name, move |_, req: Req| f(req))
+                    .capability(&capability);
             }));
         self
     }

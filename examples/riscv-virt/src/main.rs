@@ -78,7 +78,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use anywasm::{
-    BackendKind, Caller, Capabilities, Config, Error, ErrorKind, HostError, Limits, Linker, Plugin,
+    BackendKind, Capabilities, Config, Error, ErrorKind, HostError, Limits, Linker, Plugin,
     TrapCode, abi,
 };
 
@@ -307,18 +307,14 @@ fn heap_use() -> String {
 /// The firmware's host functions: `anywasm::read_sensor`, importable only by
 /// plugins granted `sensor`.
 fn sensor_linker() -> Linker<Sensor> {
-    let mut linker = Linker::new();
-    linker.abi_func(
-        "read_sensor",
-        "sensor",
-        64,
-        |caller: &mut dyn Caller<Sensor>, channel: u8| -> Result<i32, HostError> {
-            match channel {
-                0..=3 => Ok(caller.data_mut().read(channel)),
-                _ => Err(HostError::new(format!("no sensor channel {channel}"))),
-            }
-        },
-    );
+    let mut linker = Linker::<Sensor>::new();
+    linker
+        .abi_func("read_sensor", |caller, channel: u8| match channel {
+            0..=3 => Ok(caller.data_mut().read(channel)),
+            _ => Err(HostError::new(format!("no sensor channel {channel}"))),
+        })
+        .capability("sensor")
+        .message_cap(64);
     linker
 }
 

@@ -1,0 +1,253 @@
+//! Typed host functions (`Linker::func_wrap`, `Linker::abi_func`'s chain):
+//! signatures derived from Rust types, values, errors and capabilities the
+//! same on every backend.
+
+use anywasm::{Capabilities, Config, ErrorKind, HostError, Limits, Linker, Plugin, TrapCode, Val};
+
+use super::check;
+use crate::guests::ABI_GUEST;
+use crate::harness::{expect_call, expect_eq, expect_kind, expect_trap, expecting_panic, ok};
+use crate::{Check, Ctx, Host};
+
+/// What `env::panic` panics with, on purpose.
+const PANIC_MESSAGE: &str = "typed host function exploded";
+
+/// Guest side: each import's signature written out by hand, so instantiation
+/// proves the derived one matches; each export forwards to one import.
+const TYPED: &str = r#"(module
+  (import "env" "add" (func $add (param i32 i32) (result i32)))
+  (import "env" "mix" (func $mix (param i32 i64 f32 f64) (result f64 f32 i64 i32)))
+  (import "env" "unsigned" (func $unsigned (param i32 i64) (result i64 i32)))
+  (import "env" "tick" (func $tick))
+  (import "env" "halve" (func $halve (param i32) (result i32)))
+  (import "env" "panic" (func $panic))
+  (func (export "add") (param i32 i32) (result i32)
+    (call $add (local.get 0) (local.get 1)))
+  (func (export "mix") (param i32 i64 f32 f64) (result f64 f32 i64 i32)
+    (call $mix (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "unsigned") (param i32 i64) (result i64 i32)
+    (call $unsigned (local.get 0) (local.get 1)))
+  (func (export "tick") (call $tick) (call $tick))
+  (func (export "halve") (param i32) (result i32) (call $halve (local.get 0)))
+  (func (export "panic") (call $panic)))"#;
+
+/// The host side of [`TYPED`], every function typed.
+fn linker() -> Linker<Host> {
+    let mut l = Linker::<Host>::new();
+    l.func_wrap("env", "add", |_, (a, b): (i32, i32)| Ok(a.wrapping_add(b)));
+    // Every numeric type in, all of them back in reverse order.
+    l.func_wrap("env", "mix", |_, (a, b, c, d): (i32, i64, f32, f64)| {
+        Ok((d, c, b, a))
+    });
+    // u32/u64 are the same wasm values read unsigned.
+    l.func_wrap("env", "unsigned", |_, (a, b): (u32, u64)| {
+        Ok((b / 2, a / 2))
+    });
+    l.func_wrap("env", "tick", |caller, (): ()| {
+        caller.data_mut().counter += 1;
+        Ok(())
+    });
+    l.func_wrap("env", "halve", |_, x: i32| {
+        if x % 2 == 0 {
+            Ok(x / 2)
+        } else {
+            Err(HostError::new(format!("{x} is odd")))
+        }
+    });
+    l.func_wrap("env", "panic", |_, (): ()| -> Result<(), HostError> {
+        panic!("{PANIC_MESSAGE}")
+    });
+    l
+}
+
+fn sandbox(cx: &Ctx) -> Result<anywasm::Sandbox<Host>, String> {
+    ok(
+        "instantiate the typed-host module",
+        cx.sandbox(TYPED, &Config::new(), &linker(), &Limits::new()),
+    )
+}
+
+/// Loading the ABI guest (which imports `anywasm::add`) with `linker`,
+/// granting `granted`.
+fn load_abi_guest(
+    cx: &Ctx,
+    linker: &Linker<Host>,
+    granted: &Capabilities,
+) -> anywasm::Result<Plugin<Host>> {
+    let engine = cx.engine(&Config::new())?;
+    Plugin::builder(&*engine)
+        .linker(linker)
+        .capabilities(granted)
+        .data(Host::default())
+        .build(ABI_GUEST)
+}
+
+/// `Err` unless `r` is `CapabilityDenied` naming `capability`.
+fn expect_denied<T>(what: &str, r: anywasm::Result<T>, capability: &str) -> Result<(), String> {
+    match r {
+        Err(e)
+            if e.kind() == ErrorKind::CapabilityDenied
+                && e.message().contains(&format!("`{capability}`")) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "{what}: expected CapabilityDenied naming `{capability}`, got {e}"
+        )),
+        Ok(_) => Err(format!(
+            "{what}: expected CapabilityDenied naming `{capability}`, it loaded"
+        )),
+    }
+}
+
+pub(crate) fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "host_typed/round_trip",
+            "func_wrap: the derived signatures link, and i32/u32/i64/u64/f32/f64 arguments and tuple results round-trip bit-exactly",
+            |cx: &Ctx| {
+                let mut sb = sandbox(cx)?;
+                expect_call(
+                    &mut sb,
+                    "add",
+                    &[Val::I32(i32::MAX), Val::I32(1)],
+                    &[Val::I32(i32::MIN)],
+                )?;
+                expect_call(
+                    &mut sb,
+                    "mix",
+                    &[
+                        Val::I32(-7),
+                        Val::I64(i64::MIN),
+                        Val::F32(0x7fa0_0001),
+                        Val::F64(0xfff0_0000_0000_0001),
+                    ],
+                    &[
+                        Val::F64(0xfff0_0000_0000_0001),
+                        Val::F32(0x7fa0_0001),
+                        Val::I64(i64::MIN),
+                        Val::I32(-7),
+                    ],
+                )?;
+                expect_call(
+                    &mut sb,
+                    "unsigned",
+                    &[Val::I32(-1), Val::I64(-1)],
+                    &[Val::I64(i64::MAX), Val::I32(i32::MAX)],
+                )?;
+                expect_call(&mut sb, "tick", &[], &[])?;
+                expect_eq("ticks seen by the host state", sb.data().counter, 2)
+            }
+        ),
+        check!(
+            "host_typed/error_traps",
+            "func_wrap: an Err or a panic traps the guest with HostError, the message intact; the store keeps working",
+            |cx: &Ctx| {
+                let mut sb = sandbox(cx)?;
+                expect_call(&mut sb, "halve", &[Val::I32(84)], &[Val::I32(42)])?;
+                let e = match sb.call("halve", &[Val::I32(7)]) {
+                    Err(e) => e,
+                    Ok(v) => return Err(format!("halve(7): expected a trap, got {v:?}")),
+                };
+                expect_eq("kind", e.kind(), ErrorKind::Trap(TrapCode::HostError))?;
+                let host = e.host_error().ok_or("the HostError is not recoverable")?;
+                expect_eq("message", host.message(), "7 is odd")?;
+                let panicked = expecting_panic(PANIC_MESSAGE, || sb.call("panic", &[]));
+                expect_trap("panic", panicked, TrapCode::HostError)?;
+                expect_call(&mut sb, "halve", &[Val::I32(-4)], &[Val::I32(-2)])
+            }
+        ),
+        check!(
+            "host_typed/signature_mismatch",
+            "func_wrap: a module importing a typed host function with another signature is Unlinkable",
+            |cx: &Ctx| {
+                for (what, import) in [
+                    ("param types", r#"(func (param i64 i64) (result i32))"#),
+                    ("param count", r#"(func (param i32) (result i32))"#),
+                    ("result type", r#"(func (param i32 i32) (result i64))"#),
+                    ("result count", r#"(func (param i32 i32))"#),
+                ] {
+                    let wat =
+                        format!(r#"(module (import "env" "add" {import}) (func (export "run")))"#);
+                    expect_kind(
+                        what,
+                        cx.sandbox(&wat, &Config::new(), &linker(), &Limits::new())
+                            .map(|_| ()),
+                        ErrorKind::Unlinkable,
+                    )?;
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "host_typed/capability",
+            "func_wrap(..).capability(c): a plugin importing it loads only if granted c",
+            |cx: &Ctx| {
+                // The ABI guest's `anywasm::add` import, as a typed raw function.
+                let mut l = Linker::<Host>::new();
+                l.func_wrap("anywasm", "add", |_, (_ptr, _len): (i32, i32)| Ok(0i64))
+                    .capability("math");
+                expect_denied(
+                    "nothing granted",
+                    load_abi_guest(cx, &l, &Capabilities::none()),
+                    "math",
+                )?;
+                ok(
+                    "math granted",
+                    load_abi_guest(cx, &l, &Capabilities::none().grant("math")),
+                )
+                .map(|_| ())
+            }
+        ),
+        check!(
+            "host_typed/abi_default_capability",
+            "abi_func without .capability is gated by its own name: denied until that name is granted",
+            |cx: &Ctx| {
+                let mut l = Linker::<Host>::new();
+                l.abi_func("add", |caller, (a, b): (i32, i32)| {
+                    caller.data_mut().counter += 1;
+                    Ok(a + b)
+                })
+                .message_cap(1 << 10);
+                expect_denied(
+                    "nothing granted",
+                    load_abi_guest(cx, &l, &Capabilities::none()),
+                    "add",
+                )?;
+                expect_denied(
+                    "another capability granted",
+                    load_abi_guest(cx, &l, &Capabilities::none().grant("math")),
+                    "add",
+                )?;
+                let mut p = ok(
+                    "add granted",
+                    load_abi_guest(cx, &l, &Capabilities::none().grant("add")),
+                )?;
+                let sum: i32 = ok("add_via_host", p.call("add_via_host", &(40, 2)))?;
+                expect_eq("sum", sum, 42)?;
+                expect_eq("host saw the call", p.data().counter, 1)
+            }
+        ),
+        check!(
+            "host_typed/abi_message_cap",
+            "abi_func(..).message_cap(n): a request over n bytes traps with HostError before the closure runs",
+            |cx: &Ctx| {
+                let mut l = Linker::<Host>::new();
+                // A bincode (i32, i32) is 2 to 10 bytes: a 1-byte cap refuses it.
+                l.abi_func("add", |caller, (a, b): (i32, i32)| {
+                    caller.data_mut().counter += 1;
+                    Ok(a + b)
+                })
+                .capability("math")
+                .message_cap(1);
+                let mut p = ok(
+                    "load",
+                    load_abi_guest(cx, &l, &Capabilities::none().grant("math")),
+                )?;
+                let r: anywasm::Result<i32> = p.call("add_via_host", &(40, 2));
+                expect_trap("over the cap", r, TrapCode::HostError)?;
+                expect_eq("the closure never ran", p.data().counter, 0)
+            }
+        ),
+    ]
+}
