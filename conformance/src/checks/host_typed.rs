@@ -100,6 +100,16 @@ fn expect_denied<T>(what: &str, r: anywasm::Result<T>, capability: &str) -> Resu
     }
 }
 
+/// A guest that hands the typed `anywasm::add` a request range past its
+/// one page of memory.
+const OUT_OF_RANGE_REQUEST: &str = r#"(module
+  (import "anywasm" "add" (func $add (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (func (export "anywasm_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "anywasm_free") (param i32 i32))
+  (func (export "bad_request") (result i64)
+    (call $add (i32.const 0xfff0) (i32.const 32))))"#;
+
 pub(crate) fn checks() -> Vec<Check> {
     vec![
         check!(
@@ -247,6 +257,31 @@ pub(crate) fn checks() -> Vec<Check> {
                 let r: anywasm::Result<i32> = p.call("add_via_host", &(40, 2));
                 expect_trap("over the cap", r, TrapCode::HostError)?;
                 expect_eq("the closure never ran", p.data().counter, 0)
+            }
+        ),
+        check!(
+            "host_typed/abi_request_out_of_range",
+            "abi_func: a request range outside guest memory traps with HostError naming the range and the memory size, before the closure runs",
+            |cx: &Ctx| {
+                let mut l = Linker::<Host>::new();
+                l.abi_func("add", |caller, (a, b): (i32, i32)| {
+                    caller.data_mut().counter += 1;
+                    Ok(a + b)
+                })
+                .ungated();
+                let mut sb = ok(
+                    "instantiate",
+                    cx.sandbox(OUT_OF_RANGE_REQUEST, &Config::new(), &l, &Limits::new()),
+                )?;
+                let r = sb.call("bad_request", &[]);
+                let message = r.as_ref().err().map(|e| e.message().to_string());
+                expect_trap("out-of-range request", r, TrapCode::HostError)?;
+                let message = message.unwrap_or_default();
+                let wanted = "(ptr 0xfff0, len 32), outside guest memory of 65536 bytes";
+                if !message.contains(wanted) {
+                    return Err(format!("message {message:?} does not contain {wanted:?}"));
+                }
+                expect_eq("the closure never ran", sb.data().counter, 0)
             }
         ),
     ]

@@ -33,7 +33,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec;
+use alloc::vec::Vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -138,8 +138,46 @@ impl<T> core::fmt::Debug for AbiFuncDef<'_, T> {
     }
 }
 
+/// A calling guest's memory and allocator, for the ABI transport.
+struct CallerMemory<'a, T>(&'a mut dyn Caller<T>);
+
+impl<T> abi::GuestMemory for CallerMemory<'_, T> {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> crate::Result<()> {
+        self.0.read_memory(offset, buf)
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> crate::Result<()> {
+        self.0.write_memory(offset, data)
+    }
+
+    fn size(&mut self) -> crate::Result<u64> {
+        Ok(self.0.memory_size().unwrap_or(0))
+    }
+
+    fn alloc(&mut self, len: u32) -> crate::Result<u32> {
+        let mut out = [Val::I32(0)];
+        self.0
+            .call(abi::ALLOC_EXPORT, &[Val::I32(len as i32)], &mut out)
+            .map_err(|e| {
+                crate::Error::new(
+                    crate::ErrorKind::Abi,
+                    format!("guest allocator failed: {e}"),
+                )
+            })?;
+        Ok(out[0].as_i32().unwrap_or(0) as u32)
+    }
+
+    fn free(&mut self, ptr: u32, len: u32) -> crate::Result<()> {
+        self.0.call(
+            abi::FREE_EXPORT,
+            &[Val::I32(ptr as i32), Val::I32(len as i32)],
+            &mut [],
+        )
+    }
+}
+
 /// The raw host function behind a typed ABI one: `func` behind the ABI
-/// plumbing, refusing messages over `message_cap` bytes.
+/// transport, refusing messages over `message_cap` bytes.
 fn abi_host_fn<T, Req, Resp, F>(func: Arc<F>, message_cap: usize) -> Arc<HostFn<T>>
 where
     Req: DeserializeOwned,
@@ -147,18 +185,13 @@ where
     F: Fn(&mut dyn Caller<T>, Req) -> core::result::Result<Resp, HostError> + Send + Sync + 'static,
 {
     let cap = message_cap.min(abi::MAX_MESSAGE_CAP);
+    let trap = |e: crate::Error| protocol(e.message());
     host_fn(move |caller, args, results| {
         let ptr = args[0].as_i32().unwrap_or(0) as u32;
-        let len = args[1].as_i32().unwrap_or(0) as u32 as usize;
-        if len > cap {
-            return Err(protocol(format!(
-                "request of {len} bytes exceeds the message cap of {cap} bytes"
-            )));
-        }
-        let mut request = vec![0u8; len];
-        caller
-            .read_memory(u64::from(ptr), &mut request)
-            .map_err(|e| protocol(format!("request buffer: {}", e.message())))?;
+        let len = args[1].as_i32().unwrap_or(0) as u32;
+        abi::check_cap("request", len as usize, cap).map_err(trap)?;
+        let mut request = Vec::new();
+        abi::read_message(&mut CallerMemory(&mut *caller), ptr, len, &mut request).map_err(trap)?;
         let outcome: core::result::Result<Resp, GuestError> =
             match abi::decode::<Req>(&request, cap) {
                 Ok(req) => func(&mut *caller, req).map_err(|e| GuestError::new(e.message())),
@@ -168,36 +201,16 @@ where
                 ))),
             };
         drop(request);
-        let response = abi::encode(&outcome).map_err(|e| protocol(e.message()))?;
-        if response.len() > cap {
-            return Err(protocol(format!(
-                "response of {} bytes exceeds the message cap of {cap} bytes",
-                response.len()
-            )));
-        }
-        let mut out = [Val::I32(0)];
-        caller
-            .call(
-                abi::ALLOC_EXPORT,
-                &[Val::I32(response.len() as i32)],
-                &mut out,
-            )
-            .map_err(|e| protocol(format!("guest allocator failed: {e}")))?;
-        let out_ptr = out[0].as_i32().unwrap_or(0) as u32;
-        if out_ptr == 0 {
-            return Err(protocol(format!(
-                "guest allocator returned 0 for {} bytes",
-                response.len()
-            )));
-        }
-        caller
-            .write_memory(u64::from(out_ptr), &response)
-            .map_err(|e| {
-                protocol(format!(
-                    "guest allocator returned a bad pointer: {}",
-                    e.message()
-                ))
-            })?;
+        let response = abi::encode(&outcome).map_err(trap)?;
+        abi::check_cap("response", response.len(), cap).map_err(trap)?;
+        // A response always goes to a fresh guest buffer (the guest frees
+        // it): the guest's scratch area may hold the request being served.
+        let out_ptr = abi::write_message(
+            &mut CallerMemory(&mut *caller),
+            &response,
+            abi::Scratch::NONE,
+        )
+        .map_err(trap)?;
         results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
         Ok(())
     })
