@@ -6,7 +6,7 @@ use wasmtime::{AsContextMut, RootScope, StoreContextMut, ValRaw};
 
 use crate::convert::{from_engine, to_engine};
 use crate::error::call_error;
-use crate::limits::StoreData;
+use crate::store::StoreData;
 
 /// Reusable argument/result buffers, so a call does not allocate.
 #[derive(Debug, Default)]

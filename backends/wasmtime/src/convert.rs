@@ -2,7 +2,7 @@
 //!
 //! Floats cross as raw bits (wasmtime's `Val::F32/F64` hold bits too), so NaN
 //! payloads survive. `externref`s carry a `u32` host payload; `funcref`s are
-//! indices into the store's [`FuncTable`](crate::limits::FuncTable).
+//! indices into the store's [`FuncTable`](crate::store::FuncTable).
 //!
 //! anywasm's value model knows two reference types. wasmtime's function
 //! hierarchy (`funcref`, `(ref $t)`, `nullfuncref`, ...) maps to
@@ -17,7 +17,7 @@ use anywasm_core::{
 use wasmtime::{AsContextMut, HeapType, StoreContextMut};
 
 use crate::error::err;
-use crate::limits::StoreData;
+use crate::store::StoreData;
 
 /// The anywasm type of a wasmtime value type, if it has one.
 pub(crate) fn val_type(ty: &wasmtime::ValType) -> Option<ValType> {

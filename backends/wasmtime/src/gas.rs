@@ -7,7 +7,7 @@ use anywasm_core::{Error, ErrorKind, Limits, Result, TrapCode};
 use wasmtime::{AsContextMut, Global, GlobalType, Mutability, ValType};
 
 use crate::error::{chain_message, err};
-use crate::limits::StoreData;
+use crate::store::StoreData;
 
 /// The store's counter, holding `limits`' gas budget (or the largest one).
 pub(crate) fn counter<T>(

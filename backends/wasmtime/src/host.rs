@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use crate::call::{Scratch, call_func, from_raw, is_plain, to_raw};
 use crate::convert::{from_engine, func_type, to_engine};
 use crate::error::{err, into_host, tag};
-use crate::limits::StoreData;
+use crate::store::StoreData;
 
 /// Create a wasmtime function for `host`, with exactly the import's engine
 /// type `ty` (whose anywasm type equals `host.ty()`).

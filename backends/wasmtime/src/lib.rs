@@ -63,6 +63,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 mod artifact;
 mod call;
 mod convert;

@@ -1,5 +1,4 @@
-//! Per-store limits enforced through wasmtime's [`ResourceLimiter`], and the
-//! data every wasmtime store carries besides the user's `T`.
+//! Per-store limits enforced through wasmtime's [`ResourceLimiter`].
 //!
 //! wasmtime asks the limiter before creating or growing any linear memory or
 //! table (including at instantiation and for its own GC heap). Returning
@@ -8,8 +7,6 @@
 //! *which* resource it denied so those failures can be reported as
 //! [`ErrorKind::LimitExceeded`](anywasm_core::ErrorKind) with the right
 //! [`Resource`].
-
-use std::collections::HashMap;
 
 use anywasm_core::{Limits, Resource};
 use wasmtime::ResourceLimiter;
@@ -94,48 +91,4 @@ impl ResourceLimiter for Limiter {
     fn memories(&self) -> usize {
         usize::MAX
     }
-}
-
-/// Function references handed out to the host as [`anywasm_core::FuncRef`]
-/// indices. Deduplicated by the engine's `VMFuncRef` address, so reading the
-/// same function reference in a loop does not grow the table.
-#[derive(Debug, Default)]
-pub(crate) struct FuncTable {
-    funcs: Vec<wasmtime::Func>,
-    by_addr: HashMap<usize, u32>,
-}
-
-impl FuncTable {
-    /// The index for `func`, whose `VMFuncRef` address is `addr`.
-    pub(crate) fn intern(&mut self, func: &wasmtime::Func, addr: usize) -> Option<u32> {
-        if let Some(&i) = self.by_addr.get(&addr) {
-            return Some(i);
-        }
-        let i = u32::try_from(self.funcs.len()).ok()?;
-        self.funcs.push(*func);
-        self.by_addr.insert(addr, i);
-        Some(i)
-    }
-
-    /// The function behind index `i`.
-    pub(crate) fn get(&self, i: u32) -> Option<wasmtime::Func> {
-        self.funcs.get(i as usize).copied()
-    }
-}
-
-/// What every wasmtime store of this backend holds.
-#[derive(Debug)]
-pub(crate) struct StoreData<T> {
-    /// The user's host state.
-    pub(crate) user: T,
-    /// Memory and table caps.
-    pub(crate) limiter: Limiter,
-    /// Funcref handles given out by this store.
-    pub(crate) funcs: FuncTable,
-    /// The gas counter instrumented modules import (with `Config::gas`).
-    pub(crate) gas: Option<wasmtime::Global>,
-    /// The running call's deadline, if it has one (set by `arm_deadline`).
-    pub(crate) deadline: Option<std::time::Instant>,
-    /// `Caller::call`s nested in the running top-level call.
-    pub(crate) reentry_depth: u32,
 }

@@ -34,7 +34,7 @@ use anywasm_core::{Linker, LinkerId};
 
 use crate::convert::func_type;
 use crate::host::define_host;
-use crate::limits::StoreData;
+use crate::store::StoreData;
 
 /// How many linkers one module keeps pre-linked state for.
 pub(crate) const CAPACITY: usize = 4;

@@ -1,4 +1,5 @@
-//! [`Store`], [`Instance`] and [`Func`].
+//! [`Store`], [`Instance`] and [`Func`], and the [`StoreData`] every
+//! wasmtime store carries besides the user's `T`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,16 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anywasm_core::{
-    BackendKind, ErrorKind, FuncType, Limits, Linker, Resource, Result, Val, check_args,
-    check_range, export_not_found,
+    BackendKind, ErrorKind, FuncType, Limits, Linker, Result, Val, check_args, export_not_found,
 };
-use wasmtime::{AsContextMut, RootScope};
+use wasmtime::AsContextMut;
 
 use crate::call::{Scratch, call_func};
-use crate::convert::{from_engine, from_engine_ref, func_type, to_engine, to_engine_ref};
+use crate::convert::func_type;
 use crate::error::{chain_message, err, tag};
 use crate::host::unrepresentable;
-use crate::limits::{FuncTable, Limiter, StoreData};
+use crate::limits::Limiter;
 use crate::ticker::{Active, NO_DEADLINE, ticks_for};
 use crate::{Engine, Module};
 
@@ -66,7 +66,7 @@ pub struct Store<T: 'static> {
     /// driving a plugin touches one memory many times per call; the handle
     /// stays valid for the store's life (a grown memory keeps its handle,
     /// and every access reads the current size through it).
-    memory_cache: Option<(wasmtime::Instance, Box<str>, wasmtime::Memory)>,
+    pub(crate) memory_cache: Option<(wasmtime::Instance, Box<str>, wasmtime::Memory)>,
 }
 
 impl<T: 'static> fmt::Debug for Store<T> {
@@ -163,33 +163,6 @@ impl<T: Send + 'static> Store<T> {
             Err(foreign("instance"))
         }
     }
-
-    fn memory(&mut self, instance: &Instance, name: &str) -> Result<wasmtime::Memory> {
-        let i = self.own(instance)?;
-        if let Some((ci, cname, m)) = &self.memory_cache
-            && *ci == i
-            && **cname == *name
-        {
-            return Ok(*m);
-        }
-        let m = i
-            .get_memory(&mut self.inner, name)
-            .ok_or_else(|| tag(export_not_found(name, "memory")))?;
-        self.memory_cache = Some((i, name.into(), m));
-        Ok(m)
-    }
-
-    fn global(&mut self, instance: &Instance, name: &str) -> Result<wasmtime::Global> {
-        let i = self.own(instance)?;
-        i.get_global(&mut self.inner, name)
-            .ok_or_else(|| tag(export_not_found(name, "global")))
-    }
-
-    fn table(&mut self, instance: &Instance, name: &str) -> Result<wasmtime::Table> {
-        let i = self.own(instance)?;
-        i.get_table(&mut self.inner, name)
-            .ok_or_else(|| tag(export_not_found(name, "table")))
-    }
 }
 
 impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
@@ -254,8 +227,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     }
 
     fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64> {
-        let m = self.memory(instance, memory)?;
-        Ok(m.data_size(&self.inner) as u64)
+        self.mem_size(instance, memory)
     }
 
     fn memory_read(
@@ -265,11 +237,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<()> {
-        let m = self.memory(instance, memory)?;
-        let data = m.data(&self.inner);
-        let range = check_range(offset, buf.len(), data.len() as u64).map_err(tag)?;
-        buf.copy_from_slice(&data[range]);
-        Ok(())
+        self.mem_read(instance, memory, offset, buf)
     }
 
     fn memory_write(
@@ -279,96 +247,31 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         offset: u64,
         data: &[u8],
     ) -> Result<()> {
-        let m = self.memory(instance, memory)?;
-        let mem = m.data_mut(&mut self.inner);
-        let range = check_range(offset, data.len(), mem.len() as u64).map_err(tag)?;
-        mem[range].copy_from_slice(data);
-        Ok(())
+        self.mem_write(instance, memory, offset, data)
     }
 
     fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64> {
-        let m = self.memory(instance, memory)?;
-        self.inner.data_mut().limiter.reset();
-        m.grow(&mut self.inner, pages).map_err(|e| {
-            // Past the store's cap (the limiter said no) or past the
-            // memory's own declared maximum: both are a memory limit.
-            err(
-                ErrorKind::LimitExceeded(Resource::Memory),
-                chain_message(&e),
-            )
-        })
+        self.mem_grow(instance, memory, pages)
     }
 
     fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val> {
-        let g = self.global(instance, name)?;
-        let mut scope = RootScope::new(&mut self.inner);
-        let mut cx = scope.as_context_mut();
-        let v = g.get(&mut cx);
-        from_engine(&mut cx, &v)
+        self.glob_get(instance, name)
     }
 
     fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<()> {
-        let g = self.global(instance, name)?;
-        let ty = g.ty(&self.inner);
-        if ty.mutability() != wasmtime::Mutability::Var {
-            return Err(err(
-                ErrorKind::TypeMismatch,
-                format!("global `{name}` is immutable"),
-            ));
-        }
-        match crate::convert::val_type(ty.content()) {
-            Some(t) if t == value.ty() => {}
-            Some(t) => {
-                return Err(err(
-                    ErrorKind::TypeMismatch,
-                    format!(
-                        "global `{name}` holds {t}, cannot set it to a {}",
-                        value.ty()
-                    ),
-                ));
-            }
-            None => {
-                return Err(err(
-                    ErrorKind::Unsupported,
-                    format!("global `{name}` has a type anywasm cannot represent"),
-                ));
-            }
-        }
-        let mut scope = RootScope::new(&mut self.inner);
-        let mut cx = scope.as_context_mut();
-        let v = to_engine(&mut cx, &value, ty.content())?;
-        g.set(&mut cx, v)
-            .map_err(|e| err(ErrorKind::TypeMismatch, chain_message(&e)))
+        self.glob_set(instance, name, value)
     }
 
     fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64> {
-        let t = self.table(instance, name)?;
-        Ok(t.size(&self.inner))
+        self.tab_size(instance, name)
     }
 
     fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val> {
-        let t = self.table(instance, name)?;
-        let mut scope = RootScope::new(&mut self.inner);
-        let mut cx = scope.as_context_mut();
-        let size = t.size(&cx);
-        let r = t
-            .get(&mut cx, index)
-            .ok_or_else(|| table_oob(name, index, size))?;
-        from_engine_ref(&mut cx, &r)
+        self.tab_get(instance, name, index)
     }
 
     fn table_set(&mut self, instance: &Instance, name: &str, index: u64, value: Val) -> Result<()> {
-        let t = self.table(instance, name)?;
-        let ty = t.ty(&self.inner);
-        let size = t.size(&self.inner);
-        let mut scope = RootScope::new(&mut self.inner);
-        let mut cx = scope.as_context_mut();
-        let r = to_engine_ref(&mut cx, &value, ty.element())?;
-        if index >= size {
-            return Err(table_oob(name, index, size));
-        }
-        t.set(&mut cx, index, r)
-            .map_err(|e| err(ErrorKind::Engine, chain_message(&e)))
+        self.tab_set(instance, name, index, value)
     }
 
     fn table_grow(
@@ -378,14 +281,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         delta: u64,
         init: Val,
     ) -> Result<u64> {
-        let t = self.table(instance, name)?;
-        let ty = t.ty(&self.inner);
-        self.inner.data_mut().limiter.reset();
-        let mut scope = RootScope::new(&mut self.inner);
-        let mut cx = scope.as_context_mut();
-        let r = to_engine_ref(&mut cx, &init, ty.element())?;
-        t.grow(&mut cx, delta, r)
-            .map_err(|e| err(ErrorKind::LimitExceeded(Resource::Table), chain_message(&e)))
+        self.tab_grow(instance, name, delta, init)
     }
 
     fn data(&self) -> &T {
@@ -450,9 +346,46 @@ impl<T: Send + 'static> Store<T> {
     }
 }
 
-fn table_oob(name: &str, index: u64, size: u64) -> anywasm_core::Error {
-    err(
-        ErrorKind::OutOfBounds,
-        format!("index {index} is outside table `{name}` of {size} elements"),
-    )
+/// Function references handed out to the host as [`anywasm_core::FuncRef`]
+/// indices. Deduplicated by the engine's `VMFuncRef` address, so reading the
+/// same function reference in a loop does not grow the table.
+#[derive(Debug, Default)]
+pub(crate) struct FuncTable {
+    funcs: Vec<wasmtime::Func>,
+    by_addr: HashMap<usize, u32>,
+}
+
+impl FuncTable {
+    /// The index for `func`, whose `VMFuncRef` address is `addr`.
+    pub(crate) fn intern(&mut self, func: &wasmtime::Func, addr: usize) -> Option<u32> {
+        if let Some(&i) = self.by_addr.get(&addr) {
+            return Some(i);
+        }
+        let i = u32::try_from(self.funcs.len()).ok()?;
+        self.funcs.push(*func);
+        self.by_addr.insert(addr, i);
+        Some(i)
+    }
+
+    /// The function behind index `i`.
+    pub(crate) fn get(&self, i: u32) -> Option<wasmtime::Func> {
+        self.funcs.get(i as usize).copied()
+    }
+}
+
+/// What every wasmtime store of this backend holds.
+#[derive(Debug)]
+pub(crate) struct StoreData<T> {
+    /// The user's host state.
+    pub(crate) user: T,
+    /// Memory and table caps.
+    pub(crate) limiter: Limiter,
+    /// Funcref handles given out by this store.
+    pub(crate) funcs: FuncTable,
+    /// The gas counter instrumented modules import (with `Config::gas`).
+    pub(crate) gas: Option<wasmtime::Global>,
+    /// The running call's deadline, if it has one (set by `arm_deadline`).
+    pub(crate) deadline: Option<std::time::Instant>,
+    /// `Caller::call`s nested in the running top-level call.
+    pub(crate) reentry_depth: u32,
 }
