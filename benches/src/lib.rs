@@ -117,13 +117,15 @@ impl AbiHost for Plugin<()> {
 
 type FuncOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Func;
 type InstanceOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Instance;
+type MemoryOf<R> = <<R as Runtime>::Store<()> as Store<()>>::Memory;
 
 /// The plugin ABI (version 2) driven through the generic [`Store`] API of
 /// one engine (static dispatch, no `dyn`): the same steps as
-/// [`Plugin::call`] with the entry point resolved once.
+/// [`Plugin::call`] with the entry point and the memory resolved once.
 pub struct StaticAbi<R: Runtime> {
     store: R::Store<()>,
     instance: InstanceOf<R>,
+    memory: MemoryOf<R>,
     alloc: FuncOf<R>,
     scratch: (u32, u32),
     buf: Vec<u8>,
@@ -151,9 +153,11 @@ impl<R: Runtime> StaticAbi<R> {
         let mut packed = [Val::I64(0)];
         store.call(&v2, &[], &mut packed).expect("negotiate v2");
         let scratch = abi::unpack(packed[0].as_i64().unwrap_or(0));
+        let memory = store.memory(&instance, abi::MEMORY_EXPORT).expect("memory");
         Self {
             store,
             instance,
+            memory,
             alloc,
             scratch,
             buf: Vec::new(),
@@ -187,7 +191,7 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
                 out[0].as_i32().unwrap_or(0)
             };
             self.store
-                .memory_write(&self.instance, abi::MEMORY_EXPORT, ptr as u32 as u64, bytes)
+                .write(&self.memory, ptr as u32 as u64, bytes)
                 .expect("write request");
             ptr
         };
@@ -200,19 +204,11 @@ impl<R: Runtime> AbiHost for StaticAbi<R> {
             )
             .expect("call");
         let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
-        let size = self
-            .store
-            .memory_size(&self.instance, abi::MEMORY_EXPORT)
-            .expect("memory size");
+        let size = self.store.memory_len(&self.memory).expect("memory size");
         assert!(u64::from(out_ptr) + u64::from(out_len) <= size);
         let response = response_buf(&mut self.buf, out_len as usize);
         self.store
-            .memory_read(
-                &self.instance,
-                abi::MEMORY_EXPORT,
-                u64::from(out_ptr),
-                response,
-            )
+            .read(&self.memory, u64::from(out_ptr), response)
             .expect("read response");
         decode_envelope(response)
     }

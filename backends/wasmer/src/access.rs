@@ -1,17 +1,47 @@
-//! Host access to an instance's exported memories, globals and tables.
+//! Host access to an instance's exported memories, globals and tables:
+//! the [`Memory`], [`Table`] and [`Global`] handles, resolved once.
 //!
-//! Every access takes a fresh view of the memory (a grown memory is never
-//! seen through a stale view; only the memory handle is cached), checks
-//! ranges in 64-bit arithmetic and types before touching the engine, and
-//! maps failures to anywasm's kinds.
+//! Every access checks the handle's store, takes a fresh view of the memory
+//! (a grown memory is never seen through a stale view; a handle names the
+//! memory, never its size), checks ranges in 64-bit arithmetic and types
+//! before touching the engine, and maps failures to anywasm's kinds.
+
+use std::sync::Arc;
 
 use anywasm_core::{Error, ErrorKind, Resource, Val, check_range, export_not_found};
-use wasmer::{Extern, Global, Memory, Pages, Table};
+use wasmer::{Extern, Pages};
 
 use crate::convert::{from_value, to_value, wasmer_type};
 use crate::error::{err, tag};
 use crate::limits::PAGE;
-use crate::store::{Instance, Store};
+use crate::store::{Instance, Store, foreign};
+
+/// Handle to an exported memory, valid in the [`Store`] that resolved it.
+#[derive(Clone, Debug)]
+pub struct Memory {
+    inner: wasmer::Memory,
+    store: u64,
+    /// The export name, for error messages.
+    name: Arc<str>,
+}
+
+/// Handle to an exported table, valid in the [`Store`] that resolved it.
+#[derive(Clone, Debug)]
+pub struct Table {
+    inner: wasmer::Table,
+    store: u64,
+    /// The export name, for error messages.
+    name: Arc<str>,
+}
+
+/// Handle to an exported global, valid in the [`Store`] that resolved it.
+#[derive(Clone, Debug)]
+pub struct Global {
+    inner: wasmer::Global,
+    store: u64,
+    /// The export name, for error messages.
+    name: Arc<str>,
+}
 
 impl<T: Send + 'static> Store<T> {
     /// The export `name` of `instance`, picked by kind.
@@ -29,50 +59,78 @@ impl<T: Send + 'static> Store<T> {
             .ok_or_else(|| tag(export_not_found(name, what)))
     }
 
-    fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory, Error> {
-        // A cached slot was live in this store, and slots are never reused.
-        if let Some((slot, cname, m)) = &self.memory_cache
-            && instance.store == self.id
-            && *slot == instance.slot
-            && **cname == *name
-        {
-            return Ok(m.clone());
-        }
-        let m = self.export(instance, name, "memory", |e| match e {
+    pub(crate) fn resolve_memory(&self, instance: &Instance, name: &str) -> Result<Memory, Error> {
+        let inner = self.export(instance, name, "memory", |e| match e {
             Extern::Memory(m) => Some(m.clone()),
             _ => None,
         })?;
-        self.memory_cache = Some((instance.slot, name.into(), m.clone()));
-        Ok(m)
+        Ok(Memory {
+            inner,
+            store: self.id,
+            name: name.into(),
+        })
     }
 
-    fn table(&self, instance: &Instance, name: &str) -> Result<Table, Error> {
-        self.export(instance, name, "table", |e| match e {
+    pub(crate) fn resolve_table(&self, instance: &Instance, name: &str) -> Result<Table, Error> {
+        let inner = self.export(instance, name, "table", |e| match e {
             Extern::Table(t) => Some(t.clone()),
             _ => None,
+        })?;
+        Ok(Table {
+            inner,
+            store: self.id,
+            name: name.into(),
         })
     }
 
-    fn global(&self, instance: &Instance, name: &str) -> Result<Global, Error> {
-        self.export(instance, name, "global", |e| match e {
+    pub(crate) fn resolve_global(&self, instance: &Instance, name: &str) -> Result<Global, Error> {
+        let inner = self.export(instance, name, "global", |e| match e {
             Extern::Global(g) => Some(g.clone()),
             _ => None,
+        })?;
+        Ok(Global {
+            inner,
+            store: self.id,
+            name: name.into(),
         })
     }
 
-    pub(crate) fn mem_size(&mut self, instance: &Instance, memory: &str) -> Result<u64, Error> {
-        let mem = self.memory(instance, memory)?;
+    fn own_memory<'h>(&self, memory: &'h Memory) -> Result<&'h wasmer::Memory, Error> {
+        if memory.store == self.id {
+            Ok(&memory.inner)
+        } else {
+            Err(foreign("memory"))
+        }
+    }
+
+    fn own_table<'h>(&self, table: &'h Table) -> Result<&'h wasmer::Table, Error> {
+        if table.store == self.id {
+            Ok(&table.inner)
+        } else {
+            Err(foreign("table"))
+        }
+    }
+
+    fn own_global<'h>(&self, global: &'h Global) -> Result<&'h wasmer::Global, Error> {
+        if global.store == self.id {
+            Ok(&global.inner)
+        } else {
+            Err(foreign("global"))
+        }
+    }
+
+    pub(crate) fn mem_size(&mut self, memory: &Memory) -> Result<u64, Error> {
+        let mem = self.own_memory(memory)?;
         Ok(mem.view(&self.store).data_size())
     }
 
     pub(crate) fn mem_read(
         &mut self,
-        instance: &Instance,
-        memory: &str,
+        memory: &Memory,
         offset: u64,
         buf: &mut [u8],
     ) -> Result<(), Error> {
-        let mem = self.memory(instance, memory)?;
+        let mem = self.own_memory(memory)?;
         let view = mem.view(&self.store);
         check_range(offset, buf.len(), view.data_size()).map_err(tag)?;
         view.read(offset, buf)
@@ -81,25 +139,20 @@ impl<T: Send + 'static> Store<T> {
 
     pub(crate) fn mem_write(
         &mut self,
-        instance: &Instance,
-        memory: &str,
+        memory: &Memory,
         offset: u64,
         data: &[u8],
     ) -> Result<(), Error> {
-        let mem = self.memory(instance, memory)?;
+        let mem = self.own_memory(memory)?;
         let view = mem.view(&self.store);
         check_range(offset, data.len(), view.data_size()).map_err(tag)?;
         view.write(offset, data)
             .map_err(|e| err(ErrorKind::OutOfBounds, e.to_string()))
     }
 
-    pub(crate) fn mem_grow(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        pages: u64,
-    ) -> Result<u64, Error> {
-        let mem = self.memory(instance, memory)?;
+    pub(crate) fn mem_grow(&mut self, handle: &Memory, pages: u64) -> Result<u64, Error> {
+        let mem = self.own_memory(handle)?;
+        let memory = &*handle.name;
         let old = u64::from(mem.view(&self.store).size().0);
         let limit = |msg: String| err(ErrorKind::LimitExceeded(Resource::Memory), msg);
         let new = old.saturating_add(pages);
@@ -117,21 +170,17 @@ impl<T: Send + 'static> Store<T> {
             .map_err(|e| limit(e.to_string()))
     }
 
-    pub(crate) fn glob_get(&mut self, instance: &Instance, name: &str) -> Result<Val, Error> {
-        let global = self.global(instance, name)?;
+    pub(crate) fn glob_get(&mut self, handle: &Global) -> Result<Val, Error> {
+        let global = self.own_global(handle)?;
         self.with_parts(|data, store| {
             let v = global.get(store);
             from_value(data, store, &v)
         })
     }
 
-    pub(crate) fn glob_set(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        value: Val,
-    ) -> Result<(), Error> {
-        let global = self.global(instance, name)?;
+    pub(crate) fn glob_set(&mut self, handle: &Global, value: Val) -> Result<(), Error> {
+        let global = self.own_global(handle)?;
+        let name = &*handle.name;
         let ty = global.ty(&self.store);
         if ty.mutability != wasmer::Mutability::Var {
             return Err(err(
@@ -153,18 +202,14 @@ impl<T: Send + 'static> Store<T> {
         })
     }
 
-    pub(crate) fn tab_size(&mut self, instance: &Instance, name: &str) -> Result<u64, Error> {
-        let table = self.table(instance, name)?;
+    pub(crate) fn tab_size(&mut self, handle: &Table) -> Result<u64, Error> {
+        let table = self.own_table(handle)?;
         Ok(u64::from(table.size(&self.store)))
     }
 
-    pub(crate) fn tab_get(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        index: u64,
-    ) -> Result<Val, Error> {
-        let table = self.table(instance, name)?;
+    pub(crate) fn tab_get(&mut self, handle: &Table, index: u64) -> Result<Val, Error> {
+        let table = self.own_table(handle)?;
+        let name = &*handle.name;
         let size = table.size(&self.store);
         let out_of_bounds = || {
             err(
@@ -182,14 +227,9 @@ impl<T: Send + 'static> Store<T> {
         })
     }
 
-    pub(crate) fn tab_set(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        index: u64,
-        value: Val,
-    ) -> Result<(), Error> {
-        let table = self.table(instance, name)?;
+    pub(crate) fn tab_set(&mut self, handle: &Table, index: u64, value: Val) -> Result<(), Error> {
+        let table = self.own_table(handle)?;
+        let name = &*handle.name;
         let ty = table.ty(&self.store);
         if wasmer_type(value.ty()) != ty.ty {
             return Err(err(
@@ -216,14 +256,9 @@ impl<T: Send + 'static> Store<T> {
         })
     }
 
-    pub(crate) fn tab_grow(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64, Error> {
-        let table = self.table(instance, name)?;
+    pub(crate) fn tab_grow(&mut self, handle: &Table, delta: u64, init: Val) -> Result<u64, Error> {
+        let table = self.own_table(handle)?;
+        let name = &*handle.name;
         let ty = table.ty(&self.store);
         if wasmer_type(init.ty()) != ty.ty {
             return Err(err(

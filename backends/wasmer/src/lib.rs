@@ -3,7 +3,8 @@
 //! The wasmer backend of anywasm: wasmer 7 with the Cranelift compiler,
 //! behind the [`anywasm_core`] contract. Switching engines is one `use`:
 //! this crate exports the same names as the other backends ([`Engine`],
-//! [`Module`], [`Store`], [`Instance`], [`Func`]).
+//! [`Module`], [`Store`], [`Instance`], [`Func`], [`Memory`], [`Table`],
+//! [`Global`]).
 //!
 //! ```
 //! use anywasm_core::{Config, FuncType, Limits, Linker, Runtime, Store as _, StoreExt, Val, ValType};
@@ -108,6 +109,7 @@ mod store;
 #[cfg(unix)]
 mod watchdog;
 
+pub use access::{Global, Memory, Table};
 pub use engine::Engine;
 pub use module::Module;
 pub use store::{Func, Instance, Store};

@@ -16,6 +16,7 @@ use anywasm_core::{
 };
 use wasmer::{AsStoreRef, Extern, FunctionEnv, StoreMut, Value};
 
+use crate::access::{Global, Memory, Table};
 use crate::call::Typed;
 use crate::convert::func_type;
 use crate::engine::Engine;
@@ -126,11 +127,6 @@ pub struct Store<T> {
     /// The per-call deadline and how to interrupt this store.
     #[cfg(unix)]
     pub(crate) timeout: Option<(std::time::Duration, wasmer::Interrupter)>,
-    /// The memory export looked up last (instance slot, name, handle): a
-    /// host driving a plugin touches one memory many times per call. The
-    /// handle stays valid for the store's life, and every access takes a
-    /// fresh view (current size) through it.
-    pub(crate) memory_cache: Option<(usize, Box<str>, wasmer::Memory)>,
 }
 
 // SAFETY: wasmer 7's `Store` is `!Send` only because its object arena holds
@@ -155,7 +151,7 @@ impl<T> std::fmt::Debug for Store<T> {
     }
 }
 
-fn foreign(what: &str) -> Error {
+pub(crate) fn foreign(what: &str) -> Error {
     crate::error::tag(Error::foreign_handle(what))
 }
 
@@ -192,7 +188,6 @@ impl<T: Send + 'static> Store<T> {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(unix)]
             timeout,
-            memory_cache: None,
         })
     }
 
@@ -227,6 +222,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     type Module = Module;
     type Instance = Instance;
     type Func = Func;
+    type Memory = Memory;
+    type Table = Table;
+    type Global = Global;
 
     fn backend(&self) -> BackendKind {
         BACKEND
@@ -276,68 +274,56 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         self.call_checked(func, args, results)
     }
 
-    fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64, Error> {
-        self.mem_size(instance, memory)
+    fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory, Error> {
+        self.resolve_memory(instance, name)
     }
 
-    fn memory_read(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<(), Error> {
-        self.mem_read(instance, memory, offset, buf)
+    fn table(&mut self, instance: &Instance, name: &str) -> Result<Table, Error> {
+        self.resolve_table(instance, name)
     }
 
-    fn memory_write(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), Error> {
-        self.mem_write(instance, memory, offset, data)
+    fn global(&mut self, instance: &Instance, name: &str) -> Result<Global, Error> {
+        self.resolve_global(instance, name)
     }
 
-    fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64, Error> {
-        self.mem_grow(instance, memory, pages)
+    fn memory_len(&mut self, memory: &Memory) -> Result<u64, Error> {
+        self.mem_size(memory)
     }
 
-    fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val, Error> {
-        self.glob_get(instance, name)
+    fn read(&mut self, memory: &Memory, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.mem_read(memory, offset, buf)
     }
 
-    fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<(), Error> {
-        self.glob_set(instance, name, value)
+    fn write(&mut self, memory: &Memory, offset: u64, data: &[u8]) -> Result<(), Error> {
+        self.mem_write(memory, offset, data)
     }
 
-    fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64, Error> {
-        self.tab_size(instance, name)
+    fn grow(&mut self, memory: &Memory, pages: u64) -> Result<u64, Error> {
+        self.mem_grow(memory, pages)
     }
 
-    fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val, Error> {
-        self.tab_get(instance, name, index)
+    fn get(&mut self, global: &Global) -> Result<Val, Error> {
+        self.glob_get(global)
     }
 
-    fn table_set(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        index: u64,
-        value: Val,
-    ) -> Result<(), Error> {
-        self.tab_set(instance, name, index, value)
+    fn set(&mut self, global: &Global, value: Val) -> Result<(), Error> {
+        self.glob_set(global, value)
     }
 
-    fn table_grow(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64, Error> {
-        self.tab_grow(instance, name, delta, init)
+    fn table_len(&mut self, table: &Table) -> Result<u64, Error> {
+        self.tab_size(table)
+    }
+
+    fn table_read(&mut self, table: &Table, index: u64) -> Result<Val, Error> {
+        self.tab_get(table, index)
+    }
+
+    fn table_write(&mut self, table: &Table, index: u64, value: Val) -> Result<(), Error> {
+        self.tab_set(table, index, value)
+    }
+
+    fn table_extend(&mut self, table: &Table, delta: u64, init: Val) -> Result<u64, Error> {
+        self.tab_grow(table, delta, init)
     }
 
     fn data(&self) -> &T {

@@ -89,6 +89,7 @@ mod module;
 mod start;
 mod store;
 
+pub use access::{Global, Memory, Table};
 pub use call::FUEL_SLICE;
 pub use engine::{Clock, Engine};
 pub use module::Module;

@@ -1,6 +1,5 @@
 //! Stores and the handles they give out.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -13,6 +12,7 @@ use anywasm_core::{
     BackendKind, Error, ErrorKind, FuncRef, FuncType, Limits, Linker, Result, Val, export_not_found,
 };
 
+use crate::access::{Global, Memory, Table};
 use crate::call::ExecState;
 use crate::convert;
 use crate::engine::Engine;
@@ -77,9 +77,6 @@ static NEXT_STORE_ID: AtomicU32 = AtomicU32::new(1);
 pub struct Instance {
     pub(crate) raw: wasmi::Instance,
     pub(crate) store: u32,
-    /// Position among the store's instances (wasmi handles cannot be
-    /// compared), the key of the store's memory cache.
-    pub(crate) seq: u32,
 }
 
 /// Handle to a function in a [`Store`], with its signature.
@@ -99,17 +96,11 @@ pub struct Store<T> {
     pub(crate) registered: BTreeMap<String, wasmi::Instance>,
     pub(crate) scratch_args: Vec<wasmi::Val>,
     pub(crate) scratch_results: Vec<wasmi::Val>,
-    instances_made: u32,
     /// Instantiations counted against `Limits::instances`: those that
     /// succeeded or ran and trapped (wasmi's own count would also take a
     /// slot for one refused before it ran, e.g. a memory over its cap).
     pub(crate) instances_counted: usize,
     pub(crate) max_instances: Option<usize>,
-    /// The memory export looked up last (instance seq, name, handle): a
-    /// host driving a plugin touches one memory many times per call. The
-    /// handle stays valid for the store's life, and every access reads the
-    /// current size through it.
-    pub(crate) memory_cache: Option<(u32, Box<str>, wasmi::Memory)>,
 }
 
 impl<T> fmt::Debug for Store<T> {
@@ -155,19 +146,15 @@ impl<T: Send + 'static> Store<T> {
             registered: BTreeMap::new(),
             scratch_args: Vec::new(),
             scratch_results: Vec::new(),
-            instances_made: 0,
             instances_counted: 0,
             max_instances: limits.get_instances(),
-            memory_cache: None,
         })
     }
 
     pub(crate) fn wrap_instance(&mut self, raw: wasmi::Instance) -> Instance {
-        self.instances_made += 1;
         Instance {
             raw,
             store: self.id,
-            seq: self.instances_made,
         }
     }
 
@@ -200,6 +187,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     type Module = Module;
     type Instance = Instance;
     type Func = Func;
+    type Memory = Memory;
+    type Table = Table;
+    type Global = Global;
 
     fn backend(&self) -> BackendKind {
         BackendKind::Wasmi
@@ -240,62 +230,56 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         self.call_impl(func, args, results).map_err(tag)
     }
 
-    fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64> {
-        self.mem_size(instance, memory)
+    fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory> {
+        self.resolve_memory(instance, name)
     }
 
-    fn memory_read(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<()> {
-        self.mem_read(instance, memory, offset, buf)
+    fn table(&mut self, instance: &Instance, name: &str) -> Result<Table> {
+        self.resolve_table(instance, name)
     }
 
-    fn memory_write(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()> {
-        self.mem_write(instance, memory, offset, data)
+    fn global(&mut self, instance: &Instance, name: &str) -> Result<Global> {
+        self.resolve_global(instance, name)
     }
 
-    fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64> {
-        self.mem_grow(instance, memory, pages)
+    fn memory_len(&mut self, memory: &Memory) -> Result<u64> {
+        self.mem_size(memory)
     }
 
-    fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val> {
-        self.glob_get(instance, name)
+    fn read(&mut self, memory: &Memory, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.mem_read(memory, offset, buf)
     }
 
-    fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<()> {
-        self.glob_set(instance, name, value)
+    fn write(&mut self, memory: &Memory, offset: u64, data: &[u8]) -> Result<()> {
+        self.mem_write(memory, offset, data)
     }
 
-    fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64> {
-        self.tab_size(instance, name)
+    fn grow(&mut self, memory: &Memory, pages: u64) -> Result<u64> {
+        self.mem_grow(memory, pages)
     }
 
-    fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val> {
-        self.tab_get(instance, name, index)
+    fn get(&mut self, global: &Global) -> Result<Val> {
+        self.glob_get(global)
     }
 
-    fn table_set(&mut self, instance: &Instance, name: &str, index: u64, value: Val) -> Result<()> {
-        self.tab_set(instance, name, index, value)
+    fn set(&mut self, global: &Global, value: Val) -> Result<()> {
+        self.glob_set(global, value)
     }
 
-    fn table_grow(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64> {
-        self.tab_grow(instance, name, delta, init)
+    fn table_len(&mut self, table: &Table) -> Result<u64> {
+        self.tab_size(table)
+    }
+
+    fn table_read(&mut self, table: &Table, index: u64) -> Result<Val> {
+        self.tab_get(table, index)
+    }
+
+    fn table_write(&mut self, table: &Table, index: u64, value: Val) -> Result<()> {
+        self.tab_set(table, index, value)
+    }
+
+    fn table_extend(&mut self, table: &Table, delta: u64, init: Val) -> Result<u64> {
+        self.tab_grow(table, delta, init)
     }
 
     fn data(&self) -> &T {

@@ -1,8 +1,9 @@
 //! # anywasm-wasmtime
 //!
 //! The [wasmtime](https://wasmtime.dev) (Cranelift JIT) backend of anywasm:
-//! [`Engine`], [`Module`], [`Store`], [`Instance`] and [`Func`] implement the
-//! [`anywasm_core`] contract, so switching engines is one `use`.
+//! [`Engine`], [`Module`], [`Store`] and the handles [`Instance`], [`Func`],
+//! [`Memory`], [`Table`], [`Global`] implement the [`anywasm_core`]
+//! contract, so switching engines is one `use`.
 //!
 //! ```
 //! use anywasm_core::{Config, FuncType, Limits, Linker, Store as _, StoreExt, Val, ValType};
@@ -78,6 +79,7 @@ mod prelink;
 mod store;
 mod ticker;
 
+pub use access::{Global, Memory, Table};
 pub use engine::Engine;
 pub use module::Module;
 pub use store::{Func, Instance, Store};

@@ -12,6 +12,7 @@ use anywasm_core::{
 };
 use wasmtime::AsContextMut;
 
+use crate::access::{Global, Memory, Table};
 use crate::call::{Scratch, call_func};
 use crate::convert::func_type;
 use crate::error::{chain_message, err, tag};
@@ -62,11 +63,6 @@ pub struct Store<T: 'static> {
     /// The per-call deadline, when the store has a timeout.
     pub(crate) timeout: Option<Duration>,
     scratch: Scratch,
-    /// The memory export looked up last (instance, name, handle). A host
-    /// driving a plugin touches one memory many times per call; the handle
-    /// stays valid for the store's life (a grown memory keeps its handle,
-    /// and every access reads the current size through it).
-    pub(crate) memory_cache: Option<(wasmtime::Instance, Box<str>, wasmtime::Memory)>,
 }
 
 impl<T: 'static> fmt::Debug for Store<T> {
@@ -95,7 +91,7 @@ pub(crate) fn arm_deadline<'e, T>(
     Some(active)
 }
 
-fn foreign(what: &str) -> anywasm_core::Error {
+pub(crate) fn foreign(what: &str) -> anywasm_core::Error {
     anywasm_core::Error::foreign_handle(what).with_backend(crate::error::BACKEND)
 }
 
@@ -152,7 +148,6 @@ impl<T: Send + 'static> Store<T> {
             max_instances: limits.get_instances(),
             timeout: limits.get_timeout(),
             scratch: Scratch::default(),
-            memory_cache: None,
         })
     }
 
@@ -169,6 +164,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
     type Module = Module;
     type Instance = Instance;
     type Func = Func;
+    type Memory = Memory;
+    type Table = Table;
+    type Global = Global;
 
     fn backend(&self) -> BackendKind {
         BackendKind::Wasmtime
@@ -226,62 +224,56 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         )
     }
 
-    fn memory_size(&mut self, instance: &Instance, memory: &str) -> Result<u64> {
-        self.mem_size(instance, memory)
+    fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory> {
+        self.resolve_memory(instance, name)
     }
 
-    fn memory_read(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<()> {
-        self.mem_read(instance, memory, offset, buf)
+    fn table(&mut self, instance: &Instance, name: &str) -> Result<Table> {
+        self.resolve_table(instance, name)
     }
 
-    fn memory_write(
-        &mut self,
-        instance: &Instance,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()> {
-        self.mem_write(instance, memory, offset, data)
+    fn global(&mut self, instance: &Instance, name: &str) -> Result<Global> {
+        self.resolve_global(instance, name)
     }
 
-    fn memory_grow(&mut self, instance: &Instance, memory: &str, pages: u64) -> Result<u64> {
-        self.mem_grow(instance, memory, pages)
+    fn memory_len(&mut self, memory: &Memory) -> Result<u64> {
+        self.mem_size(memory)
     }
 
-    fn global_get(&mut self, instance: &Instance, name: &str) -> Result<Val> {
-        self.glob_get(instance, name)
+    fn read(&mut self, memory: &Memory, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.mem_read(memory, offset, buf)
     }
 
-    fn global_set(&mut self, instance: &Instance, name: &str, value: Val) -> Result<()> {
-        self.glob_set(instance, name, value)
+    fn write(&mut self, memory: &Memory, offset: u64, data: &[u8]) -> Result<()> {
+        self.mem_write(memory, offset, data)
     }
 
-    fn table_size(&mut self, instance: &Instance, name: &str) -> Result<u64> {
-        self.tab_size(instance, name)
+    fn grow(&mut self, memory: &Memory, pages: u64) -> Result<u64> {
+        self.mem_grow(memory, pages)
     }
 
-    fn table_get(&mut self, instance: &Instance, name: &str, index: u64) -> Result<Val> {
-        self.tab_get(instance, name, index)
+    fn get(&mut self, global: &Global) -> Result<Val> {
+        self.glob_get(global)
     }
 
-    fn table_set(&mut self, instance: &Instance, name: &str, index: u64, value: Val) -> Result<()> {
-        self.tab_set(instance, name, index, value)
+    fn set(&mut self, global: &Global, value: Val) -> Result<()> {
+        self.glob_set(global, value)
     }
 
-    fn table_grow(
-        &mut self,
-        instance: &Instance,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64> {
-        self.tab_grow(instance, name, delta, init)
+    fn table_len(&mut self, table: &Table) -> Result<u64> {
+        self.tab_size(table)
+    }
+
+    fn table_read(&mut self, table: &Table, index: u64) -> Result<Val> {
+        self.tab_get(table, index)
+    }
+
+    fn table_write(&mut self, table: &Table, index: u64, value: Val) -> Result<()> {
+        self.tab_set(table, index, value)
+    }
+
+    fn table_extend(&mut self, table: &Table, delta: u64, init: Val) -> Result<u64> {
+        self.tab_grow(table, delta, init)
     }
 
     fn data(&self) -> &T {

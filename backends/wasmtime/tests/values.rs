@@ -5,7 +5,7 @@
 
 mod common;
 
-use anywasm_core::{ErrorKind, FuncType, Store as _, TrapCode, Val, ValType};
+use anywasm_core::{ErrorKind, FuncType, Store as _, StoreExt as _, TrapCode, Val, ValType};
 use common::*;
 
 #[test]

@@ -4,6 +4,7 @@
 mod abi;
 mod artifact;
 mod gas;
+mod handles;
 mod host;
 mod host_typed;
 mod limits;
@@ -51,6 +52,7 @@ pub(crate) fn all() -> Vec<Check> {
     let mut all = Vec::new();
     all.extend(values::checks());
     all.extend(memory::checks());
+    all.extend(handles::checks());
     all.extend(module::checks());
     all.extend(relink::checks());
     all.extend(traps::checks());

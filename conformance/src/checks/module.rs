@@ -333,7 +333,7 @@ const FOREIGN: &str =
     r#"(module (memory (export "m") 1) (func (export "f") (result i32) i32.const 7))"#;
 
 /// Expect [`ErrorKind::ForeignHandle`] tagged with the backend under test.
-fn foreign<T>(cx: &Ctx, what: &str, r: anywasm::Result<T>) -> Result<(), String> {
+pub(super) fn foreign<T>(cx: &Ctx, what: &str, r: anywasm::Result<T>) -> Result<(), String> {
     match r {
         Err(e) if e.kind() == ErrorKind::ForeignHandle => expect_eq(
             &format!("{what}: backend of {e}"),

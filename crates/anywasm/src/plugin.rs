@@ -39,7 +39,8 @@ use alloc::vec::Vec;
 use anywasm_core::abi::{self, Bincode, Codec, GuestError, GuestMemory};
 use anywasm_core::{
     BackendKind, Capabilities, DynModule, DynRuntime, DynStore, Error, ErrorKind, ExternType,
-    FuncId, FuncType, InstanceId, Limits, Linker, Result, Val, ValType, check_capabilities,
+    FuncId, FuncType, InstanceId, Limits, Linker, MemoryId, Result, Val, ValType,
+    check_capabilities,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +51,8 @@ pub struct Plugin<T> {
     module: DynModule,
     linker: Linker<T>,
     instance: InstanceId,
+    /// The current instance's ABI memory, resolved once per instance.
+    memory: MemoryId,
     alloc: FuncId,
     free: FuncId,
     /// Whether the plugin speaks ABI version 2.
@@ -157,12 +160,16 @@ fn speaks_v2(module: &DynModule, version: Option<u32>) -> Result<bool> {
 
 /// Select ABI version 2 on a new instance: call `anywasm_abi_v2` and check
 /// the scratch area it returns lies inside its memory.
-fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<abi::Scratch> {
+fn negotiate_v2<T>(
+    store: &mut dyn DynStore<T>,
+    instance: InstanceId,
+    memory: MemoryId,
+) -> Result<abi::Scratch> {
     let mut packed = [Val::I64(0)];
     let f = store.get_func(instance, abi::V2_EXPORT)?;
     store.call(f, &[], &mut packed)?;
     let (ptr, len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
-    let size = store.memory_size(instance, abi::MEMORY_EXPORT)?;
+    let size = store.memory_len(memory)?;
     if u64::from(ptr) + u64::from(len) > size {
         return Err(abi_error(format!(
             "`{}` returned a scratch area (ptr {ptr:#x}, len {len}) outside its memory of {size} bytes",
@@ -175,24 +182,22 @@ fn negotiate_v2<T>(store: &mut dyn DynStore<T>, instance: InstanceId) -> Result<
 /// The current instance, as the ABI transport sees it.
 struct Guest<'a, T> {
     store: &'a mut dyn DynStore<T>,
-    instance: InstanceId,
+    memory: MemoryId,
     alloc: FuncId,
     free: FuncId,
 }
 
 impl<T> GuestMemory for Guest<'_, T> {
     fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.store
-            .memory_read(self.instance, abi::MEMORY_EXPORT, offset, buf)
+        self.store.read(self.memory, offset, buf)
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        self.store
-            .memory_write(self.instance, abi::MEMORY_EXPORT, offset, data)
+        self.store.write(self.memory, offset, data)
     }
 
     fn size(&mut self) -> Result<u64> {
-        self.store.memory_size(self.instance, abi::MEMORY_EXPORT)
+        self.store.memory_len(self.memory)
     }
 
     fn alloc(&mut self, len: u32) -> Result<u32> {
@@ -304,8 +309,9 @@ impl<T: Send + 'static> Plugin<T> {
         let mut store = engine.store(data, limits)?;
         let instance = store.instantiate(&module, linker)?;
         initialize(&mut *store, instance, &module).map_err(tag)?;
+        let memory = store.memory(instance, abi::MEMORY_EXPORT)?;
         let scratch = if v2 {
-            negotiate_v2(&mut *store, instance).map_err(tag)?
+            negotiate_v2(&mut *store, instance, memory).map_err(tag)?
         } else {
             abi::Scratch::NONE
         };
@@ -316,6 +322,7 @@ impl<T: Send + 'static> Plugin<T> {
             module,
             linker: linker.clone(),
             instance,
+            memory,
             alloc,
             free,
             v2,
@@ -386,12 +393,14 @@ impl<T: Send + 'static> Plugin<T> {
     fn replace_instance(&mut self) -> Result<()> {
         let instance = self.store.instantiate(&self.module, &self.linker)?;
         initialize(&mut *self.store, instance, &self.module)?;
+        let memory = self.store.memory(instance, abi::MEMORY_EXPORT)?;
         if self.v2 {
-            self.scratch = negotiate_v2(&mut *self.store, instance)?;
+            self.scratch = negotiate_v2(&mut *self.store, instance, memory)?;
         }
         self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
         self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;
         self.instance = instance;
+        self.memory = memory;
         self.entries.clear();
         self.poisoned = false;
         Ok(())
@@ -447,7 +456,7 @@ impl<T: Send + 'static> Plugin<T> {
         abi::check_cap("request", buf.len(), cap)?;
         let mut mem = Guest {
             store: &mut *self.store,
-            instance: self.instance,
+            memory: self.memory,
             alloc: self.alloc,
             free: self.free,
         };

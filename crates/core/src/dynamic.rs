@@ -2,7 +2,8 @@
 //!
 //! [`DynRuntime<T>`] is implemented for every [`Runtime`], so
 //! `Box<dyn DynRuntime<T>>` can hold any engine. Handles become small
-//! integers ([`InstanceId`], [`FuncId`]) into tables kept by the erased store,
+//! integers ([`InstanceId`], [`FuncId`], [`MemoryId`], [`TableId`],
+//! [`GlobalId`]) into tables kept by the erased store,
 //! and modules become [`DynModule`]s that remember which engine compiled them.
 //! The cost over static dispatch is one virtual call and one table lookup per
 //! operation.
@@ -89,6 +90,30 @@ pub struct FuncId {
     index: u32,
 }
 
+/// Handle to an exported memory in a [`DynStore`]; like [`InstanceId`], it
+/// names its store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemoryId {
+    store: u32,
+    index: u32,
+}
+
+/// Handle to an exported table in a [`DynStore`]; like [`InstanceId`], it
+/// names its store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId {
+    store: u32,
+    index: u32,
+}
+
+/// Handle to an exported global in a [`DynStore`]; like [`InstanceId`], it
+/// names its store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GlobalId {
+    store: u32,
+    index: u32,
+}
+
 /// Tags of the stores made so far (each `DynStore` takes the next, so
 /// handles of different stores differ even where their indices agree).
 static NEXT_STORE_TAG: AtomicU32 = AtomicU32::new(0);
@@ -168,8 +193,10 @@ impl<R: Runtime, T: Send + 'static> DynRuntime<T> for R {
             store,
             tag: NEXT_STORE_TAG.fetch_add(1, Ordering::Relaxed),
             instances: Vec::new(),
-            funcs: Vec::new(),
-            func_cache: BTreeMap::new(),
+            funcs: Handles::new("function"),
+            memories: Handles::new("memory"),
+            tables: Handles::new("table"),
+            globals: Handles::new("global"),
             _t: core::marker::PhantomData,
         }))
     }
@@ -189,45 +216,35 @@ pub trait DynStore<T>: Send {
     fn func_type(&self, func: FuncId) -> Result<FuncType>;
     /// See [`Store::call`].
     fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()>;
-    /// See [`Store::memory_size`].
-    fn memory_size(&mut self, instance: InstanceId, memory: &str) -> Result<u64>;
-    /// See [`Store::memory_read`].
-    fn memory_read(
-        &mut self,
-        instance: InstanceId,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<()>;
-    /// See [`Store::memory_write`].
-    fn memory_write(
-        &mut self,
-        instance: InstanceId,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()>;
-    /// See [`Store::memory_grow`].
-    fn memory_grow(&mut self, instance: InstanceId, memory: &str, pages: u64) -> Result<u64>;
-    /// See [`Store::global_get`].
-    fn global_get(&mut self, instance: InstanceId, name: &str) -> Result<Val>;
-    /// See [`Store::global_set`].
-    fn global_set(&mut self, instance: InstanceId, name: &str, value: Val) -> Result<()>;
-    /// See [`Store::table_size`].
-    fn table_size(&mut self, instance: InstanceId, name: &str) -> Result<u64>;
-    /// See [`Store::table_get`].
-    fn table_get(&mut self, instance: InstanceId, name: &str, index: u64) -> Result<Val>;
-    /// See [`Store::table_set`].
-    fn table_set(&mut self, instance: InstanceId, name: &str, index: u64, value: Val)
-    -> Result<()>;
-    /// See [`Store::table_grow`].
-    fn table_grow(
-        &mut self,
-        instance: InstanceId,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64>;
+    /// See [`Store::memory`]; resolving the same export again gives the
+    /// same id.
+    fn memory(&mut self, instance: InstanceId, name: &str) -> Result<MemoryId>;
+    /// See [`Store::table`]; resolving the same export again gives the
+    /// same id.
+    fn table(&mut self, instance: InstanceId, name: &str) -> Result<TableId>;
+    /// See [`Store::global`]; resolving the same export again gives the
+    /// same id.
+    fn global(&mut self, instance: InstanceId, name: &str) -> Result<GlobalId>;
+    /// See [`Store::memory_len`].
+    fn memory_len(&mut self, memory: MemoryId) -> Result<u64>;
+    /// See [`Store::read`].
+    fn read(&mut self, memory: MemoryId, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// See [`Store::write`].
+    fn write(&mut self, memory: MemoryId, offset: u64, data: &[u8]) -> Result<()>;
+    /// See [`Store::grow`].
+    fn grow(&mut self, memory: MemoryId, pages: u64) -> Result<u64>;
+    /// See [`Store::get`].
+    fn get(&mut self, global: GlobalId) -> Result<Val>;
+    /// See [`Store::set`].
+    fn set(&mut self, global: GlobalId, value: Val) -> Result<()>;
+    /// See [`Store::table_len`].
+    fn table_len(&mut self, table: TableId) -> Result<u64>;
+    /// See [`Store::table_read`].
+    fn table_read(&mut self, table: TableId, index: u64) -> Result<Val>;
+    /// See [`Store::table_write`].
+    fn table_write(&mut self, table: TableId, index: u64, value: Val) -> Result<()>;
+    /// See [`Store::table_extend`].
+    fn table_extend(&mut self, table: TableId, delta: u64, init: Val) -> Result<u64>;
     /// See [`Store::data`].
     fn data(&self) -> &T;
     /// See [`Store::data_mut`].
@@ -249,6 +266,143 @@ pub trait DynStore<T>: Send {
         self.call(func, args, &mut results)?;
         Ok(results)
     }
+
+    /// See [`StoreExt::memory_size`](crate::StoreExt::memory_size).
+    fn memory_size(&mut self, instance: InstanceId, memory: &str) -> Result<u64> {
+        let m = self.memory(instance, memory)?;
+        self.memory_len(m)
+    }
+
+    /// See [`StoreExt::memory_read`](crate::StoreExt::memory_read).
+    fn memory_read(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        let m = self.memory(instance, memory)?;
+        self.read(m, offset, buf)
+    }
+
+    /// See [`StoreExt::memory_write`](crate::StoreExt::memory_write).
+    fn memory_write(
+        &mut self,
+        instance: InstanceId,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let m = self.memory(instance, memory)?;
+        self.write(m, offset, data)
+    }
+
+    /// See [`StoreExt::memory_grow`](crate::StoreExt::memory_grow).
+    fn memory_grow(&mut self, instance: InstanceId, memory: &str, pages: u64) -> Result<u64> {
+        let m = self.memory(instance, memory)?;
+        self.grow(m, pages)
+    }
+
+    /// See [`StoreExt::global_get`](crate::StoreExt::global_get).
+    fn global_get(&mut self, instance: InstanceId, name: &str) -> Result<Val> {
+        let g = self.global(instance, name)?;
+        self.get(g)
+    }
+
+    /// See [`StoreExt::global_set`](crate::StoreExt::global_set).
+    fn global_set(&mut self, instance: InstanceId, name: &str, value: Val) -> Result<()> {
+        let g = self.global(instance, name)?;
+        self.set(g, value)
+    }
+
+    /// See [`StoreExt::table_size`](crate::StoreExt::table_size).
+    fn table_size(&mut self, instance: InstanceId, name: &str) -> Result<u64> {
+        let t = self.table(instance, name)?;
+        self.table_len(t)
+    }
+
+    /// See [`StoreExt::table_get`](crate::StoreExt::table_get).
+    fn table_get(&mut self, instance: InstanceId, name: &str, index: u64) -> Result<Val> {
+        let t = self.table(instance, name)?;
+        self.table_read(t, index)
+    }
+
+    /// See [`StoreExt::table_set`](crate::StoreExt::table_set).
+    fn table_set(
+        &mut self,
+        instance: InstanceId,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<()> {
+        let t = self.table(instance, name)?;
+        self.table_write(t, index, value)
+    }
+
+    /// See [`StoreExt::table_grow`](crate::StoreExt::table_grow).
+    fn table_grow(
+        &mut self,
+        instance: InstanceId,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64> {
+        let t = self.table(instance, name)?;
+        self.table_extend(t, delta, init)
+    }
+}
+
+/// One kind of handle an erased store gives out: the engine's handles by
+/// id index, and the ids already resolved from an export, by instance then
+/// export name (nested so a lookup borrows the `&str` instead of allocating
+/// a key). Resolving an export again returns its id, so by-name access in a
+/// loop does not grow the table.
+struct Handles<H> {
+    /// What the handles are, for the foreign-handle error.
+    what: &'static str,
+    items: Vec<H>,
+    by_export: BTreeMap<u32, BTreeMap<String, u32>>,
+}
+
+impl<H> Handles<H> {
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            items: Vec::new(),
+            by_export: BTreeMap::new(),
+        }
+    }
+
+    /// The handle behind id (`store`, `index`) given to the store tagged
+    /// `tag`: an id of another store, or one no store gave out, is
+    /// [`ErrorKind::ForeignHandle`].
+    fn get(&self, tag: u32, store: u32, index: u32, backend: BackendKind) -> Result<&H> {
+        (store == tag)
+            .then(|| self.items.get(index as usize))
+            .flatten()
+            .ok_or_else(|| Error::foreign_handle(self.what).with_backend(backend))
+    }
+
+    /// The index of export `name` of the instance with index `instance`,
+    /// resolving it with `resolve` the first time.
+    fn resolve(
+        &mut self,
+        instance: u32,
+        name: &str,
+        resolve: impl FnOnce() -> Result<H>,
+    ) -> Result<u32> {
+        if let Some(&i) = self.by_export.get(&instance).and_then(|n| n.get(name)) {
+            return Ok(i);
+        }
+        let handle = resolve()?;
+        let i = self.items.len() as u32;
+        self.items.push(handle);
+        self.by_export
+            .entry(instance)
+            .or_default()
+            .insert(String::from(name), i);
+        Ok(i)
+    }
 }
 
 struct Erased<T, S: Store<T>> {
@@ -256,26 +410,18 @@ struct Erased<T, S: Store<T>> {
     /// This store's tag, in every handle it gives out.
     tag: u32,
     instances: Vec<S::Instance>,
-    funcs: Vec<S::Func>,
-    /// Functions already resolved, by instance then export name (nested so a
-    /// lookup borrows the `&str` instead of allocating a key).
-    func_cache: BTreeMap<u32, BTreeMap<String, u32>>,
+    funcs: Handles<S::Func>,
+    memories: Handles<S::Memory>,
+    tables: Handles<S::Table>,
+    globals: Handles<S::Global>,
     _t: core::marker::PhantomData<fn(T) -> T>,
 }
-
 impl<T, S: Store<T>> Erased<T, S> {
     fn inst(&self, id: InstanceId) -> Result<&S::Instance> {
         (id.store == self.tag)
             .then(|| self.instances.get(id.index as usize))
             .flatten()
             .ok_or_else(|| Error::foreign_handle("instance").with_backend(self.store.backend()))
-    }
-
-    fn func(&self, id: FuncId) -> Result<&S::Func> {
-        (id.store == self.tag)
-            .then(|| self.funcs.get(id.index as usize))
-            .flatten()
-            .ok_or_else(|| Error::foreign_handle("function").with_backend(self.store.backend()))
     }
 }
 
@@ -313,116 +459,136 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn get_func(&mut self, instance: InstanceId, name: &str) -> Result<FuncId> {
-        if instance.store == self.tag
-            && let Some(&index) = self
-                .func_cache
-                .get(&instance.index)
-                .and_then(|names| names.get(name))
-        {
-            return Ok(FuncId {
-                store: self.tag,
-                index,
-            });
-        }
         let inst = self.inst(instance)?.clone();
-        let f = self.store.get_func(&inst, name)?;
-        let id = self.funcs.len() as u32;
-        self.funcs.push(f);
-        self.func_cache
-            .entry(instance.index)
-            .or_default()
-            .insert(String::from(name), id);
+        let store = &mut self.store;
+        let index = self
+            .funcs
+            .resolve(instance.index, name, || store.get_func(&inst, name))?;
         Ok(FuncId {
             store: self.tag,
-            index: id,
+            index,
         })
     }
 
     fn func_type(&self, func: FuncId) -> Result<FuncType> {
-        Ok(self.store.func_type(self.func(func)?))
+        let f = self
+            .funcs
+            .get(self.tag, func.store, func.index, self.store.backend())?;
+        Ok(self.store.func_type(f))
     }
 
     fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()> {
         // Field by field, so the handle is borrowed beside the store.
-        let f = (func.store == self.tag)
-            .then(|| self.funcs.get(func.index as usize))
-            .flatten()
-            .ok_or_else(|| Error::foreign_handle("function").with_backend(self.store.backend()))?;
+        let f = self
+            .funcs
+            .get(self.tag, func.store, func.index, self.store.backend())?;
         self.store.call(f, args, results)
     }
 
-    fn memory_size(&mut self, instance: InstanceId, memory: &str) -> Result<u64> {
+    fn memory(&mut self, instance: InstanceId, name: &str) -> Result<MemoryId> {
         let inst = self.inst(instance)?.clone();
-        self.store.memory_size(&inst, memory)
+        let store = &mut self.store;
+        let index = self
+            .memories
+            .resolve(instance.index, name, || store.memory(&inst, name))?;
+        Ok(MemoryId {
+            store: self.tag,
+            index,
+        })
     }
 
-    fn memory_read(
-        &mut self,
-        instance: InstanceId,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<()> {
+    fn table(&mut self, instance: InstanceId, name: &str) -> Result<TableId> {
         let inst = self.inst(instance)?.clone();
-        self.store.memory_read(&inst, memory, offset, buf)
+        let store = &mut self.store;
+        let index = self
+            .tables
+            .resolve(instance.index, name, || store.table(&inst, name))?;
+        Ok(TableId {
+            store: self.tag,
+            index,
+        })
     }
 
-    fn memory_write(
-        &mut self,
-        instance: InstanceId,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()> {
+    fn global(&mut self, instance: InstanceId, name: &str) -> Result<GlobalId> {
         let inst = self.inst(instance)?.clone();
-        self.store.memory_write(&inst, memory, offset, data)
+        let store = &mut self.store;
+        let index = self
+            .globals
+            .resolve(instance.index, name, || store.global(&inst, name))?;
+        Ok(GlobalId {
+            store: self.tag,
+            index,
+        })
     }
 
-    fn memory_grow(&mut self, instance: InstanceId, memory: &str, pages: u64) -> Result<u64> {
-        let inst = self.inst(instance)?.clone();
-        self.store.memory_grow(&inst, memory, pages)
+    fn memory_len(&mut self, memory: MemoryId) -> Result<u64> {
+        let m = self
+            .memories
+            .get(self.tag, memory.store, memory.index, self.store.backend())?;
+        self.store.memory_len(m)
     }
 
-    fn global_get(&mut self, instance: InstanceId, name: &str) -> Result<Val> {
-        let inst = self.inst(instance)?.clone();
-        self.store.global_get(&inst, name)
+    fn read(&mut self, memory: MemoryId, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let m = self
+            .memories
+            .get(self.tag, memory.store, memory.index, self.store.backend())?;
+        self.store.read(m, offset, buf)
     }
 
-    fn global_set(&mut self, instance: InstanceId, name: &str, value: Val) -> Result<()> {
-        let inst = self.inst(instance)?.clone();
-        self.store.global_set(&inst, name, value)
+    fn write(&mut self, memory: MemoryId, offset: u64, data: &[u8]) -> Result<()> {
+        let m = self
+            .memories
+            .get(self.tag, memory.store, memory.index, self.store.backend())?;
+        self.store.write(m, offset, data)
     }
 
-    fn table_size(&mut self, instance: InstanceId, name: &str) -> Result<u64> {
-        let inst = self.inst(instance)?.clone();
-        self.store.table_size(&inst, name)
+    fn grow(&mut self, memory: MemoryId, pages: u64) -> Result<u64> {
+        let m = self
+            .memories
+            .get(self.tag, memory.store, memory.index, self.store.backend())?;
+        self.store.grow(m, pages)
     }
 
-    fn table_get(&mut self, instance: InstanceId, name: &str, index: u64) -> Result<Val> {
-        let inst = self.inst(instance)?.clone();
-        self.store.table_get(&inst, name, index)
+    fn get(&mut self, global: GlobalId) -> Result<Val> {
+        let g = self
+            .globals
+            .get(self.tag, global.store, global.index, self.store.backend())?;
+        self.store.get(g)
     }
 
-    fn table_set(
-        &mut self,
-        instance: InstanceId,
-        name: &str,
-        index: u64,
-        value: Val,
-    ) -> Result<()> {
-        let inst = self.inst(instance)?.clone();
-        self.store.table_set(&inst, name, index, value)
+    fn set(&mut self, global: GlobalId, value: Val) -> Result<()> {
+        let g = self
+            .globals
+            .get(self.tag, global.store, global.index, self.store.backend())?;
+        self.store.set(g, value)
     }
 
-    fn table_grow(
-        &mut self,
-        instance: InstanceId,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64> {
-        let inst = self.inst(instance)?.clone();
-        self.store.table_grow(&inst, name, delta, init)
+    fn table_len(&mut self, table: TableId) -> Result<u64> {
+        let t = self
+            .tables
+            .get(self.tag, table.store, table.index, self.store.backend())?;
+        self.store.table_len(t)
+    }
+
+    fn table_read(&mut self, table: TableId, index: u64) -> Result<Val> {
+        let t = self
+            .tables
+            .get(self.tag, table.store, table.index, self.store.backend())?;
+        self.store.table_read(t, index)
+    }
+
+    fn table_write(&mut self, table: TableId, index: u64, value: Val) -> Result<()> {
+        let t = self
+            .tables
+            .get(self.tag, table.store, table.index, self.store.backend())?;
+        self.store.table_write(t, index, value)
+    }
+
+    fn table_extend(&mut self, table: TableId, delta: u64, init: Val) -> Result<u64> {
+        let t = self
+            .tables
+            .get(self.tag, table.store, table.index, self.store.backend())?;
+        self.store.table_extend(t, delta, init)
     }
 
     fn data(&self) -> &T {

@@ -68,7 +68,9 @@ mod wrap;
 pub use artifact::{ArtifactFormat, artifacts_unsupported};
 pub use backend::{BackendKind, UnknownBackend};
 pub use capability::{Capabilities, check_capabilities};
-pub use dynamic::{DynModule, DynRuntime, DynStore, FuncId, InstanceId};
+pub use dynamic::{
+    DynModule, DynRuntime, DynStore, FuncId, GlobalId, InstanceId, MemoryId, TableId,
+};
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
 pub use host::{
     Caller, HostFn, HostFunc, Linker, LinkerId, MAX_REENTRY_DEPTH, check_args, check_range,

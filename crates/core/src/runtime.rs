@@ -2,15 +2,16 @@
 //!
 //! The traits mirror what all three engines share: an engine compiles
 //! modules; a store owns instances, their memories, tables and globals, the
-//! host state `T` and the limits; handles (`Instance`, `Func`) are only valid
-//! in the store that made them. Everything is statically dispatched through
+//! host state `T` and the limits; handles (`Instance`, `Func`, `Memory`,
+//! `Table`, `Global`) are only valid in the store that made them. Everything is statically dispatched through
 //! associated types, so generic code compiles down to direct calls into the
 //! engine. [`DynRuntime`](crate::DynRuntime) erases the engine for hosts that
 //! choose it at run time.
 //!
-//! The required methods are the minimum a backend must provide; conveniences
-//! such as calling an export by name live in [`StoreExt`], implemented for
-//! every store.
+//! The required methods are the minimum a backend must provide: resolve a
+//! handle once, then operate on it. Conveniences such as calling an export
+//! by name or reading a memory by its export name live in [`StoreExt`],
+//! implemented for every store on top of the handles.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -95,11 +96,16 @@ pub trait Module: Clone + Send + Sync + 'static {
 
 /// A store: instances plus their state, limits and host data `T`.
 ///
-/// Memory, table and global accessors take the instance and the export name.
+/// Memories, tables and globals are reached through handles resolved once
+/// from an instance and an export name ([`memory`](Self::memory),
+/// [`table`](Self::table), [`global`](Self::global)); like instances and
+/// functions, a handle is valid only in the store that resolved it
+/// ([`ErrorKind::ForeignHandle`] elsewhere). The by-name forms
+/// ([`StoreExt::memory_read`] and friends) resolve and access in one call.
 /// All host-side memory accesses are bounds-checked in 64-bit arithmetic
 /// against the memory's size at that moment, so a guest that grew its memory
-/// is never seen through a stale view (backends may cache the memory's
-/// handle, never its size or base).
+/// is never seen through a stale view (a handle names the memory, never its
+/// size or base).
 pub trait Store<T>: Send {
     /// The module type of this store's engine.
     type Module: Module;
@@ -107,6 +113,12 @@ pub trait Store<T>: Send {
     type Instance: Clone + Send + Sync + 'static;
     /// Handle to a function in this store.
     type Func: Clone + Send + Sync + 'static;
+    /// Handle to an exported memory in this store.
+    type Memory: Clone + Send + Sync + 'static;
+    /// Handle to an exported table in this store.
+    type Table: Clone + Send + Sync + 'static;
+    /// Handle to an exported global in this store.
+    type Global: Clone + Send + Sync + 'static;
 
     /// The engine behind this store.
     fn backend(&self) -> BackendKind;
@@ -133,61 +145,59 @@ pub trait Store<T>: Send {
     /// from the store's budget and the per-call deadline starts now.
     fn call(&mut self, func: &Self::Func, args: &[Val], results: &mut [Val]) -> Result<()>;
 
-    /// Size in bytes of the exported memory `memory`.
-    fn memory_size(&mut self, instance: &Self::Instance, memory: &str) -> Result<u64>;
+    /// The exported memory `name` of `instance`, resolved once: keep the
+    /// handle and access the memory through it ([`memory_len`](Self::memory_len),
+    /// [`read`](Self::read), [`write`](Self::write), [`grow`](Self::grow)).
+    /// No memory export of that name is [`ErrorKind::ExportNotFound`]; an
+    /// instance of another store is [`ErrorKind::ForeignHandle`].
+    fn memory(&mut self, instance: &Self::Instance, name: &str) -> Result<Self::Memory>;
 
-    /// Copy from guest memory at `offset` into `buf`.
-    fn memory_read(
-        &mut self,
-        instance: &Self::Instance,
-        memory: &str,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<()>;
+    /// The exported table `name` of `instance`, resolved once (errors as
+    /// for [`memory`](Self::memory)).
+    fn table(&mut self, instance: &Self::Instance, name: &str) -> Result<Self::Table>;
 
-    /// Copy `data` into guest memory at `offset`.
-    fn memory_write(
-        &mut self,
-        instance: &Self::Instance,
-        memory: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()>;
+    /// The exported global `name` of `instance`, resolved once (errors as
+    /// for [`memory`](Self::memory)).
+    fn global(&mut self, instance: &Self::Instance, name: &str) -> Result<Self::Global>;
 
-    /// Grow the exported memory by `pages`, returning the old size in pages.
-    /// Growing past the store's limit is [`ErrorKind::LimitExceeded`].
-    fn memory_grow(&mut self, instance: &Self::Instance, memory: &str, pages: u64) -> Result<u64>;
+    /// Size in bytes of `memory`, read now (a memory the guest grew shows
+    /// its new size through the same handle).
+    fn memory_len(&mut self, memory: &Self::Memory) -> Result<u64>;
 
-    /// Value of the exported global `name`.
-    fn global_get(&mut self, instance: &Self::Instance, name: &str) -> Result<Val>;
+    /// Copy from `memory` at `offset` into `buf`. A range past the end is
+    /// [`ErrorKind::OutOfBounds`] and copies nothing.
+    fn read(&mut self, memory: &Self::Memory, offset: u64, buf: &mut [u8]) -> Result<()>;
 
-    /// Set the exported mutable global `name`.
-    fn global_set(&mut self, instance: &Self::Instance, name: &str, value: Val) -> Result<()>;
+    /// Copy `data` into `memory` at `offset`. A range past the end is
+    /// [`ErrorKind::OutOfBounds`] and writes nothing.
+    fn write(&mut self, memory: &Self::Memory, offset: u64, data: &[u8]) -> Result<()>;
 
-    /// Number of elements of the exported table `name`.
-    fn table_size(&mut self, instance: &Self::Instance, name: &str) -> Result<u64>;
+    /// Grow `memory` by `pages`, returning the old size in pages. Growing
+    /// past the store's limit or the memory's declared maximum is
+    /// [`ErrorKind::LimitExceeded`].
+    fn grow(&mut self, memory: &Self::Memory, pages: u64) -> Result<u64>;
 
-    /// Element `index` of the exported table `name`.
-    fn table_get(&mut self, instance: &Self::Instance, name: &str, index: u64) -> Result<Val>;
+    /// Value of `global`.
+    fn get(&mut self, global: &Self::Global) -> Result<Val>;
 
-    /// Set element `index` of the exported table `name`.
-    fn table_set(
-        &mut self,
-        instance: &Self::Instance,
-        name: &str,
-        index: u64,
-        value: Val,
-    ) -> Result<()>;
+    /// Set the mutable `global` to `value`. An immutable global or a value
+    /// of another type is [`ErrorKind::TypeMismatch`].
+    fn set(&mut self, global: &Self::Global, value: Val) -> Result<()>;
 
-    /// Grow the exported table `name` by `delta` elements filled with
-    /// `init`, returning the old size.
-    fn table_grow(
-        &mut self,
-        instance: &Self::Instance,
-        name: &str,
-        delta: u64,
-        init: Val,
-    ) -> Result<u64>;
+    /// Number of elements of `table`.
+    fn table_len(&mut self, table: &Self::Table) -> Result<u64>;
+
+    /// Element `index` of `table` ([`ErrorKind::OutOfBounds`] past its end).
+    fn table_read(&mut self, table: &Self::Table, index: u64) -> Result<Val>;
+
+    /// Set element `index` of `table` ([`ErrorKind::OutOfBounds`] past its
+    /// end, [`ErrorKind::TypeMismatch`] for a value of another type).
+    fn table_write(&mut self, table: &Self::Table, index: u64, value: Val) -> Result<()>;
+
+    /// Grow `table` by `delta` elements filled with `init`, returning the
+    /// old size. Growing past the store's limit or the table's declared
+    /// maximum is [`ErrorKind::LimitExceeded`].
+    fn table_extend(&mut self, table: &Self::Table, delta: u64, init: Val) -> Result<u64>;
 
     /// The host state.
     fn data(&self) -> &T;
@@ -214,7 +224,10 @@ pub trait Store<T>: Send {
     fn set_gas(&mut self, gas: u64) -> Result<()>;
 }
 
-/// Conveniences over [`Store`], implemented for every store.
+/// Conveniences over [`Store`], implemented for every store: calling an
+/// export by name, and memory, table and global access by export name
+/// (each resolves the handle, then uses it; hold the handle instead when
+/// touching the same export repeatedly).
 pub trait StoreExt<T>: Store<T> {
     /// Call the export `name` of `instance`, returning its results.
     fn call_export(
@@ -230,6 +243,45 @@ pub trait StoreExt<T>: Store<T> {
         Ok(results)
     }
 
+    /// Size in bytes of the exported memory `memory` (see [`Store::memory_len`]).
+    fn memory_size(&mut self, instance: &Self::Instance, memory: &str) -> Result<u64> {
+        let m = self.memory(instance, memory)?;
+        self.memory_len(&m)
+    }
+
+    /// Copy from the exported memory `memory` at `offset` into `buf` (see
+    /// [`Store::read`]).
+    fn memory_read(
+        &mut self,
+        instance: &Self::Instance,
+        memory: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        let m = self.memory(instance, memory)?;
+        self.read(&m, offset, buf)
+    }
+
+    /// Copy `data` into the exported memory `memory` at `offset` (see
+    /// [`Store::write`]).
+    fn memory_write(
+        &mut self,
+        instance: &Self::Instance,
+        memory: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let m = self.memory(instance, memory)?;
+        self.write(&m, offset, data)
+    }
+
+    /// Grow the exported memory `memory` by `pages`, returning the old size
+    /// in pages (see [`Store::grow`]).
+    fn memory_grow(&mut self, instance: &Self::Instance, memory: &str, pages: u64) -> Result<u64> {
+        let m = self.memory(instance, memory)?;
+        self.grow(&m, pages)
+    }
+
     /// Read `len` bytes of the memory export `memory` into a new vector.
     fn memory_read_vec(
         &mut self,
@@ -238,11 +290,64 @@ pub trait StoreExt<T>: Store<T> {
         offset: u64,
         len: usize,
     ) -> Result<Vec<u8>> {
-        let size = self.memory_size(instance, memory)?;
+        let m = self.memory(instance, memory)?;
+        let size = self.memory_len(&m)?;
         crate::check_range(offset, len, size).map_err(|e| e.with_backend(self.backend()))?;
         let mut buf = vec![0; len];
-        self.memory_read(instance, memory, offset, &mut buf)?;
+        self.read(&m, offset, &mut buf)?;
         Ok(buf)
+    }
+
+    /// Value of the exported global `name` (see [`Store::get`]).
+    fn global_get(&mut self, instance: &Self::Instance, name: &str) -> Result<Val> {
+        let g = self.global(instance, name)?;
+        self.get(&g)
+    }
+
+    /// Set the exported mutable global `name` (see [`Store::set`]).
+    fn global_set(&mut self, instance: &Self::Instance, name: &str, value: Val) -> Result<()> {
+        let g = self.global(instance, name)?;
+        self.set(&g, value)
+    }
+
+    /// Number of elements of the exported table `name` (see
+    /// [`Store::table_len`]).
+    fn table_size(&mut self, instance: &Self::Instance, name: &str) -> Result<u64> {
+        let t = self.table(instance, name)?;
+        self.table_len(&t)
+    }
+
+    /// Element `index` of the exported table `name` (see
+    /// [`Store::table_read`]).
+    fn table_get(&mut self, instance: &Self::Instance, name: &str, index: u64) -> Result<Val> {
+        let t = self.table(instance, name)?;
+        self.table_read(&t, index)
+    }
+
+    /// Set element `index` of the exported table `name` (see
+    /// [`Store::table_write`]).
+    fn table_set(
+        &mut self,
+        instance: &Self::Instance,
+        name: &str,
+        index: u64,
+        value: Val,
+    ) -> Result<()> {
+        let t = self.table(instance, name)?;
+        self.table_write(&t, index, value)
+    }
+
+    /// Grow the exported table `name` by `delta` elements filled with
+    /// `init`, returning the old size (see [`Store::table_extend`]).
+    fn table_grow(
+        &mut self,
+        instance: &Self::Instance,
+        name: &str,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64> {
+        let t = self.table(instance, name)?;
+        self.table_extend(&t, delta, init)
     }
 }
 
