@@ -383,22 +383,25 @@ impl<H> Handles<H> {
             .ok_or_else(|| Error::foreign_handle(self.what).with_backend(backend))
     }
 
-    /// The index of export `name` of the instance with index `instance`,
-    /// resolving it with `resolve` the first time.
-    fn resolve(
+    /// The index of export `name` of `instance` (at `index` among the
+    /// store's instances, already checked to be this store's), resolving it
+    /// with `resolve` the first time.
+    fn resolve<S: ?Sized, I>(
         &mut self,
-        instance: u32,
+        store: &mut S,
+        instance: &I,
+        index: u32,
         name: &str,
-        resolve: impl FnOnce() -> Result<H>,
+        resolve: impl FnOnce(&mut S, &I, &str) -> Result<H>,
     ) -> Result<u32> {
-        if let Some(&i) = self.by_export.get(&instance).and_then(|n| n.get(name)) {
+        if let Some(&i) = self.by_export.get(&index).and_then(|n| n.get(name)) {
             return Ok(i);
         }
-        let handle = resolve()?;
+        let handle = resolve(store, instance, name)?;
         let i = self.items.len() as u32;
         self.items.push(handle);
         self.by_export
-            .entry(instance)
+            .entry(index)
             .or_default()
             .insert(String::from(name), i);
         Ok(i)
@@ -418,11 +421,18 @@ struct Erased<T, S: Store<T>> {
 }
 impl<T, S: Store<T>> Erased<T, S> {
     fn inst(&self, id: InstanceId) -> Result<&S::Instance> {
-        (id.store == self.tag)
-            .then(|| self.instances.get(id.index as usize))
-            .flatten()
-            .ok_or_else(|| Error::foreign_handle("instance").with_backend(self.store.backend()))
+        instance_of(&self.instances, self.tag, id, self.store.backend())
     }
+}
+
+/// The instance behind `id` among `instances` of the store tagged `tag`
+/// (a free function, so the caller can borrow the store's other fields
+/// beside it).
+fn instance_of<I>(instances: &[I], tag: u32, id: InstanceId, backend: BackendKind) -> Result<&I> {
+    (id.store == tag)
+        .then(|| instances.get(id.index as usize))
+        .flatten()
+        .ok_or_else(|| Error::foreign_handle("instance").with_backend(backend))
 }
 
 impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
@@ -459,11 +469,12 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn get_func(&mut self, instance: InstanceId, name: &str) -> Result<FuncId> {
-        let inst = self.inst(instance)?.clone();
-        let store = &mut self.store;
-        let index = self
-            .funcs
-            .resolve(instance.index, name, || store.get_func(&inst, name))?;
+        let inst = instance_of(&self.instances, self.tag, instance, self.store.backend())?;
+        let index =
+            self.funcs
+                .resolve(&mut self.store, inst, instance.index, name, |s, i, n| {
+                    s.get_func(i, n)
+                })?;
         Ok(FuncId {
             store: self.tag,
             index,
@@ -486,11 +497,12 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn memory(&mut self, instance: InstanceId, name: &str) -> Result<MemoryId> {
-        let inst = self.inst(instance)?.clone();
-        let store = &mut self.store;
-        let index = self
-            .memories
-            .resolve(instance.index, name, || store.memory(&inst, name))?;
+        let inst = instance_of(&self.instances, self.tag, instance, self.store.backend())?;
+        let index =
+            self.memories
+                .resolve(&mut self.store, inst, instance.index, name, |s, i, n| {
+                    s.memory(i, n)
+                })?;
         Ok(MemoryId {
             store: self.tag,
             index,
@@ -498,11 +510,12 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn table(&mut self, instance: InstanceId, name: &str) -> Result<TableId> {
-        let inst = self.inst(instance)?.clone();
-        let store = &mut self.store;
-        let index = self
-            .tables
-            .resolve(instance.index, name, || store.table(&inst, name))?;
+        let inst = instance_of(&self.instances, self.tag, instance, self.store.backend())?;
+        let index =
+            self.tables
+                .resolve(&mut self.store, inst, instance.index, name, |s, i, n| {
+                    s.table(i, n)
+                })?;
         Ok(TableId {
             store: self.tag,
             index,
@@ -510,11 +523,12 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
     }
 
     fn global(&mut self, instance: InstanceId, name: &str) -> Result<GlobalId> {
-        let inst = self.inst(instance)?.clone();
-        let store = &mut self.store;
-        let index = self
-            .globals
-            .resolve(instance.index, name, || store.global(&inst, name))?;
+        let inst = instance_of(&self.instances, self.tag, instance, self.store.backend())?;
+        let index =
+            self.globals
+                .resolve(&mut self.store, inst, instance.index, name, |s, i, n| {
+                    s.global(i, n)
+                })?;
         Ok(GlobalId {
             store: self.tag,
             index,
