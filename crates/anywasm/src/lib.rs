@@ -30,9 +30,31 @@
 //!
 //! - [`Runtime`] (an engine) compiles [`Module`]s and makes [`Store`]s; a store
 //!   owns instances, the host state `T` and the [`Limits`]. Each backend crate
-//!   exports the same names (`Engine`, `Module`, `Store`, `Instance`, `Func`),
-//!   re-exported here as [`wasmtime`], [`wasmer`] and [`wasmi`] modules, plus
-//!   [`DefaultEngine`].
+//!   exports the same names (`Engine`, `Module`, `Store`, and the handles
+//!   `Instance`, `Func`, `Memory`, `Table`, `Global`), re-exported here as
+//!   [`wasmtime`], [`wasmer`] and [`wasmi`] modules, plus [`DefaultEngine`].
+//!   Memories, tables and globals are resolved once into handles
+//!   ([`Store::memory`]); [`StoreExt`] adds by-name access on top.
+//!
+//! ```
+//! use anywasm::{Config, Limits, Linker, Val};
+//!
+//! # fn main() -> anywasm::Result<()> {
+//! let wasm = wat::parse_str(r#"(module (memory (export "memory") 1)
+//!     (func (export "peek") (param i32) (result i32) local.get 0 i32.load8_u))"#).unwrap();
+//! let name = anywasm::compiled_backends()[0].name();
+//! let engine = anywasm::engine_by_name::<()>(name, &Config::new())?;
+//! let module = engine.compile(&wasm)?;
+//! let mut store = engine.store((), &Limits::new())?;
+//! let instance = store.instantiate(&module, &Linker::new())?;
+//! let memory = store.memory(instance, "memory")?; // resolved once, then used
+//! store.write(memory, 8, b"hi")?;
+//! assert_eq!(store.call_export(instance, "peek", &[Val::I32(8)])?, [Val::I32(104)]);
+//! assert_eq!(store.grow(memory, 1)?, 1);
+//! assert_eq!(store.memory_len(memory)?, 2 * 65536); // the same handle sees the growth
+//! # Ok(())
+//! # }
+//! ```
 //! - [`DynRuntime`]/[`DynStore`] are the object-safe layer; [`Sandbox`] is one
 //!   store with one instance, the common plugin case.
 //! - Mechanisms that cost something on every call (fuel metering,
