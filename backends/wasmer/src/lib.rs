@@ -59,7 +59,12 @@
 //!   (a host function that blocks bounds its wait with
 //!   `Caller::remaining_time`, from the deadline registered here).
 //!   wasmer's `experimental-host-interrupt` feature claims `SIGUSR1` for the
-//!   whole process: other `SIGUSR1` handlers no longer run.
+//!   whole process: other `SIGUSR1` handlers no longer run. On Linux
+//!   (x86-64, AArch64) this crate puts a filter in front of wasmer's handler
+//!   so that a signal landing in host code on the guest stack (wasmer's
+//!   libcalls, the return path of a host call) does not unwind it: wasmer
+//!   unwinding there left locks held and hung or aborted the process, rarely
+//!   (see `signal.rs`). On other unix platforms that hazard remains.
 //! - **Memory and table caps**: custom `Tunables` clamp each memory's and
 //!   table's maximum to the store's cap while the store instantiates.
 //! - **Stack**: `Config::max_stack_bytes` sets the size of the coroutine stack
@@ -105,6 +110,8 @@ mod limits;
 mod link;
 mod middleware;
 mod module;
+#[cfg(unix)]
+mod signal;
 mod store;
 #[cfg(unix)]
 mod watchdog;

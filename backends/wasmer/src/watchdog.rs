@@ -103,6 +103,7 @@ impl Watchdog {
     fn ensure_thread(&self) -> Result<(), Error> {
         let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
         if thread.is_none() {
+            crate::signal::install();
             let shared = self.shared.clone();
             let handle = std::thread::Builder::new()
                 .name("anywasm-wasmer-watchdog".into())

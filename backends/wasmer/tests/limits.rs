@@ -153,3 +153,47 @@ fn timeout_landing_on_a_load_is_a_timeout() {
         assert_trap(s.call_export(&i, "spin", &[]), TrapCode::Timeout);
     }
 }
+
+/// Regression: wasmer's interrupt signal used to unwind host code running on
+/// the guest stack (the epilogue of every host call takes a lock in wasmer's
+/// interrupt registry and may allocate), leaving the lock or malloc's held and
+/// the whole process hung, rarely (seen as a CI run that never finished). A
+/// guest that does nothing but call a host function spends most of its time
+/// there; with `src/signal.rs` every call must still end in `Timeout`.
+#[test]
+fn timeout_landing_in_host_code_on_the_guest_stack() {
+    const HOST_LOOP: &str = r#"
+    (module
+      (import "env" "noop" (func $noop))
+      (func (export "spin") (loop (call $noop) (br 0))))"#;
+    let config = Config::new().timeouts(true);
+    let mut linker = Linker::new();
+    linker.func("env", "noop", FuncType::new([], []), |_, _, _| Ok(()));
+    let engine = Engine::new(&config).unwrap();
+    let module = engine.compile(&wasm(HOST_LOOP)).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (engine, module, linker, done) = (
+            engine.clone(),
+            module.clone(),
+            linker.clone(),
+            done_tx.clone(),
+        );
+        std::thread::spawn(move || {
+            let limits = Limits::new().timeout(Duration::from_millis(1));
+            let mut s = engine.store((), &limits).unwrap();
+            let i = s.instantiate(&module, &linker).unwrap();
+            for _ in 0..300 {
+                assert_trap(s.call_export(&i, "spin", &[]), TrapCode::Timeout);
+            }
+            done.send(()).unwrap();
+        });
+    }
+    // A hang is the failure this test exists for: give up long after the
+    // work (600 calls of about 1 ms) should have finished, and say so.
+    for _ in 0..2 {
+        done_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("calls under a timeout hung (or a worker panicked)");
+    }
+}
