@@ -14,8 +14,9 @@ use semver::Version as SemVer;
 
 use crate::bus::dispatch;
 use crate::error::{PluginError, Result};
+use crate::kv::KvStore;
 use crate::registry::Inner;
-use crate::services::{self, Clock, Entropy, HostCtx, HostServices, KvStore, LogSink};
+use crate::services::{self, Clock, Entropy, HostCtx, HostServices, LogSink};
 use crate::{CapabilityPolicy, PluginManager, watch};
 
 /// Configures and builds a [`PluginManager`].
