@@ -173,7 +173,7 @@ impl PluginManagerBuilder {
     }
 
     /// Storage behind the `kv` capability (default:
-    /// [`MemoryKv`](crate::MemoryKv)).
+    /// [`MemoryKv`](crate::MemoryKv); [`RedbKv`](crate::RedbKv) persists it).
     pub fn kv_store(mut self, store: Arc<dyn KvStore>) -> Self {
         self.services = self.services.kv(store);
         self

@@ -1,11 +1,14 @@
 //! The storage behind the `kv` host service: the [`KvStore`] seam, its
-//! error, the caps every store gets, and [`MemoryKv`] (the default, gone
-//! with the process).
+//! error, the caps every store gets, and two stores — [`MemoryKv`] (the
+//! default, gone with the process) and [`RedbKv`] (one file on disk,
+//! crash-safe).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use anywasm::HostError;
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
 /// Largest key the `kv` service accepts, in bytes (UTF-8): 1 KiB. Keys name
 /// things; a longer one is almost surely a value in the wrong place, and
@@ -134,6 +137,113 @@ impl KvStore for MemoryKv {
 
     fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
         Ok(self.map().remove(&(plugin.into(), key.into())).is_some())
+    }
+}
+
+/// The one table: (plugin, key) -> value. redb encodes a tuple of strings
+/// with each part's length, so no choice of names makes two pairs collide.
+const ENTRIES: TableDefinition<'static, (&str, &str), &[u8]> = TableDefinition::new("anywasm_kv");
+type Entries<'txn> = redb::Table<'txn, (&'static str, &'static str), &'static [u8]>;
+
+/// A persistent [`KvStore`] in one file, on [redb](https://docs.rs/redb).
+///
+/// Why redb: it is pure Rust (no C toolchain, builds wherever the host
+/// does), keeps everything in a single file, and is ACID: copy-on-write
+/// B-trees mean a commit never overwrites live data, and a commit is made
+/// durable with `fsync` before it returns. So a process killed at any
+/// instant leaves the file at its last commit, and every `set` or `delete`
+/// that returned `Ok` is in it.
+///
+/// Costs: each `set` and each `delete` that removes something is its own
+/// write transaction with [`Durability::Immediate`], so it waits for an
+/// `fsync` (milliseconds on most disks) on the calling guest's thread, and
+/// writes from all plugins take turns (redb has one writer at a time).
+/// Reads do not wait for writers. The file is locked while open: a second
+/// `open` of the same file, in this process or another, fails with
+/// [`KvError::Storage`].
+pub struct RedbKv {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RedbKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbKv")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn storage(e: impl Into<redb::Error>) -> KvError {
+    KvError::storage(e.into())
+}
+
+impl RedbKv {
+    /// Open the store at `path`, creating the file if it does not exist (or
+    /// is empty). After a crash, opening repairs the file to its last
+    /// commit.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, KvError> {
+        let path = path.as_ref();
+        let db = Database::create(path).map_err(storage)?;
+        // Create the table now, so a read never meets a missing table.
+        let txn = db.begin_write().map_err(storage)?;
+        txn.open_table(ENTRIES).map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `change` in a write transaction; commit it (fsync'd) if
+    /// `change` says it changed something, else abort.
+    fn write<R>(
+        &self,
+        change: impl FnOnce(&mut Entries<'_>) -> Result<(R, bool), KvError>,
+    ) -> Result<R, KvError> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        // The default, said out loud: `commit` returns after the fsync.
+        txn.set_durability(Durability::Immediate).map_err(storage)?;
+        let (out, changed) = {
+            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            change(&mut table)?
+        };
+        if changed {
+            txn.commit().map_err(storage)?;
+        } else {
+            txn.abort().map_err(storage)?;
+        }
+        Ok(out)
+    }
+}
+
+impl KvStore for RedbKv {
+    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ENTRIES).map_err(storage)?;
+        let value = table.get((plugin, key)).map_err(storage)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        self.write(|table| {
+            table
+                .insert((plugin, key), value.as_slice())
+                .map_err(storage)?;
+            Ok(((), true))
+        })
+    }
+
+    fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
+        self.write(|table| {
+            let existed = table.remove((plugin, key)).map_err(storage)?.is_some();
+            Ok((existed, existed))
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 //! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch (the [`Clock`]) |
 //! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n bytes (the [`Entropy`]) |
 //! | `kv_get` | `kv` | `String` key (at most 1 KiB) | `Option<Vec<u8>>` (the [`KvStore`]) |
-//! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()` |
+//! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()`, once stored |
 //! | `kv_delete` | `kv` | `String` key (at most 1 KiB) | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
 //!
@@ -19,9 +19,9 @@
 //! failure reaches the guest as an error too.
 //!
 //! Where the data comes from is pluggable ([`HostServices`]): a host can
-//! persist the key-value store, and a test can fix the clock, seed the
-//! random bytes and capture the log (`anywasm-test` does) while the host
-//! functions themselves stay the ones the manager runs.
+//! persist the key-value store ([`RedbKv`](crate::RedbKv)), and a test can
+//! fix the clock, seed the random bytes and capture the log (`anywasm-test`
+//! does) while the host functions themselves stay the ones the manager runs.
 //!
 //! A plugin that lists a topic in its manifest's `subscribes` receives each
 //! message published to it through its `on_message` export, with the request
