@@ -19,7 +19,8 @@ crate::host_fn! {
     pub fn random(n: u32) -> Vec<u8>;
     /// The value of `key` in this plugin's key-value namespace (capability `kv`).
     pub fn kv_get(key: String) -> Option<Vec<u8>>;
-    /// Set `(key, value)` in this plugin's namespace (capability `kv`).
+    /// Set `(key, value)` in this plugin's namespace (capability `kv`); the
+    /// host refuses a key over 1 KiB or a value over 1 MiB.
     pub fn kv_set(entry: (String, Vec<u8>));
     /// Remove `key`; whether it existed (capability `kv`).
     pub fn kv_delete(key: String) -> bool;

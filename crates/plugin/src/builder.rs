@@ -14,8 +14,9 @@ use semver::Version as SemVer;
 
 use crate::bus::dispatch;
 use crate::error::{PluginError, Result};
+use crate::kv::KvStore;
 use crate::registry::Inner;
-use crate::services::{self, Clock, Entropy, HostCtx, HostServices, KvStore, LogSink};
+use crate::services::{self, Clock, Entropy, HostCtx, HostServices, LogSink};
 use crate::{CapabilityPolicy, PluginManager, watch};
 
 /// Configures and builds a [`PluginManager`].
@@ -172,7 +173,7 @@ impl PluginManagerBuilder {
     }
 
     /// Storage behind the `kv` capability (default:
-    /// [`MemoryKv`](crate::MemoryKv)).
+    /// [`MemoryKv`](crate::MemoryKv); [`RedbKv`](crate::RedbKv) persists it).
     pub fn kv_store(mut self, store: Arc<dyn KvStore>) -> Self {
         self.services = self.services.kv(store);
         self

@@ -65,10 +65,17 @@
 //! | `log` | `log` | `String` | `()` (into `tracing`, target `anywasm_plugin::guest`, field `plugin`) |
 //! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch |
 //! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n random bytes |
-//! | `kv_get` | `kv` | `String` key | `Option<Vec<u8>>` |
-//! | `kv_set` | `kv` | `(String, Vec<u8>)` | `()` |
-//! | `kv_delete` | `kv` | `String` key | `bool`, whether it existed |
+//! | `kv_get` | `kv` | `String` key (at most 1 KiB) | `Option<Vec<u8>>` |
+//! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()`, once stored |
+//! | `kv_delete` | `kv` | `String` key (at most 1 KiB) | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
+//!
+//! `kv` keys are at most [`MAX_KV_KEY_BYTES`] (1 KiB) and values at most
+//! [`MAX_KV_VALUE_BYTES`] (1 MiB): anything larger is refused with a
+//! [`KvError`] the guest receives as its call's error, and nothing is
+//! written. The store is [`MemoryKv`] unless the host picks another:
+//! [`RedbKv`] keeps it in one crash-safe file, so plugins' data outlives the
+//! process.
 //!
 //! A plugin that lists a topic in its manifest's `subscribes` receives each
 //! message published to it through its `on_message` export, with the request
@@ -142,6 +149,7 @@ mod candidate;
 mod deps;
 mod error;
 mod integrity;
+mod kv;
 mod manager;
 mod manifest;
 mod metrics;
@@ -157,14 +165,15 @@ mod watch;
 pub use builder::{DEFAULT_CALL_TIMEOUT, PluginManagerBuilder};
 pub use error::{PluginError, Result};
 pub use integrity::{Checksum, hex, sha256};
+pub use kv::{KvError, KvStore, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES, MemoryKv, RedbKv};
 pub use manager::{HEALTH_EXPORT, INIT_EXPORT, MESSAGE_EXPORT, PluginManager, SHUTDOWN_EXPORT};
 pub use manifest::{Manifest, ManifestLimits};
 pub use metrics::{MetricsSnapshot, WINDOW};
 pub use policy::CapabilityPolicy;
 pub use report::{CodeSource, LoadReport, Loaded, PluginInfo, Status};
 pub use services::{
-    Clock, Entropy, HostCtx, HostServices, KvStore, LogSink, MAX_RANDOM_BYTES, MemoryKv, OsEntropy,
-    SystemClock, TracingLog, define_services,
+    Clock, Entropy, HostCtx, HostServices, LogSink, MAX_RANDOM_BYTES, OsEntropy, SystemClock,
+    TracingLog, define_services,
 };
 pub use wasi::{WASI_ENTRIES, WasiRequest};
 

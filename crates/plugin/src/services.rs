@@ -7,65 +7,34 @@
 //! | `log` | `log` | `String` | `()` (to the [`LogSink`]: `tracing` by default) |
 //! | `clock` | `clock` | `()` | `u64`, milliseconds since the Unix epoch (the [`Clock`]) |
 //! | `random` | `random` | `u32` n (at most 64 KiB) | `Vec<u8>` of n bytes (the [`Entropy`]) |
-//! | `kv_get` | `kv` | `String` key | `Option<Vec<u8>>` |
-//! | `kv_set` | `kv` | `(String, Vec<u8>)` | `()` |
-//! | `kv_delete` | `kv` | `String` key | `bool`, whether it existed |
+//! | `kv_get` | `kv` | `String` key (at most 1 KiB) | `Option<Vec<u8>>` (the [`KvStore`]) |
+//! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()`, once stored |
+//! | `kv_delete` | `kv` | `String` key (at most 1 KiB) | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
 //!
+//! Keys are at most [`MAX_KV_KEY_BYTES`](crate::MAX_KV_KEY_BYTES) (1 KiB)
+//! and values at most [`MAX_KV_VALUE_BYTES`](crate::MAX_KV_VALUE_BYTES)
+//! (1 MiB); the host functions refuse anything larger with a [`KvError`]
+//! before the store is touched, so every store gets the caps. A store's own
+//! failure reaches the guest as an error too.
+//!
 //! Where the data comes from is pluggable ([`HostServices`]): a host can
-//! persist the key-value store, and a test can fix the clock, seed the
-//! random bytes and capture the log (`anywasm-test` does) while the host
-//! functions themselves stay the ones the manager runs.
+//! persist the key-value store ([`RedbKv`](crate::RedbKv)), and a test can
+//! fix the clock, seed the random bytes and capture the log (`anywasm-test`
+//! does) while the host functions themselves stay the ones the manager runs.
 //!
 //! A plugin that lists a topic in its manifest's `subscribes` receives each
 //! message published to it through its `on_message` export, with the request
 //! `(String topic, Vec<u8> payload)`. Delivery is asynchronous (a publish
 //! returns before subscribers run), so a plugin may publish to itself.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anywasm::wasi::{WasiCtx, WasiView};
 use anywasm::{HostError, Linker};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Storage behind the `kv` capability. Keys are namespaced by the manager:
-/// every method gets the calling plugin's name, and a plugin can name only
-/// its own keys.
-pub trait KvStore: Send + Sync + 'static {
-    /// The value of `key` in `plugin`'s namespace.
-    fn get(&self, plugin: &str, key: &str) -> Option<Vec<u8>>;
-    /// Set `key` in `plugin`'s namespace.
-    fn set(&self, plugin: &str, key: &str, value: Vec<u8>);
-    /// Remove `key` from `plugin`'s namespace; whether it existed.
-    fn delete(&self, plugin: &str, key: &str) -> bool;
-}
-
-/// The default [`KvStore`]: in memory, lost when the manager is dropped.
-#[derive(Debug, Default)]
-pub struct MemoryKv {
-    map: Mutex<HashMap<(String, String), Vec<u8>>>,
-}
-
-impl MemoryKv {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<u8>>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl KvStore for MemoryKv {
-    fn get(&self, plugin: &str, key: &str) -> Option<Vec<u8>> {
-        self.map().get(&(plugin.into(), key.into())).cloned()
-    }
-
-    fn set(&self, plugin: &str, key: &str, value: Vec<u8>) {
-        self.map().insert((plugin.into(), key.into()), value);
-    }
-
-    fn delete(&self, plugin: &str, key: &str) -> bool {
-        self.map().remove(&(plugin.into(), key.into())).is_some()
-    }
-}
+use crate::kv::{KvError, KvStore, MemoryKv};
 
 /// The time behind the `clock` capability.
 pub trait Clock: Send + Sync + 'static {
@@ -277,20 +246,23 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
     linker
         .abi_func("kv_get", |caller, key: String| {
             let ctx = caller.data();
-            Ok(ctx.services.kv.get(&ctx.plugin, &key))
+            KvError::check_key(&key)?;
+            Ok(ctx.services.kv.get(&ctx.plugin, &key)?)
         })
         .capability("kv");
     linker
         .abi_func("kv_set", |caller, (key, value): (String, Vec<u8>)| {
             let ctx = caller.data();
-            ctx.services.kv.set(&ctx.plugin, &key, value);
-            Ok(())
+            KvError::check_key(&key)?;
+            KvError::check_value(&value)?;
+            Ok(ctx.services.kv.set(&ctx.plugin, &key, value)?)
         })
         .capability("kv");
     linker
         .abi_func("kv_delete", |caller, key: String| {
             let ctx = caller.data();
-            Ok(ctx.services.kv.delete(&ctx.plugin, &key))
+            KvError::check_key(&key)?;
+            Ok(ctx.services.kv.delete(&ctx.plugin, &key)?)
         })
         .capability("kv");
     linker

@@ -213,7 +213,9 @@ impl PluginBuilder {
 
         let kv = Arc::new(MemoryKv::default());
         for (key, value) in self.kv {
-            kv.set(&manifest.name, &key, value);
+            // A `MemoryKv` has nothing that can fail.
+            kv.set(&manifest.name, &key, value)
+                .expect("MemoryKv::set never fails");
         }
         let log = CapturedLog::default();
         let services = HostServices::new()

@@ -111,7 +111,11 @@ impl TestPlugin {
 
     /// The value of `key` in the plugin's key-value namespace.
     pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
-        self.setup.kv.get(&self.setup.engine.manifest().name, key)
+        // A `MemoryKv` has nothing that can fail.
+        self.setup
+            .kv
+            .get(&self.setup.engine.manifest().name, key)
+            .expect("MemoryKv::get never fails")
     }
 
     /// Fuel the last call used, when calls have a fuel budget.
