@@ -124,6 +124,29 @@ pub(crate) fn checks() -> Vec<Check> {
             }
         ),
         check!(
+            "abi/call_bytes",
+            "Plugin::call_bytes passes an encoded request in and the encoded Ok payload out",
+            |cx: &Ctx| {
+                let mut p = guest(cx)?;
+                let request = ok("encode", anywasm::abi::encode(&(40i32, 2i32)))?;
+                let raw = ok("add_via_host", p.call_bytes("add_via_host", &request))?;
+                let sum: i32 = ok(
+                    "decode",
+                    anywasm::abi::decode(&raw, anywasm::abi::DEFAULT_MESSAGE_CAP),
+                )?;
+                expect_eq("sum", sum, 42)?;
+                let request = ok("encode", anywasm::abi::encode("refused"))?;
+                match p.call_bytes("fail", &request) {
+                    Err(e) if e.kind() == ErrorKind::Guest => {
+                        expect_eq("message", e.message(), "refused")?
+                    }
+                    other => return Err(format!("expected a guest error, got {other:?}")),
+                }
+                let sum: i32 = ok("typed call after", p.call("add_via_host", &(1, 2)))?;
+                expect_eq("sum", sum, 3)
+            }
+        ),
+        check!(
             "abi/host_call",
             "the guest calls a typed host function with typed args and results",
             |cx: &Ctx| {

@@ -450,9 +450,23 @@ impl<T: Send + 'static> Plugin<T> {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let cap = self.message_cap;
         buf.clear();
         Bincode::encode(request, buf)?;
+        self.exchange(name, entry, buf)?;
+        match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, self.message_cap) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
+            Err(e) => Err(abi_error(format!(
+                "`{name}` returned a response that {}",
+                e.message()
+            ))),
+        }
+    }
+
+    /// Hand the encoded request in `buf` to `entry`; leave its response
+    /// envelope (at least one byte) in `buf`.
+    fn exchange(&mut self, name: &str, entry: FuncId, buf: &mut Vec<u8>) -> Result<()> {
+        let cap = self.message_cap;
         abi::check_cap("request", buf.len(), cap)?;
         let mut mem = Guest {
             store: &mut *self.store,
@@ -487,14 +501,47 @@ impl<T: Send + 'static> Plugin<T> {
         if !self.v2 {
             mem.free(out_ptr, out_len)?;
         }
-        match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, cap) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
-            Err(e) => Err(abi_error(format!(
-                "`{name}` returned a response that {}",
-                e.message()
-            ))),
+        Ok(())
+    }
+
+    /// Call the entry point `name` with a request already encoded (the
+    /// bincode bytes of the request, as docs/abi.md describes), returning
+    /// the encoded `Ok` response as it came: for hosts that pass messages
+    /// through without knowing their types, such as one plugin calling
+    /// another. Errors, caps and poisoning are those of [`call`](Self::call).
+    pub fn call_bytes(&mut self, name: &str, request: &[u8]) -> Result<Vec<u8>> {
+        if self.poisoned {
+            self.replace_instance()?;
         }
+        let backend = self.store.backend();
+        let result = self.entry(name).and_then(|entry| {
+            let mut buf = request.to_vec();
+            self.exchange(name, entry, &mut buf)?;
+            // The envelope: variant 0 (`Ok`) then the payload, or variant 1
+            // (`Err`) then the guest's error.
+            match buf.first() {
+                Some(0) => {
+                    buf.remove(0);
+                    Ok(buf)
+                }
+                _ => match Bincode::decode::<core::result::Result<(), GuestError>>(
+                    &buf,
+                    self.message_cap,
+                ) {
+                    Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
+                    Ok(Ok(())) | Err(_) => Err(abi_error(format!(
+                        "`{name}` returned a response whose envelope does not decode"
+                    ))),
+                },
+            }
+        });
+        if result
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_) | ErrorKind::Exit(_)))
+        {
+            self.poisoned = true;
+        }
+        result.map_err(tagged(backend))
     }
 }
 
