@@ -282,6 +282,7 @@ impl PluginManagerBuilder {
             ops: tokio::sync::Mutex::new(()),
             watcher: Mutex::new(None),
         });
+        let _ = inner.services.manager.set(Arc::downgrade(&inner));
         let manager = PluginManager { inner };
         handle.spawn(dispatch(Arc::downgrade(&manager.inner), bus_rx));
         if self.hot_reload {

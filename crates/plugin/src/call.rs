@@ -19,7 +19,7 @@ impl Inner {
     pub(crate) async fn call_on<Req, Resp>(
         &self,
         entry: &Entry,
-        mut version: Arc<Version>,
+        version: Arc<Version>,
         function: &str,
         request: &Req,
     ) -> Result<Resp>
@@ -27,6 +27,41 @@ impl Inner {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
+        self.call_with(entry, version, function, |instance| {
+            blocking(|| instance.call::<Req, Resp>(function, request))
+        })
+        .await
+    }
+
+    /// `function` of the plugin named `plugin`, if it is one of its entry
+    /// points, with an encoded request, answering the encoded response
+    /// (`Plugin::call_bytes`); the guest call runs inline on this thread.
+    pub(crate) async fn call_entry_bytes(
+        &self,
+        plugin: &str,
+        function: &str,
+        request: &[u8],
+    ) -> Result<Vec<u8>> {
+        let entry = self.entry(plugin)?;
+        let version = entry.current();
+        version.check_entry_point(function)?;
+        self.call_with(&entry, version, function, |instance| {
+            instance.call_bytes(function, request)
+        })
+        .await
+    }
+
+    /// One call on `version` (or its replacement, if it is retired while
+    /// the call waits for a permit): `invoke` runs on a pooled instance
+    /// with its budgets refilled; metrics are recorded, and an instance
+    /// that trapped is discarded.
+    async fn call_with<R>(
+        &self,
+        entry: &Entry,
+        mut version: Arc<Version>,
+        function: &str,
+        invoke: impl FnOnce(&mut Plugin<HostCtx>) -> anywasm::Result<R>,
+    ) -> Result<R> {
         let name = version.manifest.name.clone();
         let permit = loop {
             match version.pool.permits.clone().acquire_owned().await {
@@ -61,7 +96,7 @@ impl Inner {
             Some(f) => instance.store_mut().set_fuel(f).ok().map(|()| f),
             None => instance.store_mut().fuel().ok(),
         };
-        let result = instance.call_async::<Req, Resp>(function, request).await;
+        let result = invoke(&mut instance);
         let after = instance.store_mut().fuel().ok();
         let fuel = match (before, after) {
             (Some(b), Some(a)) => b.saturating_sub(a),

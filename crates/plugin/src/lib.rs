@@ -69,6 +69,7 @@
 //! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()`, once stored |
 //! | `kv_delete` | `kv` | `String` key (at most 1 KiB) | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
+//! | `call_plugin` | `plugins:<callee>`, checked per call | `(String callee, String function, bytes request)` | bytes: the callee's encoded response |
 //!
 //! `kv` keys are at most [`MAX_KV_KEY_BYTES`] (1 KiB) and values at most
 //! [`MAX_KV_VALUE_BYTES`] (1 MiB): anything larger is refused with a
@@ -81,6 +82,18 @@
 //! message published to it through its `on_message` export, with the request
 //! `(String topic, Vec<u8> payload)`. Delivery is asynchronous (a publish
 //! returns before subscribers run), so a plugin may publish to itself.
+//!
+//! `call_plugin` calls an entry point of another loaded plugin, in one of
+//! the callee's own instances with the callee's own limits; the guest SDK's
+//! `services::call` wraps it in typed messages. A plugin may call `b` only
+//! if its manifest asks for `plugins:b` and the policy grants it. A call
+//! that would reach a plugin already in its chain (`a -> a`,
+//! `a -> b -> a`) or make a chain of more than [`MAX_PLUGIN_CALL_DEPTH`]
+//! plugins is refused with a [`PluginCallError`] the caller's guest
+//! receives as its call's error, naming the chain. The nested call runs on
+//! a thread of tokio's blocking pool while the caller waits (the caller's
+//! timeout keeps counting and fires when the guest resumes); it waits for a
+//! free instance of the callee at most the manager's call timeout.
 //!
 //! ## WASI
 //!
@@ -146,6 +159,7 @@ mod builder;
 mod bus;
 mod call;
 mod candidate;
+mod chain;
 mod deps;
 mod error;
 mod integrity;
@@ -163,6 +177,7 @@ mod wasi;
 mod watch;
 
 pub use builder::{DEFAULT_CALL_TIMEOUT, PluginManagerBuilder};
+pub use chain::{MAX_PLUGIN_CALL_DEPTH, PLUGINS_CAPABILITY_PREFIX, PluginCallError};
 pub use error::{PluginError, Result};
 pub use integrity::{Checksum, hex, sha256};
 pub use kv::{KvError, KvStore, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES, MemoryKv, RedbKv};

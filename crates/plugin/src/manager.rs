@@ -209,13 +209,7 @@ impl PluginManager {
     {
         let entry = self.inner.entry(plugin)?;
         let version = entry.current();
-        let entries = &version.manifest.entry_points;
-        if !entries.is_empty() && !entries.iter().any(|e| e == function) {
-            return Err(PluginError::NoEntryPoint {
-                plugin: plugin.into(),
-                function: function.into(),
-            });
-        }
+        version.check_entry_point(function)?;
         self.inner.call_on(&entry, version, function, request).await
     }
 

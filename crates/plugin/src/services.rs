@@ -11,6 +11,7 @@
 //! | `kv_set` | `kv` | `(String, Vec<u8>)`: key at most 1 KiB, value at most 1 MiB | `()`, once stored |
 //! | `kv_delete` | `kv` | `String` key (at most 1 KiB) | `bool`, whether it existed |
 //! | `publish` | `pubsub` | `(String topic, Vec<u8> payload)` | `()` |
+//! | `call_plugin` | `plugins:<callee>`, checked per call | `(String callee, String function, bytes request)` | bytes: the callee's encoded response |
 //!
 //! Keys are at most [`MAX_KV_KEY_BYTES`](crate::MAX_KV_KEY_BYTES) (1 KiB)
 //! and values at most [`MAX_KV_VALUE_BYTES`](crate::MAX_KV_VALUE_BYTES)
@@ -28,13 +29,15 @@
 //! `(String topic, Vec<u8> payload)`. Delivery is asynchronous (a publish
 //! returns before subscribers run), so a plugin may publish to itself.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use anywasm::wasi::{WasiCtx, WasiView};
-use anywasm::{HostError, Linker};
+use anywasm::{Capabilities, HostError, Linker};
+use serde_bytes::ByteBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::kv::{KvError, KvStore, MemoryKv};
+use crate::registry::Inner;
 
 /// The time behind the `clock` capability.
 pub trait Clock: Send + Sync + 'static {
@@ -107,6 +110,9 @@ pub struct HostServices {
     pub(crate) log: Arc<dyn LogSink>,
     /// The manager's pub/sub queue; without one, `publish` fails.
     pub(crate) bus: Option<UnboundedSender<Message>>,
+    /// The manager serving `call_plugin`, set once it exists; without one,
+    /// `call_plugin` fails.
+    pub(crate) manager: OnceLock<Weak<Inner>>,
 }
 
 impl std::fmt::Debug for HostServices {
@@ -125,6 +131,7 @@ impl Default for HostServices {
             entropy: Arc::new(OsEntropy),
             log: Arc::new(TracingLog),
             bus: None,
+            manager: OnceLock::new(),
         }
     }
 }
@@ -167,6 +174,9 @@ pub struct HostCtx {
     plugin: Arc<str>,
     services: Arc<HostServices>,
     wasi: WasiCtx,
+    /// What the plugin was granted: `call_plugin` checks `plugins:<callee>`
+    /// here on every call.
+    granted: Capabilities,
 }
 
 impl std::fmt::Debug for HostCtx {
@@ -185,7 +195,21 @@ impl HostCtx {
             plugin: plugin.into(),
             services,
             wasi: WasiCtx::builder().build(),
+            granted: Capabilities::none(),
         }
+    }
+
+    /// Record what the store's plugin was granted (the plugin manager does,
+    /// from its manifest and policy): `call_plugin` serves only callees
+    /// named by a granted `plugins:<name>`.
+    pub fn with_capabilities(mut self, granted: Capabilities) -> Self {
+        self.granted = granted;
+        self
+    }
+
+    /// What the store's plugin was granted.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.granted
     }
 
     /// Give the store's plugin this WASI context (what its manifest asked
@@ -279,4 +303,20 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
             .map_err(|_| HostError::new("the plugin manager is shutting down"))
         })
         .capability("pubsub");
+    // Ungated: a guest may import it, and each call is checked against the
+    // caller's `plugins:<callee>` grants.
+    linker
+        .abi_func(
+            "call_plugin",
+            |caller, (plugin, function, request): (String, String, ByteBuf)| {
+                let response = crate::chain::call_plugin(
+                    caller.data(),
+                    &plugin,
+                    &function,
+                    request.into_vec(),
+                )?;
+                Ok(ByteBuf::from(response))
+            },
+        )
+        .ungated();
 }

@@ -57,6 +57,21 @@ impl std::fmt::Debug for Version {
     }
 }
 
+impl Version {
+    /// [`PluginError::NoEntryPoint`] unless the manifest lists `function`
+    /// among its entry points (or lists none, admitting every export).
+    pub(crate) fn check_entry_point(&self, function: &str) -> Result<()> {
+        let entries = &self.manifest.entry_points;
+        if entries.is_empty() || entries.iter().any(|e| e == function) {
+            return Ok(());
+        }
+        Err(PluginError::NoEntryPoint {
+            plugin: self.manifest.name.clone(),
+            function: function.into(),
+        })
+    }
+}
+
 pub(crate) struct Pool {
     pub(crate) idle: Mutex<Vec<Plugin<HostCtx>>>,
     pub(crate) permits: Arc<Semaphore>,
@@ -187,7 +202,9 @@ impl Inner {
                 format!("a granted WASI directory cannot be opened: {e}"),
             ),
         })?;
-        let ctx = HostCtx::new(name, self.services.clone()).with_wasi(wasi);
+        let ctx = HostCtx::new(name, self.services.clone())
+            .with_wasi(wasi)
+            .with_capabilities(version.granted.clone());
         let mut plugin = Plugin::from_module(
             &*self.engine,
             &version.module,

@@ -11,6 +11,7 @@
 //! | `ask` | `String` key | `Option<String>` from the host function `anywasm::lookup` (`lookup`) |
 //! | `spin` | `()` | never returns (fuel, timeout) |
 //! | `hog` | `u32` n | allocates and keeps n MiB (memory limit) |
+//! | `greet_via` | `(String plugin, String name)` | what `greet` of that plugin answers for `name` (`plugins:greeter`) |
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -63,6 +64,10 @@ export! {
 
     fn ask(key: String) -> Result<Option<String>, GuestError> {
         lookup(&key)
+    }
+
+    fn greet_via((plugin, name): (String, String)) -> Result<String, GuestError> {
+        services::call(&plugin, "greet", &name)
     }
 
     fn spin(_req: ()) {
