@@ -60,8 +60,9 @@ pub enum PluginCallError {
         /// The cap.
         max: usize,
     },
-    /// Every instance of the callee stayed in use for the manager's call
-    /// timeout (or [`DEFAULT_CALL_TIMEOUT`] without one).
+    /// Every instance of the callee stayed in use for half the caller's
+    /// remaining call time (without a caller timeout: the manager's call
+    /// timeout, or [`DEFAULT_CALL_TIMEOUT`]).
     #[error("plugin `{callee}` stayed busy for {waited:?}: every instance in its pool was in use")]
     Busy {
         /// The plugin called.
@@ -150,7 +151,7 @@ pub(crate) fn call_plugin(
         });
     }
     let chain = extend_chain(caller, callee)?;
-    let wait = inner.limits.get_timeout().unwrap_or(DEFAULT_CALL_TIMEOUT);
+    let wait = wait_bound(ctx.deadline, inner.limits.get_timeout(), Instant::now());
     let (callee, function) = (callee.to_owned(), function.to_owned());
     let task = runtime.spawn_blocking(move || {
         let _scope = ChainScope::enter(chain);
@@ -175,6 +176,17 @@ pub(crate) fn call_plugin(
             format!("the nested plugin call did not complete: {e}"),
         )))),
         None => Err(PluginCallError::NoManager),
+    }
+}
+
+/// How long a nested call may wait for a free instance of its callee: half
+/// the caller's time left, so the caller can still handle the refusal
+/// before its own timeout; without a caller deadline, the manager's call
+/// timeout (or [`DEFAULT_CALL_TIMEOUT`]).
+fn wait_bound(deadline: Option<Instant>, timeout: Option<Duration>, now: Instant) -> Duration {
+    match deadline {
+        Some(deadline) => deadline.saturating_duration_since(now) / 2,
+        None => timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
     }
 }
 
@@ -220,6 +232,16 @@ fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_call_waits_half_the_callers_time_left() {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        assert_eq!(wait_bound(Some(now + 4 * second), None, now), 2 * second);
+        assert_eq!(wait_bound(Some(now), Some(second), now), Duration::ZERO);
+        assert_eq!(wait_bound(None, Some(second), now), second);
+        assert_eq!(wait_bound(None, None, now), DEFAULT_CALL_TIMEOUT);
+    }
 
     #[test]
     fn chain_refuses_a_loop_and_a_chain_too_deep() {

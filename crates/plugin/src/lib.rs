@@ -93,7 +93,9 @@
 //! receives as its call's error, naming the chain. The nested call runs on
 //! a thread of tokio's blocking pool while the caller waits (the caller's
 //! timeout keeps counting and fires when the guest resumes); it waits for a
-//! free instance of the callee at most the manager's call timeout.
+//! free instance of the callee at most half the caller's remaining time,
+//! then fails with [`PluginCallError::Busy`], so two chains holding each
+//! other's last instances end in an error, not a deadlock.
 //!
 //! ## WASI
 //!

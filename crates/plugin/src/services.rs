@@ -177,6 +177,9 @@ pub struct HostCtx {
     /// What the plugin was granted: `call_plugin` checks `plugins:<callee>`
     /// here on every call.
     granted: Capabilities,
+    /// When the call now running on this store times out, if it can: a
+    /// nested `call_plugin` waits at most half the time left.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for HostCtx {
@@ -196,6 +199,7 @@ impl HostCtx {
             services,
             wasi: WasiCtx::builder().build(),
             granted: Capabilities::none(),
+            deadline: None,
         }
     }
 

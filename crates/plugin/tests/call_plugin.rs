@@ -273,3 +273,71 @@ async fn a_guest_sdk_plugin_calls_another_plugin() {
         assert!(e.to_string().contains("`plugins:services`"), "{kind}: {e}");
     }
 }
+
+/// Two callers and one instance of the callee: while the host holds `b`'s
+/// only instance, `a -> b` waits half of `a`'s time left, then fails with
+/// a "busy" error `a` can still return; once `b` is free, `a -> b` works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_busy_plugin_ends_in_an_error_not_a_hang() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wasm"), relay_plugin("a", &["b"])).unwrap();
+        let b = module(
+            &manifest("b", "1.0.0", "capabilities = [\"hold\"]"),
+            &["hold"],
+            &format!("{}{}", forward("hold", "hold"), value_export(3)),
+        );
+        std::fs::write(dir.path().join("b.wasm"), b).unwrap();
+        // `hold` says it has started, then blocks until the test releases it
+        // (or a liveness bound passes).
+        let (entered_tx, entered_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let entered_tx = Arc::new(Mutex::new(entered_tx));
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let manager = builder(dir.path(), kind)
+            .capabilities(policy_for(&[("a", "b")]).grant("b", "hold"))
+            .pool_size(1)
+            .limits(anywasm::Limits::new().timeout(Duration::from_secs(2)))
+            .host_functions(move |linker| {
+                linker.abi_func("hold", move |_caller, (): ()| {
+                    let _ = entered_tx.lock().unwrap().send(());
+                    let _ = release_rx
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(60));
+                    Ok(())
+                });
+            })
+            .build()
+            .unwrap();
+        assert_eq!(manager.discover().await.unwrap().loaded.len(), 2, "{kind}");
+
+        let holder = {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.call::<_, ()>("b", "hold", &()).await })
+        };
+        tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("b's hold never started");
+
+        let message = guest_error(
+            relay(&manager, "a", &via("b", "value", &[])).await,
+            kind.name(),
+        );
+        assert!(
+            message.contains("plugin `b` stayed busy"),
+            "{kind}: {message}"
+        );
+
+        release_tx.send(()).unwrap();
+        // `b`'s held call may have outlived its own timeout: either way it
+        // ends, and `b` serves the next call.
+        let _ = holder.await.unwrap();
+        let raw = relay(&manager, "a", &via("b", "value", &[])).await.unwrap();
+        assert_eq!(raw, [3, 3], "{kind}");
+    }
+}
