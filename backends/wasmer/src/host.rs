@@ -85,7 +85,11 @@ fn invoke_host<T: Send + 'static>(
     args: &[Val],
     results: &mut [Val],
 ) -> Result<(), RuntimeError> {
-    let mut caller = HostCaller { env, slot };
+    let mut caller = HostCaller {
+        env,
+        slot,
+        memory: None,
+    };
     host.invoke(&mut caller, args, results)
         .map_err(|e| RuntimeError::user(Box::new(e)))
 }
@@ -149,18 +153,29 @@ fn typed_host_function<T: Send + 'static>(
 struct HostCaller<'a, T: Send + 'static> {
     env: FunctionEnvMut<'a, StoreData<T>>,
     slot: usize,
+    /// The caller's `memory`, once looked up: an ABI host call reads the
+    /// request, sizes and writes the response, each through it.
+    memory: Option<Memory>,
 }
 
 impl<T: Send + 'static> HostCaller<'_, T> {
-    /// The calling instance's export named `memory`, looked up afresh.
-    fn memory(&self) -> Option<Memory> {
+    /// The calling instance's export named `memory` (looked up on first
+    /// use in this host call).
+    fn memory(&mut self) -> Option<Memory> {
+        if let Some(m) = &self.memory {
+            return Some(m.clone());
+        }
         match self.env.data().export(self.slot, "memory")? {
-            Extern::Memory(m) => Some(m.clone()),
+            Extern::Memory(m) => {
+                let m = m.clone();
+                self.memory = Some(m.clone());
+                Some(m)
+            }
             _ => None,
         }
     }
 
-    fn memory_or_err(&self) -> Result<Memory, Error> {
+    fn memory_or_err(&mut self) -> Result<Memory, Error> {
         self.memory()
             .ok_or_else(|| tag(export_not_found("memory", "memory")))
     }

@@ -64,6 +64,7 @@ fn trampoline_with<T: Send + 'static>(
     let mut caller = WasmiCaller {
         inner: caller,
         starting,
+        memory: None,
     };
     let mut arg_buf = ValBuf::new(params.len());
     let args = arg_buf.as_mut_slice();
@@ -86,6 +87,9 @@ struct WasmiCaller<'a, T> {
     /// The instance being started, when this host function is its start
     /// function (wasmi's caller then has none).
     starting: Option<wasmi::Instance>,
+    /// The caller's `memory`, once looked up: an ABI host call reads the
+    /// request, sizes and writes the response, each through it.
+    memory: Option<wasmi::Memory>,
 }
 
 impl<T> WasmiCaller<'_, T> {
@@ -97,12 +101,16 @@ impl<T> WasmiCaller<'_, T> {
         }
     }
 
-    /// The calling instance's export `memory`.
-    fn memory(&self) -> Option<wasmi::Memory> {
-        self.export("memory").and_then(Extern::into_memory)
+    /// The calling instance's export `memory` (looked up on first use in
+    /// this host call).
+    fn memory(&mut self) -> Option<wasmi::Memory> {
+        if self.memory.is_none() {
+            self.memory = self.export("memory").and_then(Extern::into_memory);
+        }
+        self.memory
     }
 
-    fn memory_or_err(&self) -> Result<wasmi::Memory> {
+    fn memory_or_err(&mut self) -> Result<wasmi::Memory> {
         self.memory()
             .ok_or_else(|| tag(export_not_found("memory", "memory")))
     }

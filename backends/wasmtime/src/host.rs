@@ -89,6 +89,7 @@ fn trampoline<T: 'static>(
     let mut wrapped = HostCaller {
         caller,
         scratch: None,
+        memory: None,
     };
     host.invoke(&mut wrapped, args, res)
         .map_err(wasmtime::Error::new)?;
@@ -120,6 +121,7 @@ fn trampoline_plain<T: 'static>(
     let mut wrapped = HostCaller {
         caller,
         scratch: None,
+        memory: None,
     };
     host.invoke(&mut wrapped, args, res)
         .map_err(wasmtime::Error::new)?;
@@ -134,12 +136,21 @@ struct HostCaller<'a, T: 'static> {
     caller: wasmtime::Caller<'a, StoreData<T>>,
     /// Buffers for re-entrant calls, made on first use.
     scratch: Option<Box<Scratch>>,
+    /// The caller's `memory`, once looked up: an ABI host call reads the
+    /// request, sizes and writes the response, each through it.
+    memory: Option<wasmtime::Memory>,
 }
 
 impl<T: 'static> HostCaller<'_, T> {
     fn memory(&mut self) -> Result<wasmtime::Memory> {
+        if let Some(m) = self.memory {
+            return Ok(m);
+        }
         match self.caller.get_export("memory") {
-            Some(wasmtime::Extern::Memory(m)) => Ok(m),
+            Some(wasmtime::Extern::Memory(m)) => {
+                self.memory = Some(m);
+                Ok(m)
+            }
             _ => Err(tag(export_not_found("memory", "memory"))),
         }
     }
