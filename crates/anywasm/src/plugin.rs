@@ -375,11 +375,18 @@ impl<T: Send + 'static> Plugin<T> {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
+        self.guarded(|p| p.call_inner(name, request))
+    }
+
+    /// Run one call on a sound instance: replace it first if the last call
+    /// left it poisoned, poison it if this call traps or exits, and tag the
+    /// error with the backend.
+    fn guarded<R>(&mut self, call: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         if self.poisoned {
             self.replace_instance()?;
         }
         let backend = self.store.backend();
-        let result = self.call_inner(name, request);
+        let result = call(self);
         // A guest that exited (WASI `proc_exit`) stopped mid-call, like a trap.
         if result
             .as_ref()
@@ -510,38 +517,23 @@ impl<T: Send + 'static> Plugin<T> {
     /// through without knowing their types, such as one plugin calling
     /// another. Errors, caps and poisoning are those of [`call`](Self::call).
     pub fn call_bytes(&mut self, name: &str, request: &[u8]) -> Result<Vec<u8>> {
-        if self.poisoned {
-            self.replace_instance()?;
-        }
-        let backend = self.store.backend();
-        let result = self.entry(name).and_then(|entry| {
+        self.guarded(|p| {
+            let entry = p.entry(name)?;
             let mut buf = request.to_vec();
-            self.exchange(name, entry, &mut buf)?;
+            p.exchange(name, entry, &mut buf)?;
             // The envelope: variant 0 (`Ok`) then the payload, or variant 1
             // (`Err`) then the guest's error.
-            match buf.first() {
-                Some(0) => {
-                    buf.remove(0);
-                    Ok(buf)
-                }
-                _ => match Bincode::decode::<core::result::Result<(), GuestError>>(
-                    &buf,
-                    self.message_cap,
-                ) {
-                    Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
-                    Ok(Ok(())) | Err(_) => Err(abi_error(format!(
-                        "`{name}` returned a response whose envelope does not decode"
-                    ))),
-                },
+            if buf.first() == Some(&0) {
+                buf.remove(0);
+                return Ok(buf);
             }
-        });
-        if result
-            .as_ref()
-            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_) | ErrorKind::Exit(_)))
-        {
-            self.poisoned = true;
-        }
-        result.map_err(tagged(backend))
+            match Bincode::decode::<core::result::Result<(), GuestError>>(&buf, p.message_cap) {
+                Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
+                Ok(Ok(())) | Err(_) => Err(abi_error(format!(
+                    "`{name}` returned a response whose envelope does not decode"
+                ))),
+            }
+        })
     }
 }
 

@@ -96,7 +96,6 @@ impl Inner {
             Some(f) => instance.store_mut().set_fuel(f).ok().map(|()| f),
             None => instance.store_mut().fuel().ok(),
         };
-        instance.data_mut().deadline = version.limits.get_timeout().map(|t| start + t);
         let result = invoke(&mut instance);
         let after = instance.store_mut().fuel().ok();
         let fuel = match (before, after) {

@@ -128,9 +128,11 @@ impl Drop for ChainScope {
 }
 
 /// The `call_plugin` host service: `function` of `callee` with the encoded
-/// `request`, answering the encoded response.
+/// `request`, answering the encoded response; `remaining` is the caller's
+/// time left ([`Caller::remaining_time`](anywasm::Caller::remaining_time)).
 pub(crate) fn call_plugin(
     ctx: &HostCtx,
+    remaining: Option<Duration>,
     callee: &str,
     function: &str,
     request: Vec<u8>,
@@ -151,7 +153,7 @@ pub(crate) fn call_plugin(
         });
     }
     let chain = extend_chain(caller, callee)?;
-    let wait = wait_bound(ctx.deadline, inner.limits.get_timeout(), Instant::now());
+    let wait = wait_bound(remaining, inner.limits.get_timeout());
     let (callee, function) = (callee.to_owned(), function.to_owned());
     let task = runtime.spawn_blocking(move || {
         let _scope = ChainScope::enter(chain);
@@ -183,9 +185,9 @@ pub(crate) fn call_plugin(
 /// the caller's time left, so the caller can still handle the refusal
 /// before its own timeout; without a caller deadline, the manager's call
 /// timeout (or [`DEFAULT_CALL_TIMEOUT`]).
-fn wait_bound(deadline: Option<Instant>, timeout: Option<Duration>, now: Instant) -> Duration {
-    match deadline {
-        Some(deadline) => deadline.saturating_duration_since(now) / 2,
+fn wait_bound(remaining: Option<Duration>, timeout: Option<Duration>) -> Duration {
+    match remaining {
+        Some(remaining) => remaining / 2,
         None => timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
     }
 }
@@ -235,12 +237,14 @@ mod tests {
 
     #[test]
     fn a_nested_call_waits_half_the_callers_time_left() {
-        let now = Instant::now();
         let second = Duration::from_secs(1);
-        assert_eq!(wait_bound(Some(now + 4 * second), None, now), 2 * second);
-        assert_eq!(wait_bound(Some(now), Some(second), now), Duration::ZERO);
-        assert_eq!(wait_bound(None, Some(second), now), second);
-        assert_eq!(wait_bound(None, None, now), DEFAULT_CALL_TIMEOUT);
+        assert_eq!(wait_bound(Some(4 * second), None), 2 * second);
+        assert_eq!(
+            wait_bound(Some(Duration::ZERO), Some(second)),
+            Duration::ZERO
+        );
+        assert_eq!(wait_bound(None, Some(second)), second);
+        assert_eq!(wait_bound(None, None), DEFAULT_CALL_TIMEOUT);
     }
 
     #[test]

@@ -177,9 +177,6 @@ pub struct HostCtx {
     /// What the plugin was granted: `call_plugin` checks `plugins:<callee>`
     /// here on every call.
     granted: Capabilities,
-    /// When the call now running on this store times out, if it can: a
-    /// nested `call_plugin` waits at most half the time left.
-    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for HostCtx {
@@ -199,7 +196,6 @@ impl HostCtx {
             services,
             wasi: WasiCtx::builder().build(),
             granted: Capabilities::none(),
-            deadline: None,
         }
     }
 
@@ -313,8 +309,10 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
         .abi_func(
             "call_plugin",
             |caller, (plugin, function, request): (String, String, ByteBuf)| {
+                let remaining = caller.remaining_time();
                 let response = crate::chain::call_plugin(
                     caller.data(),
+                    remaining,
                     &plugin,
                     &function,
                     request.into_vec(),
