@@ -10,14 +10,15 @@
 //! `anywasm_cache::ModuleCache` instead of compiling), `call` (no-op
 //! host->guest and guest->host), `abi` (typed round trips), `compute` (the
 //! bench guest's workloads), `limits` (each limit mechanism switched on,
-//! against `-none`) and `manager` (calls and reloads through the plugin
-//! manager).
+//! against `-none`), `manager` (calls and reloads through the plugin
+//! manager) and `async` (async host functions against sync ones).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use anywasm::{
-    Capabilities, Config, DynRuntime, InstancePool, Limits, Linker, Plugin, Runtime, Store, abi,
+    Capabilities, Config, DynRuntime, FuncType, InstancePool, Limits, Linker, Plugin, Runtime,
+    Store, abi,
 };
 use anywasm_benches::workloads::{self, Summary};
 use anywasm_benches::{AbiHost, StaticAbi, raw};
@@ -502,7 +503,121 @@ fn manager(c: &mut Criterion) {
     }
 }
 
+/// Async host functions (`async/<bench>/<engine>[-<path>]`):
+/// `async/host_call` is one guest call into a host no-op, through `call`
+/// with a sync host function (`-sync`), through `call_async` with the same
+/// sync one (`-sync-call_async`: the cost of the async call itself) and
+/// through `call_async` with an async host function whose future is ready
+/// at once (`-async`), each `call_async` driven by a current-thread
+/// runtime's `block_on`. `async/sleep_1000` is the wall time of 1,000
+/// concurrent calls, each awaiting a 10 ms tokio sleep in an async host
+/// function, on a 2-worker runtime.
+fn async_engine<R: Runtime>(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let e = name::<R>();
+    let wasm =
+        wat::parse_str(r#"(module (import "env" "f" (func $f)) (func (export "run") call $f))"#)
+            .expect("wat");
+    let engine = R::new(&Config::new()).expect("engine");
+    let module = engine.compile(&wasm).expect("compile");
+    let mut sync_linker = Linker::<()>::new();
+    sync_linker.func("env", "f", FuncType::new([], []), |_, _, _| Ok(()));
+    let mut async_linker = Linker::<()>::new();
+    async_linker.func_async("env", "f", FuncType::new([], []), |_, _| async {
+        Ok(Vec::new())
+    });
+    let paths = [
+        ("sync", &sync_linker, false),
+        ("sync-call_async", &sync_linker, true),
+        ("async", &async_linker, true),
+    ];
+    for (path, linker, via_async) in paths {
+        let mut store = engine.store((), &Limits::new()).expect("store");
+        let instance = store.instantiate(&module, linker).expect("instantiate");
+        let run = store.get_func(&instance, "run").expect("run");
+        c.bench_function(&format!("async/host_call/{e}-{path}"), |b| {
+            if via_async {
+                b.iter(|| {
+                    rt.block_on(store.call_async(&run, &[], &mut []))
+                        .expect("call")
+                })
+            } else {
+                b.iter(|| store.call(&run, &[], &mut []).expect("call"))
+            }
+        });
+    }
+}
+
+fn async_sleep_1000(c: &mut Criterion) {
+    const CALLS: usize = 1_000;
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let wasm = wat::parse_str(
+        r#"(module (import "env" "sleep" (func $s)) (func (export "run") call $s))"#,
+    )
+    .expect("wat");
+    let mut linker = Linker::<()>::new();
+    linker.func_async("env", "sleep", FuncType::new([], []), |_, _| async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(Vec::new())
+    });
+    let mut group = c.benchmark_group("async/sleep_1000");
+    group.sample_size(10);
+    for &kind in anywasm_benches::backends() {
+        let engine = anywasm::engine::<()>(kind, &Config::new()).expect("engine");
+        let module = engine.compile(&wasm).expect("compile");
+        let mut calls: Vec<_> = (0..CALLS)
+            .map(|_| {
+                let mut store = engine.store((), &Limits::new()).expect("store");
+                let instance = store.instantiate(&module, &linker).expect("instantiate");
+                let run = store.get_func(instance, "run").expect("run");
+                (store, run)
+            })
+            .collect();
+        group.bench_function(kind.name(), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = std::time::Instant::now();
+                    calls = workers.block_on(async {
+                        let tasks: Vec<_> = calls
+                            .drain(..)
+                            .map(|(mut store, run)| {
+                                tokio::spawn(async move {
+                                    store.call_async(run, &[], &mut []).await.expect("call");
+                                    (store, run)
+                                })
+                            })
+                            .collect();
+                        let mut back = Vec::with_capacity(CALLS);
+                        for t in tasks {
+                            back.push(t.await.expect("task"));
+                        }
+                        back
+                    });
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+fn asyncs(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    async_engine::<Wasmtime>(c, &rt);
+    async_engine::<Wasmer>(c, &rt);
+    async_engine::<Wasmi>(c, &rt);
+    async_sleep_1000(c);
+}
+
 criterion_group!(
-    benches, calls, abi, compute, limits, lifecycle, cold_cache, manager
+    benches, calls, abi, compute, limits, lifecycle, cold_cache, manager, asyncs
 );
 criterion_main!(benches);

@@ -10,6 +10,7 @@ fn row_key(feature: Feature) -> &'static str {
         Feature::ExactStackLimit => "`Config::max_stack_bytes`",
         Feature::InstancePool => "`Config::instance_pool`",
         Feature::Artifacts => "`Runtime::serialize_module`",
+        Feature::AsyncSuspend => "`Store::call_async`",
         other => panic!("no README row known for {other}: add it to the engine matrix and here"),
     }
 }

@@ -189,6 +189,10 @@ impl Runtime for Engine {
             anywasm_core::Feature::InstancePool,
             "wasmer has no pooling allocator",
         ),
+        (
+            anywasm_core::Feature::AsyncSuspend,
+            "wasmer 7.4's async calls need a separate async store type whose futures are not Send: an async host function parks the calling thread instead",
+        ),
     ]);
 
     fn new(config: &Config) -> Result<Self, Error> {

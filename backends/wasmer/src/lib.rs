@@ -89,6 +89,19 @@
 //!   store's funcref table, but each externref argument allocates a little.
 //! - **Threads**: wasmer 7's `Store` is not `Send`; this crate's [`Store`] is,
 //!   because nothing thread-bound outlives a call (see the safety note on it).
+//! - **Async**: wasmer 7.4's async calls (`experimental-async`) need the
+//!   store turned into a separate `StoreAsync` whose futures are not `Send`,
+//!   so this backend does not suspend guest calls
+//!   ([`Feature::AsyncSuspend`](anywasm_core::Feature::AsyncSuspend) is
+//!   declared missing): an async host function parks the calling thread
+//!   until its future is done (bounded by the call's deadline), and
+//!   [`Store::call_async`](anywasm_core::Store::call_async) runs the call
+//!   when first polled, under `tokio::task::block_in_place` on a
+//!   multi-threaded runtime. The cost: one OS thread per call in flight
+//!   (tokio's blocking pool, 512 by default), at most
+//!   [`MAX_BLOCKING_CALLS`] at once per process (more would take every
+//!   thread of that pool and leave none to run the timers the parked calls
+//!   wait for), and a call that cannot be dropped half-way.
 //!
 //! ## Crate features
 //!
@@ -96,6 +109,11 @@
 //! `experimental-host-interrupt`.
 
 #![deny(missing_docs)]
+
+/// How many [`Store::call_async`](anywasm_core::Store::call_async) calls
+/// may block a thread at once in this process (see "Async" above); the
+/// others wait for a turn without blocking.
+pub const MAX_BLOCKING_CALLS: usize = 256;
 
 mod access;
 mod artifact;

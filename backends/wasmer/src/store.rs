@@ -151,6 +151,10 @@ impl<T> std::fmt::Debug for Store<T> {
     }
 }
 
+/// The turns of [`MAX_BLOCKING_CALLS`](crate::MAX_BLOCKING_CALLS).
+static BLOCKING_CALLS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(crate::MAX_BLOCKING_CALLS);
+
 pub(crate) fn foreign(what: &str) -> Error {
     crate::error::tag(Error::foreign_handle(what))
 }
@@ -272,6 +276,38 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         }
         check_args(&func.ty, args, results).map_err(tag)?;
         self.call_checked(func, args, results)
+    }
+
+    /// wasmer cannot suspend a guest call through this store (its async
+    /// calls need a separate async store type whose futures are not `Send`),
+    /// so the call runs when first polled and an async host function parks
+    /// the thread until its future is done. On a multi-threaded tokio
+    /// runtime that happens under `block_in_place`: the worker hands its
+    /// other tasks (and the timer driver) to another thread first, so
+    /// concurrent calls cost one OS thread each rather than stalling the
+    /// runtime. At most [`MAX_BLOCKING_CALLS`](crate::MAX_BLOCKING_CALLS)
+    /// such calls block at once in a process; the others wait (suspended)
+    /// for one to finish, so the calls never take every thread of tokio's
+    /// blocking pool (512 by default) and leave no thread to run the timers
+    /// their host functions wait for.
+    fn call_async<'a>(
+        &'a mut self,
+        func: &'a Func,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> anywasm_core::CallFuture<'a> {
+        Box::pin(async move {
+            use tokio::runtime::{Handle, RuntimeFlavor};
+            match Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(RuntimeFlavor::MultiThread) => {
+                    let _turn = BLOCKING_CALLS.acquire().await;
+                    tokio::task::block_in_place(|| {
+                        anywasm_core::Store::call(self, func, args, results)
+                    })
+                }
+                _ => anywasm_core::Store::call(self, func, args, results),
+            }
+        })
     }
 
     fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory, Error> {

@@ -61,6 +61,40 @@ impl ExecState {
         }
     }
 
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    pub(crate) fn clock(&self) -> Option<Clock> {
+        self.clock
+    }
+
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Start timing a top-level call: `reserve` is the budget not loaded
+    /// into the store.
+    pub(crate) fn start_timing(&mut self, deadline: Duration, reserve: u64, clock: Clock) {
+        self.timing = Some(Timing {
+            deadline,
+            reserve,
+            clock,
+        });
+    }
+
+    /// End timing the top-level call, returning the unused reserve.
+    pub(crate) fn end_timing(&mut self) -> u64 {
+        self.timing.take().map_or(0, |t| t.reserve)
+    }
+
+    /// Forget a call abandoned mid-way (an async call's future dropped):
+    /// the next top-level call starts afresh.
+    pub(crate) fn reset(&mut self) {
+        self.timing = None;
+        self.depth = 0;
+    }
+
     /// Time left before the running call's deadline, if it has one.
     pub(crate) fn remaining(&self) -> Option<Duration> {
         self.timing
@@ -142,7 +176,10 @@ fn run_sliced<T>(
 
 /// Between two slices: out of real fuel, past the deadline, or load the
 /// next slice (at least what the paused instruction needs).
-fn refill<T>(ctx: &mut impl AsContextMut<Data = StoreData<T>>, required: u64) -> Result<()> {
+pub(crate) fn refill<T>(
+    ctx: &mut impl AsContextMut<Data = StoreData<T>>,
+    required: u64,
+) -> Result<()> {
     let left = ctx.as_context().get_fuel().map_err(engine_error)?;
     let mut store = ctx.as_context_mut();
     let Some(timing) = store.data_mut().exec.timing.as_mut() else {
@@ -200,6 +237,16 @@ pub(crate) fn reentrant_call<T>(
 }
 
 impl<T: Send + 'static> Store<T> {
+    /// Before a top-level call: forget what an abandoned async call left.
+    pub(crate) fn reset_exec(&mut self) {
+        let data = self.raw.data_mut();
+        if data.async_call || data.suspended.is_some() {
+            data.async_call = false;
+            data.suspended = None;
+            data.exec.reset();
+        }
+    }
+
     pub(crate) fn call_impl(
         &mut self,
         func: &Func,
@@ -210,6 +257,7 @@ impl<T: Send + 'static> Store<T> {
             return Err(foreign("function"));
         }
         check_args(&func.ty, args, results)?;
+        self.reset_exec();
         let mut wargs = core::mem::take(&mut self.scratch_args);
         let mut wres = core::mem::take(&mut self.scratch_results);
         wargs.clear();

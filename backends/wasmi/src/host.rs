@@ -21,6 +21,21 @@ pub(crate) fn make_func<T: Send + 'static>(
     func: HostFunc<T>,
     ty: wasmi::FuncType,
 ) -> wasmi::Func {
+    if func.is_async() {
+        let func = alloc::sync::Arc::new(func);
+        return wasmi::Func::new(store, ty, move |caller, params, results| {
+            if crate::suspend::may_suspend(caller.data()) {
+                let mut caller = WasmiCaller::new(caller);
+                let mut arg_buf = ValBuf::new(params.len());
+                let args = arg_buf.as_mut_slice();
+                for (slot, p) in args.iter_mut().zip(params) {
+                    *slot = from_wasmi(&mut caller.inner, p).map_err(conversion_failed)?;
+                }
+                return Err(crate::suspend::suspend(&func, &mut caller, args));
+            }
+            trampoline(&func, caller, params, results)
+        });
+    }
     wasmi::Func::new(store, ty, move |caller, params, results| {
         trampoline(&func, caller, params, results)
     })
@@ -65,6 +80,7 @@ fn trampoline_with<T: Send + 'static>(
         inner: caller,
         starting,
         memory: None,
+        alloc: None,
     };
     let mut arg_buf = ValBuf::new(params.len());
     let args = arg_buf.as_mut_slice();
@@ -82,19 +98,48 @@ fn trampoline_with<T: Send + 'static>(
 
 /// What a host function sees: the wasmi caller, i.e. the calling instance
 /// and the store.
-struct WasmiCaller<'a, T> {
-    inner: wasmi::Caller<'a, StoreData<T>>,
+pub(crate) struct WasmiCaller<'a, T> {
+    pub(crate) inner: wasmi::Caller<'a, StoreData<T>>,
     /// The instance being started, when this host function is its start
     /// function (wasmi's caller then has none).
     starting: Option<wasmi::Instance>,
     /// The caller's `memory`, once looked up: an ABI host call reads the
     /// request, sizes and writes the response, each through it.
     memory: Option<wasmi::Memory>,
+    /// The ABI allocator, resolved before an async host function paused
+    /// its call (the finish step's caller has no instance to look it up).
+    alloc: Option<wasmi::Func>,
+}
+
+impl<'a, T> WasmiCaller<'a, T> {
+    pub(crate) fn new(inner: wasmi::Caller<'a, StoreData<T>>) -> Self {
+        Self {
+            inner,
+            starting: None,
+            memory: None,
+            alloc: None,
+        }
+    }
+
+    /// A caller outside any host call, for an async host function's finish
+    /// step: `memory` and `alloc` resolved while the call was running.
+    pub(crate) fn detached(
+        store: &'a mut wasmi::Store<StoreData<T>>,
+        memory: Option<wasmi::Memory>,
+        alloc: Option<wasmi::Func>,
+    ) -> Self {
+        Self {
+            inner: wasmi::Caller::from(store),
+            starting: None,
+            memory,
+            alloc,
+        }
+    }
 }
 
 impl<T> WasmiCaller<'_, T> {
     /// The calling instance's export `name`, looked up afresh.
-    fn export(&self, name: &str) -> Option<Extern> {
+    pub(crate) fn export(&self, name: &str) -> Option<Extern> {
         match self.starting {
             Some(instance) => instance.get_export(&self.inner, name),
             None => self.inner.get_export(name),
@@ -103,7 +148,7 @@ impl<T> WasmiCaller<'_, T> {
 
     /// The calling instance's export `memory` (looked up on first use in
     /// this host call).
-    fn memory(&mut self) -> Option<wasmi::Memory> {
+    pub(crate) fn memory(&mut self) -> Option<wasmi::Memory> {
         if self.memory.is_none() {
             self.memory = self.export("memory").and_then(Extern::into_memory);
         }
@@ -155,6 +200,9 @@ impl<T: Send + 'static> Caller<T> for WasmiCaller<'_, T> {
             .export(export)
             .filter(|_| export != START_EXPORT)
             .and_then(Extern::into_func)
+            .or(self
+                .alloc
+                .filter(|_| export == anywasm_core::abi::ALLOC_EXPORT))
             .ok_or_else(|| tag(export_not_found(export, "function")))?;
         call::reentrant_call(&mut self.inner, func, args, results).map_err(tag)
     }

@@ -47,6 +47,7 @@
 //! | [`Config::timeouts`](anywasm_core::Config::timeouts) | fuel metering too: calls with a deadline run in fuel slices of [`FUEL_SLICE`] units, the clock is read between slices (no threads) |
 //! | [`Config::max_stack_bytes`](anywasm_core::Config::max_stack_bytes) | value stack height in bytes (at least 4 KiB) and one call frame per 128 bytes |
 //! | memory / table / instance limits | a `ResourceLimiter` that records what it denied |
+//! | [`Store::call_async`](anywasm_core::Store::call_async), [`Linker::func_async`](anywasm_core::Linker::func_async) | a resumable call paused at each async host function (it returns a marker host error), awaited outside the engine and resumed with its results; fuel slices go on as in a synchronous call |
 //!
 //! Timeouts read a clock: `std::time::Instant` with `std`; without `std`
 //! give the engine one with [`Engine::with_clock`], otherwise stores with a
@@ -61,7 +62,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | host-function panics are caught; timeouts use `std::time::Instant` |
+//! | `std` | yes | host-function panics are caught; timeouts use `std::time::Instant`; async host functions also work from the synchronous `call` (the thread blocks on the future) and an async call's deadline fires while a host future is pending (tokio's timer) |
 //! | `simd` | yes | the `simd` and `relaxed-simd` proposals (`v128` values); without it a `Val::V128` is [`ErrorKind::Unsupported`](anywasm_core::ErrorKind) |
 //! | `memory64` | yes | the `memory64` proposal |
 //! | `portable-dispatch` | yes | wasmi's loop-based instruction dispatch: tail-call dispatch (2-3x faster when wasmi is built optimised) overflows the native stack on long guest loops when debug assertions are on (wasmi-labs/wasmi#2039); turn it off only where wasmi is built optimised *and* without debug assertions |
@@ -88,6 +89,7 @@ mod link;
 mod module;
 mod start;
 mod store;
+mod suspend;
 
 pub use access::{Global, Memory, Table};
 pub use call::FUEL_SLICE;

@@ -37,6 +37,12 @@ pub(crate) struct StoreData<T> {
     /// being called; taken by that host function's trampoline as its
     /// caller's instance (see [`crate::start`]).
     pub(crate) starting: Option<wasmi::Instance>,
+    /// Set while [`Store::call_async`](anywasm_core::Store::call_async)
+    /// runs: async host functions then pause the call (see
+    /// [`crate::suspend`]).
+    pub(crate) async_call: bool,
+    /// The async host function the paused call waits for.
+    pub(crate) suspended: Option<crate::suspend::Suspended<T>>,
 }
 
 /// Functions handed out as [`FuncRef`] indices.
@@ -128,6 +134,8 @@ impl<T: Send + 'static> Store<T> {
             exec: ExecState::new(limits.get_timeout(), engine.clock()),
             gas: None,
             starting: None,
+            async_call: false,
+            suspended: None,
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
         if config.get_gas() {
@@ -228,6 +236,17 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
 
     fn call(&mut self, func: &Func, args: &[Val], results: &mut [Val]) -> Result<()> {
         self.call_impl(func, args, results).map_err(tag)
+    }
+
+    fn call_async<'a>(
+        &'a mut self,
+        func: &'a Func,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> anywasm_core::CallFuture<'a> {
+        alloc::boxed::Box::pin(async move {
+            self.call_async_impl(func, args, results).await.map_err(tag)
+        })
     }
 
     fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory> {

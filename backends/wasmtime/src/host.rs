@@ -21,6 +21,10 @@ pub(crate) fn host_func<T: Send + 'static>(
     host: &HostFunc<T>,
     ty: wasmtime::FuncType,
 ) -> Result<wasmtime::Func> {
+    if host.is_async() {
+        let f = crate::fiber::async_closure(host, ty.clone());
+        return Ok(wasmtime::Func::new_async(store, ty, f));
+    }
     let host = host.clone();
     if is_plain(host.ty()) {
         let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
@@ -47,6 +51,11 @@ pub(crate) fn define_host<T: Send + 'static>(
     ty: wasmtime::FuncType,
 ) -> wasmtime::Result<()> {
     let (module, name) = (host.module(), host.name());
+    if host.is_async() {
+        let f = crate::fiber::async_closure(host, ty.clone());
+        linker.func_new_async(module, name, ty, f)?;
+        return Ok(());
+    }
     let host = host.clone();
     if is_plain(host.ty()) {
         let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
@@ -132,13 +141,23 @@ fn trampoline_plain<T: 'static>(
 }
 
 /// What a host function sees: the calling instance and the store's state.
-struct HostCaller<'a, T: 'static> {
-    caller: wasmtime::Caller<'a, StoreData<T>>,
+pub(crate) struct HostCaller<'a, T: 'static> {
+    pub(crate) caller: wasmtime::Caller<'a, StoreData<T>>,
     /// Buffers for re-entrant calls, made on first use.
     scratch: Option<Box<Scratch>>,
     /// The caller's `memory`, once looked up: an ABI host call reads the
     /// request, sizes and writes the response, each through it.
     memory: Option<wasmtime::Memory>,
+}
+
+impl<'a, T: 'static> HostCaller<'a, T> {
+    pub(crate) fn new(caller: wasmtime::Caller<'a, StoreData<T>>) -> Self {
+        Self {
+            caller,
+            scratch: None,
+            memory: None,
+        }
+    }
 }
 
 impl<T: 'static> HostCaller<'_, T> {

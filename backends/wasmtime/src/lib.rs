@@ -45,11 +45,18 @@
 //! | [`Limits::fuel`](anywasm_core::Limits::fuel) | `Config::consume_fuel` + `Store::set_fuel` |
 //! | [`Limits::timeout`](anywasm_core::Limits::timeout) | epoch interruption, 1 ms ticker thread per engine |
 //! | [`Config::max_stack_bytes`](anywasm_core::Config::max_stack_bytes) | `Config::max_wasm_stack` |
+//! | [`Store::call_async`](anywasm_core::Store::call_async), [`Linker::func_async`](anywasm_core::Linker::func_async) | `Func::call_async` on a fiber, async host functions via `Func::new_async`; with fuel on, a yield every `ASYNC_YIELD_FUEL` (10,000) units |
 //!
 //! Input must be binary wasm: the text format is not compiled in.
 //!
 //! ## Behaviour specific to this backend
 //!
+//! - wasmtime requires every entry into a store holding an async host
+//!   function to be async: once a store instantiates with a linker that has
+//!   one, its synchronous `instantiate` and `call` run the async forms to
+//!   completion on the calling thread (parking it while a host future is
+//!   pending). A store without async host functions keeps the synchronous
+//!   fast path.
 //! - A store's call timeout also bounds the start function run by
 //!   `instantiate`. Deadlines are checked at function entries and loop
 //!   headers, so a host function that blocks is not interrupted.
@@ -70,6 +77,7 @@ mod call;
 mod convert;
 mod engine;
 mod error;
+mod fiber;
 mod gas;
 mod host;
 mod limits;

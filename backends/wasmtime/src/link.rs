@@ -59,12 +59,30 @@ impl<T: Send + 'static> Store<T> {
             self.resolve_imports(module, linker)?
         };
 
+        if linker.has_async() {
+            self.enter_async()?;
+        }
         let data = self.inner.data_mut();
         data.limiter.reset();
         let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
-        let result = match &pre {
-            Some(pre) => pre.instantiate(&mut self.inner),
-            None => wasmtime::Instance::new(&mut self.inner, module.raw(), &externs),
+        let result = if self.async_imports {
+            // Every entry into this store must be async (see `fiber.rs`).
+            let inner = &mut self.inner;
+            let fut = async {
+                match &pre {
+                    Some(pre) => pre.instantiate_async(&mut *inner).await,
+                    None => {
+                        wasmtime::Instance::new_async(&mut *inner, module.raw(), &externs).await
+                    }
+                }
+            };
+            anywasm_core::block_on(fut, self.timeout)
+                .unwrap_or_else(|| Err(wasmtime::Error::new(wasmtime::Trap::Interrupt)))
+        } else {
+            match &pre {
+                Some(pre) => pre.instantiate(&mut self.inner),
+                None => wasmtime::Instance::new(&mut self.inner, module.raw(), &externs),
+            }
         };
         drop(deadline);
         match result {

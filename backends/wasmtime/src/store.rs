@@ -35,15 +35,15 @@ pub struct Instance {
 /// needs no lookup.
 #[derive(Clone, Debug)]
 pub struct Func {
-    inner: wasmtime::Func,
-    store: u64,
-    info: Arc<FuncInfo>,
+    pub(crate) inner: wasmtime::Func,
+    pub(crate) store: u64,
+    pub(crate) info: Arc<FuncInfo>,
 }
 
 #[derive(Debug)]
-struct FuncInfo {
-    ty: FuncType,
-    engine_ty: wasmtime::FuncType,
+pub(crate) struct FuncInfo {
+    pub(crate) ty: FuncType,
+    pub(crate) engine_ty: wasmtime::FuncType,
     /// No reference types: calls take the raw fast path.
     plain: bool,
 }
@@ -62,6 +62,9 @@ pub struct Store<T: 'static> {
     pub(crate) max_instances: Option<usize>,
     /// The per-call deadline, when the store has a timeout.
     pub(crate) timeout: Option<Duration>,
+    /// The store holds async host functions: every entry is async (see
+    /// `fiber.rs`).
+    pub(crate) async_imports: bool,
     scratch: Scratch,
 }
 
@@ -147,6 +150,7 @@ impl<T: Send + 'static> Store<T> {
             instance_count: 0,
             max_instances: limits.get_instances(),
             timeout: limits.get_timeout(),
+            async_imports: false,
             scratch: Scratch::default(),
         })
     }
@@ -209,6 +213,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             return Err(foreign("function"));
         }
         check_args(&func.info.ty, args, results).map_err(tag)?;
+        if self.async_imports {
+            return self.call_blocking(func, args, results);
+        }
         let _deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
         call_func(
             self.inner.as_context_mut(),
@@ -222,6 +229,15 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             results,
             &mut self.scratch,
         )
+    }
+
+    fn call_async<'a>(
+        &'a mut self,
+        func: &'a Func,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> anywasm_core::CallFuture<'a> {
+        Box::pin(self.call_async_impl(func, args, results))
     }
 
     fn memory(&mut self, instance: &Instance, name: &str) -> Result<Memory> {

@@ -3,6 +3,7 @@
 
 mod abi;
 mod artifact;
+mod asyncs;
 mod gas;
 mod handles;
 mod host;
@@ -60,6 +61,7 @@ pub(crate) fn all() -> Vec<Check> {
     all.extend(host_typed::checks());
     all.extend(limits::checks());
     all.extend(abi::checks());
+    all.extend(asyncs::checks());
     all.extend(gas::checks());
     all.extend(wasi::checks());
     all.extend(wasi_fs::checks());

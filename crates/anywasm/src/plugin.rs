@@ -460,6 +460,11 @@ impl<T: Send + 'static> Plugin<T> {
         buf.clear();
         Bincode::encode(request, buf)?;
         self.exchange(name, entry, buf)?;
+        self.decode_response(name, buf)
+    }
+
+    /// The typed response in the envelope `buf`.
+    fn decode_response<Resp: DeserializeOwned>(&self, name: &str, buf: &[u8]) -> Result<Resp> {
         match Bincode::decode::<core::result::Result<Resp, GuestError>>(buf, self.message_cap) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
@@ -473,22 +478,35 @@ impl<T: Send + 'static> Plugin<T> {
     /// Hand the encoded request in `buf` to `entry`; leave its response
     /// envelope (at least one byte) in `buf`.
     fn exchange(&mut self, name: &str, entry: FuncId, buf: &mut Vec<u8>) -> Result<()> {
-        let cap = self.message_cap;
-        abi::check_cap("request", buf.len(), cap)?;
-        let mut mem = Guest {
-            store: &mut *self.store,
-            memory: self.memory,
-            alloc: self.alloc,
-            free: self.free,
-        };
-        let ptr = abi::write_message(&mut mem, buf, self.scratch)?;
+        let args = self.send(buf)?;
         let mut packed = [Val::I64(0)];
-        mem.store.call(
-            entry,
-            &[Val::I32(ptr as i32), Val::I32(buf.len() as i32)],
-            &mut packed,
-        )?;
-        let (out_ptr, out_len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
+        self.store.call(entry, &args, &mut packed)?;
+        self.receive(name, packed[0], buf)
+    }
+
+    /// [`exchange`](Self::exchange) with the entry point called through
+    /// [`DynStore::call_async`].
+    #[cfg(feature = "tokio")]
+    async fn exchange_async(&mut self, name: &str, entry: FuncId, buf: &mut Vec<u8>) -> Result<()> {
+        let args = self.send(buf)?;
+        let mut packed = [Val::I64(0)];
+        self.store.call_async(entry, &args, &mut packed).await?;
+        self.receive(name, packed[0], buf)
+    }
+
+    /// Write the encoded request in `buf` into guest memory: the entry
+    /// point's arguments.
+    fn send(&mut self, buf: &[u8]) -> Result<[Val; 2]> {
+        abi::check_cap("request", buf.len(), self.message_cap)?;
+        let scratch = self.scratch;
+        let ptr = abi::write_message(&mut self.guest(), buf, scratch)?;
+        Ok([Val::I32(ptr as i32), Val::I32(buf.len() as i32)])
+    }
+
+    /// Read the response the entry point returned (`packed`) into `buf`.
+    fn receive(&mut self, name: &str, packed: Val, buf: &mut Vec<u8>) -> Result<()> {
+        let cap = self.message_cap;
+        let (out_ptr, out_len) = abi::unpack(packed.as_i64().unwrap_or(0));
         if out_len == 0 {
             return Err(abi_error(format!(
                 "`{name}` returned an empty response (ptr {out_ptr:#x}); a response is at least an envelope byte"
@@ -500,15 +518,27 @@ impl<T: Send + 'static> Plugin<T> {
                 e.message()
             ))
         })?;
+        let v2 = self.v2;
+        let mut mem = self.guest();
         abi::read_message(&mut mem, out_ptr, out_len, buf).map_err(|e| match e.kind() {
             ErrorKind::Abi => abi_error(format!("`{name}` returned {}", e.message())),
             _ => e,
         })?;
         // Version 2 responses stay the guest's (its buffer is reused).
-        if !self.v2 {
+        if !v2 {
             mem.free(out_ptr, out_len)?;
         }
         Ok(())
+    }
+
+    /// The current instance's memory and allocator, for the transport.
+    fn guest(&mut self) -> Guest<'_, T> {
+        Guest {
+            store: &mut *self.store,
+            memory: self.memory,
+            alloc: self.alloc,
+            free: self.free,
+        }
     }
 
     /// Call the entry point `name` with a request already encoded (the
@@ -541,22 +571,59 @@ impl<T: Send + 'static> Plugin<T> {
 impl<T: Send + 'static> Plugin<T> {
     /// [`call`](Self::call) from async code on tokio.
     ///
-    /// Guest code is synchronous and may run for as long as its limits
-    /// allow, so on a multi-threaded runtime the call runs under
-    /// `tokio::task::block_in_place` (other tasks move to other workers
-    /// meanwhile). On a current-thread runtime there is no other worker, and
-    /// the call runs inline: bound it with a timeout or fuel.
+    /// On engines with [`Feature::AsyncSuspend`](crate::Feature::AsyncSuspend)
+    /// (wasmtime, wasmi) the guest call suspends while an async host
+    /// function ([`Linker::func_async`](crate::Linker::func_async)) awaits,
+    /// so the worker thread runs other tasks meanwhile. Dropping the
+    /// returned future cancels the call: the host future is dropped and the
+    /// instance, possibly left mid-call, is replaced before the next call.
+    ///
+    /// Guest code between awaits runs on the polling thread: bound it with
+    /// a timeout or fuel (with fuel, wasmtime also yields to the executor
+    /// every `ASYNC_YIELD_FUEL` units).
+    ///
+    /// On wasmer, which cannot suspend a guest call, the entry point runs
+    /// under `tokio::task::block_in_place` on a multi-threaded runtime (the
+    /// worker hands its other tasks to a new thread; an async host function
+    /// parks that thread until its future is done: one OS thread per call
+    /// in flight, at most `anywasm::wasmer::MAX_BLOCKING_CALLS` at once),
+    /// and inline on a current-thread runtime. It cannot be cancelled
+    /// half-way.
     pub async fn call_async<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
     where
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(|| self.call(name, request))
-            }
-            _ => self.call(name, request),
+        let backend = self.store.backend();
+        if self.poisoned {
+            self.replace_instance().map_err(tagged(backend))?;
         }
+        // Poisoned until the call completes: a future dropped half-way
+        // leaves the instance to be replaced.
+        self.poisoned = true;
+        let result = self.call_inner_async(name, request).await;
+        self.poisoned = result
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_) | ErrorKind::Exit(_)));
+        result.map_err(tagged(backend))
+    }
+
+    async fn call_inner_async<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let entry = self.entry(name)?;
+        let mut buf = core::mem::take(&mut self.buf);
+        buf.clear();
+        Bincode::encode(request, &mut buf)?;
+        let result = match self.exchange_async(name, entry, &mut buf).await {
+            Ok(()) => self.decode_response(name, &buf),
+            Err(e) => Err(e),
+        };
+        if buf.capacity() <= KEEP_BUFFER {
+            self.buf = buf;
+        }
+        result
     }
 }

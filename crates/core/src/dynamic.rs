@@ -216,6 +216,13 @@ pub trait DynStore<T>: Send {
     fn func_type(&self, func: FuncId) -> Result<FuncType>;
     /// See [`Store::call`].
     fn call(&mut self, func: FuncId, args: &[Val], results: &mut [Val]) -> Result<()>;
+    /// See [`Store::call_async`].
+    fn call_async<'a>(
+        &'a mut self,
+        func: FuncId,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> crate::CallFuture<'a>;
     /// See [`Store::memory`]; resolving the same export again gives the
     /// same id.
     fn memory(&mut self, instance: InstanceId, name: &str) -> Result<MemoryId>;
@@ -494,6 +501,22 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
             .funcs
             .get(self.tag, func.store, func.index, self.store.backend())?;
         self.store.call(f, args, results)
+    }
+
+    fn call_async<'a>(
+        &'a mut self,
+        func: FuncId,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> crate::CallFuture<'a> {
+        let f = match self
+            .funcs
+            .get(self.tag, func.store, func.index, self.store.backend())
+        {
+            Ok(f) => f,
+            Err(e) => return alloc::boxed::Box::pin(core::future::ready(Err(e))),
+        };
+        self.store.call_async(f, args, results)
     }
 
     fn memory(&mut self, instance: InstanceId, name: &str) -> Result<MemoryId> {

@@ -185,6 +185,7 @@ pub struct HostError {
     message: String,
     panicked: bool,
     exit: Option<u32>,
+    trap: Option<TrapCode>,
 }
 
 impl HostError {
@@ -194,6 +195,19 @@ impl HostError {
             message: message.into(),
             panicked: false,
             exit: None,
+            trap: None,
+        }
+    }
+
+    /// End the call with the trap `code` (for example
+    /// [`TrapCode::Timeout`] when a host function finds the call's deadline
+    /// passed): the caller sees [`ErrorKind::Trap`]`(code)`.
+    pub fn trap(code: TrapCode, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            panicked: false,
+            exit: None,
+            trap: Some(code),
         }
     }
 
@@ -203,6 +217,7 @@ impl HostError {
             message: message.into(),
             panicked: true,
             exit: None,
+            trap: None,
         }
     }
 
@@ -213,6 +228,7 @@ impl HostError {
             message: alloc::format!("the guest exited with status {code}"),
             panicked: false,
             exit: Some(code),
+            trap: None,
         }
     }
 
@@ -310,9 +326,10 @@ impl Error {
     /// A host function's failure surfacing as a trap, or as
     /// [`ErrorKind::Exit`] for [`HostError::exit`].
     pub fn from_host(err: HostError) -> Self {
-        let kind = match err.exit {
-            Some(code) => ErrorKind::Exit(code),
-            None => ErrorKind::Trap(TrapCode::HostError),
+        let kind = match (err.exit, err.trap) {
+            (Some(code), _) => ErrorKind::Exit(code),
+            (None, Some(code)) => ErrorKind::Trap(code),
+            (None, None) => ErrorKind::Trap(TrapCode::HostError),
         };
         let mut e = Self::new(kind, err.to_string());
         e.0.host = Some(err);

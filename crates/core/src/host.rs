@@ -81,6 +81,8 @@ pub struct HostFunc<T> {
     ty: FuncType,
     capability: Option<String>,
     func: Arc<HostFn<T>>,
+    /// The async form, for async host functions (`func` then blocks on it).
+    async_func: Option<Arc<crate::asyncs::AsyncHostFn<T>>>,
 }
 
 impl<T> Clone for HostFunc<T> {
@@ -91,6 +93,7 @@ impl<T> Clone for HostFunc<T> {
             ty: self.ty.clone(),
             capability: self.capability.clone(),
             func: self.func.clone(),
+            async_func: self.async_func.clone(),
         }
     }
 }
@@ -102,6 +105,7 @@ impl<T> fmt::Debug for HostFunc<T> {
             .field("name", &self.name)
             .field("ty", &self.ty)
             .field("capability", &self.capability)
+            .field("async", &self.async_func.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +141,25 @@ impl<T> HostFunc<T> {
         self.func = func;
     }
 
+    /// Mark this function async, with `start` as its async form.
+    pub(crate) fn set_async(&mut self, start: Option<Arc<crate::asyncs::AsyncHostFn<T>>>) {
+        self.async_func = start;
+    }
+
+    /// Whether this is an async host function
+    /// ([`Linker::func_async`], [`Linker::abi_func_async`]): backends that
+    /// can suspend a guest call run it through
+    /// [`start_async`](Self::start_async) and
+    /// [`finish_async`](Self::finish_async) inside an async call;
+    /// [`invoke`](Self::invoke) blocks the thread on its future instead.
+    pub fn is_async(&self) -> bool {
+        self.async_func.is_some()
+    }
+
+    pub(crate) fn async_fn(&self) -> Option<&Arc<crate::asyncs::AsyncHostFn<T>>> {
+        self.async_func.as_ref()
+    }
+
     /// Run the closure. Backends call this from their engine trampoline.
     ///
     /// With `std`, a panic in the closure is caught and becomes a
@@ -152,27 +175,13 @@ impl<T> HostFunc<T> {
         for (slot, ty) in results.iter_mut().zip(self.ty.results()) {
             *slot = ty.default_value();
         }
-        #[cfg(feature = "std")]
-        {
-            let f = &self.func;
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(caller, args, results)));
-            match outcome {
-                Ok(r) => r?,
-                Err(payload) => {
-                    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-                        String::from(*s)
-                    } else if let Some(s) = payload.downcast_ref::<String>() {
-                        s.clone()
-                    } else {
-                        String::from("non-string panic payload")
-                    };
-                    return Err(HostError::panicked(msg));
-                }
-            }
-        }
-        #[cfg(not(feature = "std"))]
-        (self.func)(caller, args, results)?;
+        let f = &self.func;
+        catch(|| f(caller, args, results))??;
+        self.check_results(results)
+    }
+
+    /// Check the values a closure wrote against the signature.
+    pub(crate) fn check_results(&self, results: &[Val]) -> core::result::Result<(), HostError> {
         for (i, (v, ty)) in results.iter().zip(self.ty.results()).enumerate() {
             if v.ty() != *ty {
                 return Err(HostError::new(alloc::format!(
@@ -185,6 +194,27 @@ impl<T> HostFunc<T> {
         }
         Ok(())
     }
+}
+
+/// Run `f`, turning a panic (with `std`) into a [`HostError`] with
+/// [`is_panic`](HostError::is_panic) set.
+#[inline]
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> core::result::Result<R, HostError> {
+    #[cfg(feature = "std")]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+            let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+                String::from(*s)
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                String::from("non-string panic payload")
+            };
+            HostError::panicked(msg)
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    Ok(f())
 }
 
 /// The host functions offered to guests, engine-agnostic.
@@ -299,6 +329,7 @@ impl<T> Linker<T> {
             ty,
             capability,
             func,
+            async_func: None,
         });
         let last = self.funcs.len() - 1;
         &mut self.funcs[last]
@@ -309,6 +340,12 @@ impl<T> Linker<T> {
         self.funcs
             .iter()
             .find(|f| f.module == module && f.name == name)
+    }
+
+    /// Whether any host function here is async ([`func_async`](Self::func_async),
+    /// [`abi_func_async`](Self::abi_func_async)).
+    pub fn has_async(&self) -> bool {
+        self.funcs.iter().any(HostFunc::is_async)
     }
 
     /// All host functions.

@@ -40,6 +40,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | host-function panics are caught and become [`TrapCode::HostError`] |
+//! | `tokio` | no | an async call's deadline fires while an async host function is pending (tokio's timer) |
 //! | `inspect` | no | reading a module without compiling it: `initial_memory_bytes`, `Limits::check_initial_memory` (adds `wasmparser`, the version wasmi uses) |
 
 #![no_std]
@@ -51,7 +52,10 @@ extern crate std;
 
 pub mod abi;
 mod artifact;
+mod asyncs;
 mod backend;
+#[cfg(feature = "std")]
+mod block;
 mod capability;
 mod dynamic;
 mod error;
@@ -66,7 +70,10 @@ mod value;
 mod wrap;
 
 pub use artifact::{ArtifactFormat, artifacts_unsupported};
+pub use asyncs::{AsyncHostFn, Finish, HostFuture, Pending};
 pub use backend::{BackendKind, UnknownBackend};
+#[cfg(feature = "std")]
+pub use block::block_on;
 pub use capability::{Capabilities, check_capabilities};
 pub use dynamic::{
     DynModule, DynRuntime, DynStore, FuncId, GlobalId, InstanceId, MemoryId, TableId,
@@ -78,7 +85,7 @@ pub use host::{
 #[cfg(feature = "inspect")]
 pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};
 pub use limits::{Config, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_MODULE_BYTES, InstancePool, Limits};
-pub use runtime::{Module, Runtime, Store, StoreExt, export_not_found, find_export};
+pub use runtime::{CallFuture, Module, Runtime, Store, StoreExt, export_not_found, find_export};
 pub use support::{Feature, Support};
 pub use typed::AbiFuncDef;
 pub use value::{

@@ -86,6 +86,10 @@ pub trait Runtime: Clone + Send + Sync + Sized + 'static {
     }
 }
 
+/// The future of [`Store::call_async`].
+pub type CallFuture<'a> =
+    core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = Result<()>> + Send + 'a>>;
+
 /// A compiled module.
 pub trait Module: Clone + Send + Sync + 'static {
     /// What the module imports, in declaration order.
@@ -144,6 +148,26 @@ pub trait Store<T>: Send {
     /// ([`ErrorKind::TypeMismatch`] otherwise). Limits apply: fuel is drawn
     /// from the store's budget and the per-call deadline starts now.
     fn call(&mut self, func: &Self::Func, args: &[Val], results: &mut [Val]) -> Result<()>;
+
+    /// [`call`](Self::call) as a future: while an async host function
+    /// ([`Linker::func_async`]) awaits, the guest call is suspended and the
+    /// thread is free, on engines with [`Feature::AsyncSuspend`](crate::Feature::AsyncSuspend)
+    /// (wasmtime on a fiber, wasmi by pausing a resumable call); the others
+    /// run the whole call when first polled, parking the thread while a host
+    /// future is pending. Limits apply as for `call`, and time spent awaiting
+    /// counts against the timeout.
+    ///
+    /// Dropping the future before it is done abandons the guest call: the
+    /// instances it ran in may be left mid-call and should be dropped with
+    /// the store (the plugin layer discards them).
+    fn call_async<'a>(
+        &'a mut self,
+        func: &'a Self::Func,
+        args: &'a [Val],
+        results: &'a mut [Val],
+    ) -> CallFuture<'a> {
+        alloc::boxed::Box::pin(async move { self.call(func, args, results) })
+    }
 
     /// The exported memory `name` of `instance`, resolved once: keep the
     /// handle and access the memory through it ([`memory_len`](Self::memory_len),

@@ -20,6 +20,10 @@ pub enum Feature {
     /// Compiled modules serialise and load back
     /// ([`Runtime::serialize_module`](crate::Runtime::serialize_module)).
     Artifacts,
+    /// [`Store::call_async`](crate::Store::call_async) suspends the guest
+    /// while an async host function's future is pending, freeing the thread
+    /// (without it the call parks its thread until the future is done).
+    AsyncSuspend,
 }
 
 impl Feature {
@@ -28,14 +32,16 @@ impl Feature {
         Feature::ExactStackLimit,
         Feature::InstancePool,
         Feature::Artifacts,
+        Feature::AsyncSuspend,
     ];
 
-    /// A short name (`exact-stack-limit`, `instance-pool`, `artifacts`).
+    /// A short name (`exact-stack-limit`, `instance-pool`, `artifacts`, `async-suspend`).
     pub fn name(self) -> &'static str {
         match self {
             Feature::ExactStackLimit => "exact-stack-limit",
             Feature::InstancePool => "instance-pool",
             Feature::Artifacts => "artifacts",
+            Feature::AsyncSuspend => "async-suspend",
         }
     }
 }

@@ -86,17 +86,20 @@ impl<T> Linker<T> {
             + 'static,
     {
         let func = Arc::new(func);
-        let wrap: Box<dyn Fn(usize) -> Arc<HostFn<T>>> =
-            Box::new(move |cap| abi_host_fn::<T, Req, Resp, F>(func.clone(), cap));
+        let body = move |cap| abi_host_fn::<T, Req, Resp, F>(func.clone(), cap);
         let ty = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
         let entry = self.insert(
             abi::HOST_MODULE,
             name,
             ty,
             Some(name.into()),
-            wrap(abi::DEFAULT_MESSAGE_CAP),
+            body(abi::DEFAULT_MESSAGE_CAP),
         );
-        AbiFuncDef { entry, wrap }
+        let wrap: Box<dyn Fn(usize) -> AbiBody<T>> = Box::new(move |cap| AbiBody::Sync(body(cap)));
+        AbiFuncDef {
+            entry,
+            wrap: Wrap(wrap),
+        }
     }
 }
 
@@ -105,10 +108,18 @@ impl<T> Linker<T> {
 /// is already in the linker), so nothing is lost if the chain ends early.
 pub struct AbiFuncDef<'a, T> {
     entry: &'a mut HostFunc<T>,
-    wrap: Box<dyn Fn(usize) -> Arc<HostFn<T>>>,
+    wrap: Wrap<T>,
 }
 
-impl<T> AbiFuncDef<'_, T> {
+/// The closure of a typed ABI host function for a given message cap.
+enum AbiBody<T> {
+    Sync(Arc<HostFn<T>>),
+    Async(Arc<crate::AsyncHostFn<T>>),
+}
+
+struct Wrap<T>(Box<dyn Fn(usize) -> AbiBody<T>>);
+
+impl<T: 'static> AbiFuncDef<'_, T> {
     /// Gate the function behind `capability` instead of its name (several
     /// functions can share one, as `kv_get`/`kv_set`/`kv_delete` share `kv`).
     /// A guest not granted it fails to load ([`check_capabilities`](crate::check_capabilities)).
@@ -127,7 +138,14 @@ impl<T> AbiFuncDef<'_, T> {
     /// Refuse requests and responses over `bytes` (clamped to
     /// [`abi::MAX_MESSAGE_CAP`]); the default is [`abi::DEFAULT_MESSAGE_CAP`].
     pub fn message_cap(self, bytes: usize) -> Self {
-        self.entry.set_func((self.wrap)(bytes));
+        match (self.wrap.0)(bytes) {
+            AbiBody::Sync(func) => self.entry.set_func(func),
+            AbiBody::Async(start) => {
+                self.entry
+                    .set_func(crate::asyncs::blocking_fn(start.clone()));
+                self.entry.set_async(Some(start));
+            }
+        }
         self
     }
 }
@@ -185,33 +203,113 @@ where
     F: Fn(&mut dyn Caller<T>, Req) -> core::result::Result<Resp, HostError> + Send + Sync + 'static,
 {
     let cap = message_cap.min(abi::MAX_MESSAGE_CAP);
-    let trap = |e: crate::Error| protocol(e.message());
     host_fn(move |caller, args, results| {
-        let ptr = args[0].as_i32().unwrap_or(0) as u32;
-        let len = args[1].as_i32().unwrap_or(0) as u32;
-        abi::check_cap("request", len as usize, cap).map_err(trap)?;
-        let mut request = Vec::new();
-        abi::read_message(&mut CallerMemory(&mut *caller), ptr, len, &mut request).map_err(trap)?;
-        let outcome: core::result::Result<Resp, GuestError> =
-            match abi::decode::<Req>(&request, cap) {
-                Ok(req) => func(&mut *caller, req).map_err(|e| GuestError::new(e.message())),
-                Err(e) => Err(GuestError::new(format!(
-                    "request does not decode: {}",
-                    e.message()
-                ))),
-            };
-        drop(request);
-        let response = abi::encode(&outcome).map_err(trap)?;
-        abi::check_cap("response", response.len(), cap).map_err(trap)?;
-        // A response always goes to a fresh guest buffer (the guest frees
-        // it): the guest's scratch area may hold the request being served.
-        let out_ptr = abi::write_message(
-            &mut CallerMemory(&mut *caller),
-            &response,
-            abi::Scratch::NONE,
-        )
-        .map_err(trap)?;
-        results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
-        Ok(())
+        let outcome = match read_request::<T, Req>(caller, args, cap)? {
+            Ok(req) => func(&mut *caller, req).map_err(|e| GuestError::new(e.message())),
+            Err(e) => Err(e),
+        };
+        write_response(caller, &outcome, cap, results)
     })
+}
+
+/// Read and decode an ABI host call's request (`args` = `(ptr, len)`):
+/// `Err` for a transport failure (the call traps), `Ok(Err)` for a request
+/// that does not decode (the guest gets it as its call's error).
+fn read_request<T, Req: DeserializeOwned>(
+    caller: &mut dyn Caller<T>,
+    args: &[Val],
+    cap: usize,
+) -> core::result::Result<core::result::Result<Req, GuestError>, HostError> {
+    let trap = |e: crate::Error| protocol(e.message());
+    let ptr = args[0].as_i32().unwrap_or(0) as u32;
+    let len = args[1].as_i32().unwrap_or(0) as u32;
+    abi::check_cap("request", len as usize, cap).map_err(trap)?;
+    let mut request = Vec::new();
+    abi::read_message(&mut CallerMemory(caller), ptr, len, &mut request).map_err(trap)?;
+    Ok(abi::decode::<Req>(&request, cap)
+        .map_err(|e| GuestError::new(format!("request does not decode: {}", e.message()))))
+}
+
+/// Encode an ABI host call's outcome into a fresh guest buffer and put its
+/// packed address in `results[0]`.
+fn write_response<T, Resp: Serialize>(
+    caller: &mut dyn Caller<T>,
+    outcome: &core::result::Result<Resp, GuestError>,
+    cap: usize,
+    results: &mut [Val],
+) -> core::result::Result<(), HostError> {
+    let trap = |e: crate::Error| protocol(e.message());
+    let response = abi::encode(outcome).map_err(trap)?;
+    abi::check_cap("response", response.len(), cap).map_err(trap)?;
+    // A response always goes to a fresh guest buffer (the guest frees
+    // it): the guest's scratch area may hold the request being served.
+    let out_ptr = abi::write_message(&mut CallerMemory(caller), &response, abi::Scratch::NONE)
+        .map_err(trap)?;
+    results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
+    Ok(())
+}
+
+impl<T: 'static> Linker<T> {
+    /// Define the async typed ABI host function `name`: [`abi_func`](Self::abi_func)
+    /// whose closure returns a future (see [`func_async`](Self::func_async)
+    /// for how it runs on each engine). The request is decoded before the
+    /// closure runs and the response written into guest memory after the
+    /// future is done; the closure gets the caller only before its future
+    /// starts. Same signature, gate and message cap rules as `abi_func`.
+    ///
+    /// ```
+    /// use anywasm_core::{HostError, Linker};
+    /// let mut linker = Linker::<()>::new();
+    /// linker
+    ///     .abi_func_async("lookup", |_, key: String| async move {
+    ///         Ok::<_, HostError>(key.len() as u32)
+    ///     })
+    ///     .capability("db");
+    /// assert!(linker.get("anywasm", "lookup").unwrap().is_async());
+    /// ```
+    pub fn abi_func_async<Req, Resp, F, Fut>(&mut self, name: &str, func: F) -> AbiFuncDef<'_, T>
+    where
+        Req: DeserializeOwned + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(&mut dyn Caller<T>, Req) -> Fut + Send + Sync + 'static,
+        Fut: core::future::Future<Output = core::result::Result<Resp, HostError>> + Send + 'static,
+    {
+        let func = Arc::new(func);
+        let start_for = move |cap: usize| -> Arc<crate::AsyncHostFn<T>> {
+            let func = func.clone();
+            let cap = cap.min(abi::MAX_MESSAGE_CAP);
+            Arc::new(
+                move |caller: &mut dyn Caller<T>, args: &[Val]| -> crate::HostFuture<T> {
+                    let fut = match read_request::<T, Req>(caller, args, cap) {
+                        Err(e) => return Box::pin(async move { Err(e) }),
+                        Ok(Err(e)) => Err(e),
+                        Ok(Ok(req)) => Ok(func(caller, req)),
+                    };
+                    Box::pin(async move {
+                        let outcome = match fut {
+                            Ok(fut) => fut.await.map_err(|e| GuestError::new(e.message())),
+                            Err(e) => Err(e),
+                        };
+                        Ok(crate::Finish::with(move |caller, results| {
+                            write_response(caller, &outcome, cap, results)
+                        }))
+                    })
+                },
+            )
+        };
+        let ty = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
+        let entry = self.insert_async(
+            abi::HOST_MODULE,
+            name,
+            ty,
+            Some(name.into()),
+            start_for(abi::DEFAULT_MESSAGE_CAP),
+        );
+        let wrap: Box<dyn Fn(usize) -> AbiBody<T>> =
+            Box::new(move |cap| AbiBody::Async(start_for(cap)));
+        AbiFuncDef {
+            entry,
+            wrap: Wrap(wrap),
+        }
+    }
 }

@@ -27,8 +27,10 @@ impl Inner {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        self.call_with(entry, version, function, |instance| {
-            blocking(|| instance.call::<Req, Resp>(function, request))
+        // Suspends while the plugin's async host functions await (wasmtime,
+        // wasmi); on wasmer, blocks this worker under `block_in_place`.
+        self.call_with(entry, version, function, async |instance| {
+            instance.call_async::<Req, Resp>(function, request).await
         })
         .await
     }
@@ -45,7 +47,7 @@ impl Inner {
         let entry = self.entry(plugin)?;
         let version = entry.current();
         version.check_entry_point(function)?;
-        self.call_with(&entry, version, function, |instance| {
+        self.call_with(&entry, version, function, async |instance| {
             instance.call_bytes(function, request)
         })
         .await
@@ -54,13 +56,15 @@ impl Inner {
     /// One call on `version` (or its replacement, if it is retired while
     /// the call waits for a permit): `invoke` runs on a pooled instance
     /// with its budgets refilled; metrics are recorded, and an instance
-    /// that trapped is discarded.
+    /// that trapped is discarded. If the returned future is dropped while
+    /// `invoke` is pending, the instance goes with it (never back to the
+    /// pool) and the permit is released.
     async fn call_with<R>(
         &self,
         entry: &Entry,
         mut version: Arc<Version>,
         function: &str,
-        invoke: impl FnOnce(&mut Plugin<HostCtx>) -> anywasm::Result<R>,
+        invoke: impl AsyncFnOnce(&mut Plugin<HostCtx>) -> anywasm::Result<R>,
     ) -> Result<R> {
         let name = version.manifest.name.clone();
         let permit = loop {
@@ -96,7 +100,7 @@ impl Inner {
             Some(f) => instance.store_mut().set_fuel(f).ok().map(|()| f),
             None => instance.store_mut().fuel().ok(),
         };
-        let result = invoke(&mut instance);
+        let result = invoke(&mut instance).await;
         let after = instance.store_mut().fuel().ok();
         let fuel = match (before, after) {
             (Some(b), Some(a)) => b.saturating_sub(a),
