@@ -247,36 +247,56 @@ impl<T: Send + 'static> Store<T> {
         }
     }
 
-    pub(crate) fn call_impl(
+    /// The start of every top-level call: check the handle and the values,
+    /// forget what an abandoned async call left, and convert the arguments
+    /// into `wargs` and default results into `wres` (both cleared first).
+    pub(crate) fn enter_call(
         &mut self,
         func: &Func,
         args: &[Val],
-        results: &mut [Val],
+        results: &[Val],
+        wargs: &mut Vec<wasmi::Val>,
+        wres: &mut Vec<wasmi::Val>,
     ) -> Result<()> {
         if func.store != self.id {
             return Err(foreign("function"));
         }
         check_args(&func.ty, args, results)?;
         self.reset_exec();
-        let mut wargs = core::mem::take(&mut self.scratch_args);
-        let mut wres = core::mem::take(&mut self.scratch_results);
         wargs.clear();
         wres.clear();
+        for a in args {
+            wargs.push(to_wasmi(&mut self.raw, *a)?);
+        }
+        wres.extend(
+            func.ty
+                .results()
+                .iter()
+                .map(|t| wasmi::Val::default_for_ty(to_val_type(*t))),
+        );
+        Ok(())
+    }
+
+    /// The end of a top-level call: the engine's results as anywasm values.
+    pub(crate) fn leave_call(&mut self, wres: &[wasmi::Val], results: &mut [Val]) -> Result<()> {
+        for (slot, v) in results.iter_mut().zip(wres) {
+            *slot = from_wasmi(&mut self.raw, v)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn call_impl(
+        &mut self,
+        func: &Func,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        let mut wargs = core::mem::take(&mut self.scratch_args);
+        let mut wres = core::mem::take(&mut self.scratch_results);
         let outcome = (|| {
-            for a in args {
-                wargs.push(to_wasmi(&mut self.raw, *a)?);
-            }
-            wres.extend(
-                func.ty
-                    .results()
-                    .iter()
-                    .map(|t| wasmi::Val::default_for_ty(to_val_type(*t))),
-            );
+            self.enter_call(func, args, results, &mut wargs, &mut wres)?;
             invoke(&mut self.raw, &func.raw, &wargs, &mut wres)?;
-            for (slot, v) in results.iter_mut().zip(&wres) {
-                *slot = from_wasmi(&mut self.raw, v)?;
-            }
-            Ok(())
+            self.leave_call(&wres, results)
         })();
         // Do not keep engine handles alive in the scratch buffers.
         wargs.clear();

@@ -18,14 +18,14 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use anywasm_core::{Error, HostFunc, Pending, Result, TrapCode, Val, check_args};
+use anywasm_core::{Error, HostFunc, Pending, Result, TrapCode, Val};
 use wasmi::ResumableCall;
 
 use crate::call::{FUEL_SLICE, refill};
-use crate::convert::{from_wasmi, to_val_type, to_wasmi};
+use crate::convert::to_wasmi;
 use crate::error::engine_error;
 use crate::host::WasmiCaller;
-use crate::store::{Func, Store, StoreData, foreign};
+use crate::store::{Func, Store, StoreData};
 
 /// An async host function waiting for its future, while the call that
 /// reached it is paused.
@@ -55,29 +55,13 @@ impl<T: Send + 'static> Store<T> {
         args: &[Val],
         results: &mut [Val],
     ) -> Result<()> {
-        if func.store != self.id {
-            return Err(foreign("function"));
-        }
-        check_args(&func.ty, args, results)?;
-        self.reset_exec();
-        let mut wargs = Vec::with_capacity(args.len());
-        for a in args {
-            wargs.push(to_wasmi(&mut self.raw, *a)?);
-        }
-        let mut wres: Vec<wasmi::Val> = func
-            .ty
-            .results()
-            .iter()
-            .map(|t| wasmi::Val::default_for_ty(to_val_type(*t)))
-            .collect();
+        let (mut wargs, mut wres) = (Vec::new(), Vec::new());
+        self.enter_call(func, args, results, &mut wargs, &mut wres)?;
         self.raw.data_mut().async_call = true;
         let outcome = run(&mut self.raw, &func.raw, &wargs, &mut wres).await;
         self.raw.data_mut().async_call = false;
         outcome?;
-        for (slot, v) in results.iter_mut().zip(&wres) {
-            *slot = from_wasmi(&mut self.raw, v)?;
-        }
-        Ok(())
+        self.leave_call(&wres, results)
     }
 }
 

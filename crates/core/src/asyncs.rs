@@ -42,8 +42,8 @@ use core::time::Duration;
 use crate::{Caller, FuncType, HostError, HostFunc, Linker, Val};
 
 /// What an async host function's future resolves to: the step that runs
-/// with the caller again and writes the results (see the [module
-/// docs](self)).
+/// with the caller again and writes the results (see
+/// [`Linker::func_async`]).
 pub struct Finish<T> {
     step: FinishFn<T>,
 }
@@ -99,6 +99,24 @@ impl<T: 'static> Linker<T> {
     /// what it needs (it cannot hold the caller across an `.await`); the
     /// future's output is the result values or an error that becomes a
     /// [`Trap(HostError)`](crate::TrapCode::HostError).
+    ///
+    /// An async host function runs in three steps, so that one definition
+    /// works on every engine: **start** (`func`, with the caller), **await**
+    /// the future (no caller: the guest is suspended on a wasmtime fiber or
+    /// in a paused wasmi call; on wasmer the thread parks), **finish** (with
+    /// the caller again, writing the results; see [`Finish`]). From
+    /// [`Store::call_async`](crate::Store::call_async) the guest call
+    /// suspends while the future is pending; from the synchronous
+    /// [`Store::call`](crate::Store::call) (with `std`) the thread blocks on
+    /// the future instead.
+    ///
+    /// Time spent awaiting counts against the call's
+    /// [`Limits::timeout`](crate::Limits::timeout): a future still pending at
+    /// the deadline is dropped and the call ends with
+    /// [`Trap(Timeout)`](crate::TrapCode::Timeout) (on an async call the
+    /// timer is tokio's: feature `tokio`, polled inside a tokio runtime). A
+    /// panic in `func` or in the future is a `Trap(HostError)` with
+    /// [`HostError::is_panic`] set.
     ///
     /// ```
     /// use anywasm_core::{FuncType, HostError, Linker, Val, ValType};
@@ -185,7 +203,7 @@ pub(crate) fn timeout() -> HostError {
 }
 
 impl<T> HostFunc<T> {
-    /// Start the async host function (step 1, see the [module docs](self)):
+    /// Start the async host function (step 1, see [`Linker::func_async`]):
     /// its future, bounded by the caller's remaining time. `None` if this
     /// function is synchronous.
     ///

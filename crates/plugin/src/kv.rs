@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anywasm::HostError;
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
@@ -101,15 +101,16 @@ impl From<KvError> for HostError {
 /// The host functions check the caps ([`MAX_KV_KEY_BYTES`],
 /// [`MAX_KV_VALUE_BYTES`]) before a store is called, so a store need not;
 /// they run on the calling guest's thread, so a slow store slows that call.
+#[async_trait::async_trait]
 pub trait KvStore: Send + Sync + 'static {
     /// The value of `key` in `plugin`'s namespace.
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError>;
     /// Set `key` in `plugin`'s namespace. Once this returns `Ok`, a later
     /// `get` sees the value (and, for a persistent store, so does the next
     /// process).
-    fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError>;
+    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError>;
     /// Remove `key` from `plugin`'s namespace; whether it existed.
-    fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError>;
+    async fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError>;
 }
 
 /// The default [`KvStore`]: in memory, lost when the manager is dropped. It
@@ -125,17 +126,32 @@ impl MemoryKv {
     }
 }
 
-impl KvStore for MemoryKv {
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.map().get(&(plugin.into(), key.into())).cloned())
+impl MemoryKv {
+    /// Set `key` in `plugin`'s namespace now, from synchronous code (to
+    /// seed a store before plugins run).
+    pub fn insert(&self, plugin: &str, key: &str, value: Vec<u8>) {
+        self.map().insert((plugin.into(), key.into()), value);
     }
 
-    fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
-        self.map().insert((plugin.into(), key.into()), value);
+    /// The value of `key` in `plugin`'s namespace now, from synchronous
+    /// code (to inspect what plugins wrote).
+    pub fn value(&self, plugin: &str, key: &str) -> Option<Vec<u8>> {
+        self.map().get(&(plugin.into(), key.into())).cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl KvStore for MemoryKv {
+    async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.value(plugin, key))
+    }
+
+    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        self.insert(plugin, key, value);
         Ok(())
     }
 
-    fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
+    async fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
         Ok(self.map().remove(&(plugin.into(), key.into())).is_some())
     }
 }
@@ -156,13 +172,14 @@ type Entries<'txn> = redb::Table<'txn, (&'static str, &'static str), &'static [u
 ///
 /// Costs: each `set` and each `delete` that removes something is its own
 /// write transaction with [`Durability::Immediate`], so it waits for an
-/// `fsync` (milliseconds on most disks) on the calling guest's thread, and
+/// `fsync` (milliseconds on most disks) on a thread of tokio's blocking pool (the calling guest's call
+/// suspends meanwhile on engines that suspend), and
 /// writes from all plugins take turns (redb has one writer at a time).
 /// Reads do not wait for writers. The file is locked while open: a second
 /// `open` of the same file, in this process or another, fails with
 /// [`KvError::Storage`].
 pub struct RedbKv {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -190,7 +207,7 @@ impl RedbKv {
         txn.open_table(ENTRIES).map_err(storage)?;
         txn.commit().map_err(storage)?;
         Ok(Self {
-            db,
+            db: Arc::new(db),
             path: path.to_owned(),
         })
     }
@@ -200,50 +217,85 @@ impl RedbKv {
         &self.path
     }
 
-    /// Run `change` in a write transaction; commit it (fsync'd) if
-    /// `change` says it changed something, else abort.
-    fn write<R>(
+    /// Run `work` on the database off the async executor: on tokio's
+    /// blocking pool when there is a runtime (a write waits for an fsync),
+    /// on this thread otherwise.
+    async fn off_executor<R: Send + 'static>(
         &self,
-        change: impl FnOnce(&mut Entries<'_>) -> Result<(R, bool), KvError>,
+        work: impl FnOnce(&Database) -> Result<R, KvError> + Send + 'static,
     ) -> Result<R, KvError> {
-        let mut txn = self.db.begin_write().map_err(storage)?;
-        // The default, said out loud: `commit` returns after the fsync.
-        txn.set_durability(Durability::Immediate).map_err(storage)?;
-        let (out, changed) = {
-            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
-            change(&mut table)?
-        };
-        if changed {
-            txn.commit().map_err(storage)?;
-        } else {
-            txn.abort().map_err(storage)?;
+        let db = self.db.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => rt
+                .spawn_blocking(move || work(&db))
+                .await
+                .map_err(|e| KvError::storage(redb::Error::Io(std::io::Error::other(e))))?,
+            Err(_) => work(&db),
         }
-        Ok(out)
     }
 }
 
+/// Run `change` in a write transaction; commit it (fsync'd) if `change`
+/// says it changed something, else abort.
+fn write<R>(
+    db: &Database,
+    change: impl FnOnce(&mut Entries<'_>) -> Result<(R, bool), KvError>,
+) -> Result<R, KvError> {
+    let mut txn = db.begin_write().map_err(storage)?;
+    // The default, said out loud: `commit` returns after the fsync.
+    txn.set_durability(Durability::Immediate).map_err(storage)?;
+    let (out, changed) = {
+        let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+        change(&mut table)?
+    };
+    if changed {
+        txn.commit().map_err(storage)?;
+    } else {
+        txn.abort().map_err(storage)?;
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
 impl KvStore for RedbKv {
-    fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(ENTRIES).map_err(storage)?;
-        let value = table.get((plugin, key)).map_err(storage)?;
-        Ok(value.map(|v| v.value().to_vec()))
-    }
-
-    fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
-        self.write(|table| {
-            table
-                .insert((plugin, key), value.as_slice())
+    async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let (plugin, key) = (plugin.to_owned(), key.to_owned());
+        self.off_executor(move |db| {
+            let txn = db.begin_read().map_err(storage)?;
+            let table = txn.open_table(ENTRIES).map_err(storage)?;
+            let value = table
+                .get((plugin.as_str(), key.as_str()))
                 .map_err(storage)?;
-            Ok(((), true))
+            Ok(value.map(|v| v.value().to_vec()))
         })
+        .await
     }
 
-    fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
-        self.write(|table| {
-            let existed = table.remove((plugin, key)).map_err(storage)?.is_some();
-            Ok((existed, existed))
+    async fn set(&self, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        let (plugin, key) = (plugin.to_owned(), key.to_owned());
+        self.off_executor(move |db| {
+            write(db, |table| {
+                table
+                    .insert((plugin.as_str(), key.as_str()), value.as_slice())
+                    .map_err(storage)?;
+                Ok(((), true))
+            })
         })
+        .await
+    }
+
+    async fn delete(&self, plugin: &str, key: &str) -> Result<bool, KvError> {
+        let (plugin, key) = (plugin.to_owned(), key.to_owned());
+        self.off_executor(move |db| {
+            write(db, |table| {
+                let existed = table
+                    .remove((plugin.as_str(), key.as_str()))
+                    .map_err(storage)?
+                    .is_some();
+                Ok((existed, existed))
+            })
+        })
+        .await
     }
 }
 

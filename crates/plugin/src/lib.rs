@@ -76,7 +76,10 @@
 //! [`KvError`] the guest receives as its call's error, and nothing is
 //! written. The store is [`MemoryKv`] unless the host picks another:
 //! [`RedbKv`] keeps it in one crash-safe file, so plugins' data outlives the
-//! process.
+//! process. [`KvStore`] is an async trait (`#[async_trait]`) and the `kv`
+//! functions are async host functions (`Linker::abi_func_async`): a store
+//! that waits (a disk, a network database) suspends the guest's call on
+//! engines that suspend instead of holding a worker thread.
 //!
 //! A plugin that lists a topic in its manifest's `subscribes` receives each
 //! message published to it through its `on_message` export, with the request

@@ -239,6 +239,11 @@ impl WasiView for HostCtx {
 /// Largest `random` request.
 pub const MAX_RANDOM_BYTES: u32 = 64 << 10;
 
+/// What a kv host function's future needs from its caller's state.
+fn kv_of(ctx: &HostCtx) -> (Arc<dyn KvStore>, Arc<str>) {
+    (ctx.services.kv.clone(), ctx.plugin.clone())
+}
+
 /// Define every host service in `linker` (module `anywasm`, each behind its
 /// capability) and WASI preview 1 (each function behind its `wasi:*`
 /// capability): what the plugin manager's own linker starts from. Stores
@@ -267,26 +272,34 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
         caller.data().services.entropy.fill(&mut bytes)?;
         Ok(bytes)
     });
+    // The kv functions are async: the store's future (a disk write for
+    // `RedbKv`) suspends the guest call on engines that suspend.
     linker
-        .abi_func("kv_get", |caller, key: String| {
-            let ctx = caller.data();
-            KvError::check_key(&key)?;
-            Ok(ctx.services.kv.get(&ctx.plugin, &key)?)
+        .abi_func_async("kv_get", |caller, key: String| {
+            let (kv, plugin) = kv_of(caller.data());
+            async move {
+                KvError::check_key(&key)?;
+                Ok(kv.get(&plugin, &key).await?)
+            }
         })
         .capability("kv");
     linker
-        .abi_func("kv_set", |caller, (key, value): (String, Vec<u8>)| {
-            let ctx = caller.data();
-            KvError::check_key(&key)?;
-            KvError::check_value(&value)?;
-            Ok(ctx.services.kv.set(&ctx.plugin, &key, value)?)
+        .abi_func_async("kv_set", |caller, (key, value): (String, Vec<u8>)| {
+            let (kv, plugin) = kv_of(caller.data());
+            async move {
+                KvError::check_key(&key)?;
+                KvError::check_value(&value)?;
+                Ok(kv.set(&plugin, &key, value).await?)
+            }
         })
         .capability("kv");
     linker
-        .abi_func("kv_delete", |caller, key: String| {
-            let ctx = caller.data();
-            KvError::check_key(&key)?;
-            Ok(ctx.services.kv.delete(&ctx.plugin, &key)?)
+        .abi_func_async("kv_delete", |caller, key: String| {
+            let (kv, plugin) = kv_of(caller.data());
+            async move {
+                KvError::check_key(&key)?;
+                Ok(kv.delete(&plugin, &key).await?)
+            }
         })
         .capability("kv");
     linker

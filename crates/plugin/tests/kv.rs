@@ -14,25 +14,31 @@ use anywasm_plugin::{
 };
 use common::*;
 
-#[test]
-fn redb_round_trip_and_delete_reports_existence() {
+#[tokio::test]
+async fn redb_round_trip_and_delete_reports_existence() {
     let dir = tempfile::tempdir().unwrap();
     let kv = RedbKv::open(dir.path().join("kv.redb")).unwrap();
-    assert_eq!(kv.get("p", "k").unwrap(), None);
-    kv.set("p", "k", b"one".to_vec()).unwrap();
-    assert_eq!(kv.get("p", "k").unwrap().as_deref(), Some(&b"one"[..]));
-    kv.set("p", "k", b"two".to_vec()).unwrap();
-    assert_eq!(kv.get("p", "k").unwrap().as_deref(), Some(&b"two"[..]));
-    kv.set("p", "empty", Vec::new()).unwrap();
-    assert_eq!(kv.get("p", "empty").unwrap(), Some(Vec::new()));
-    assert!(kv.delete("p", "k").unwrap());
-    assert!(!kv.delete("p", "k").unwrap(), "deleted twice");
-    assert!(!kv.delete("p", "never").unwrap());
-    assert_eq!(kv.get("p", "k").unwrap(), None);
+    assert_eq!(kv.get("p", "k").await.unwrap(), None);
+    kv.set("p", "k", b"one".to_vec()).await.unwrap();
+    assert_eq!(
+        kv.get("p", "k").await.unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    kv.set("p", "k", b"two".to_vec()).await.unwrap();
+    assert_eq!(
+        kv.get("p", "k").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    kv.set("p", "empty", Vec::new()).await.unwrap();
+    assert_eq!(kv.get("p", "empty").await.unwrap(), Some(Vec::new()));
+    assert!(kv.delete("p", "k").await.unwrap());
+    assert!(!kv.delete("p", "k").await.unwrap(), "deleted twice");
+    assert!(!kv.delete("p", "never").await.unwrap());
+    assert_eq!(kv.get("p", "k").await.unwrap(), None);
 }
 
-#[test]
-fn redb_namespaces_never_collide() {
+#[tokio::test]
+async fn redb_namespaces_never_collide() {
     let dir = tempfile::tempdir().unwrap();
     let kv = RedbKv::open(dir.path().join("kv.redb")).unwrap();
     // Every way of joining these two pairs with a separator gives one string.
@@ -45,39 +51,45 @@ fn redb_namespaces_never_collide() {
         ("ab", ""),
     ];
     for (i, (plugin, key)) in pairs.iter().enumerate() {
-        kv.set(plugin, key, vec![i as u8]).unwrap();
+        kv.set(plugin, key, vec![i as u8]).await.unwrap();
     }
     for (i, (plugin, key)) in pairs.iter().enumerate() {
         assert_eq!(
-            kv.get(plugin, key).unwrap(),
+            kv.get(plugin, key).await.unwrap(),
             Some(vec![i as u8]),
             "{plugin:?} {key:?}"
         );
     }
-    assert_eq!(kv.get("b", "b:c").unwrap(), None);
-    assert!(kv.delete("a:b", "c").unwrap());
+    assert_eq!(kv.get("b", "b:c").await.unwrap(), None);
+    assert!(kv.delete("a:b", "c").await.unwrap());
     assert_eq!(
-        kv.get("a", "b:c").unwrap(),
+        kv.get("a", "b:c").await.unwrap(),
         Some(vec![0]),
         "the other pair went too"
     );
 }
 
-#[test]
-fn redb_keeps_data_across_reopening() {
+#[tokio::test]
+async fn redb_keeps_data_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kv.redb");
     {
         let kv = RedbKv::open(&path).unwrap();
-        kv.set("p", "kept", b"value".to_vec()).unwrap();
-        kv.set("p", "gone", b"value".to_vec()).unwrap();
-        assert!(kv.delete("p", "gone").unwrap());
-        kv.set("q", "kept", b"other".to_vec()).unwrap();
+        kv.set("p", "kept", b"value".to_vec()).await.unwrap();
+        kv.set("p", "gone", b"value".to_vec()).await.unwrap();
+        assert!(kv.delete("p", "gone").await.unwrap());
+        kv.set("q", "kept", b"other".to_vec()).await.unwrap();
     }
     let kv = RedbKv::open(&path).unwrap();
-    assert_eq!(kv.get("p", "kept").unwrap().as_deref(), Some(&b"value"[..]));
-    assert_eq!(kv.get("p", "gone").unwrap(), None);
-    assert_eq!(kv.get("q", "kept").unwrap().as_deref(), Some(&b"other"[..]));
+    assert_eq!(
+        kv.get("p", "kept").await.unwrap().as_deref(),
+        Some(&b"value"[..])
+    );
+    assert_eq!(kv.get("p", "gone").await.unwrap(), None);
+    assert_eq!(
+        kv.get("q", "kept").await.unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
     assert_eq!(kv.path(), path);
 }
 
@@ -110,13 +122,15 @@ fn writer_value(n: u64) -> Vec<u8> {
 
 /// In the child: set keys 0.. until killed, saying `ack N` once `set` of key
 /// N returned. Bounded, so an orphan cannot write forever.
-fn run_writer(path: &Path) {
+async fn run_writer(path: &Path) {
     let kv = RedbKv::open(path).unwrap();
     let mut out = std::io::stdout().lock();
     // End the harness's unfinished `test NAME ... ` line: acks start lines.
     writeln!(out).unwrap();
     for n in 0..1_000_000u64 {
-        kv.set("writer", &n.to_string(), writer_value(n)).unwrap();
+        kv.set("writer", &n.to_string(), writer_value(n))
+            .await
+            .unwrap();
         writeln!(out, "ack {n}").unwrap();
         out.flush().unwrap();
     }
@@ -135,12 +149,12 @@ fn read_ack(line: &str, acked: &mut Option<u64>) -> Option<u64> {
 /// Kill a writer at an arbitrary moment: every `set` it reported done is in
 /// the file afterwards (redb commits with fsync before `set` returns).
 #[cfg(unix)]
-#[test]
-fn killed_writer_loses_no_acknowledged_set() {
+#[tokio::test]
+async fn killed_writer_loses_no_acknowledged_set() {
     use std::os::unix::process::ExitStatusExt;
 
     if let Some(path) = std::env::var_os(WRITER_ENV) {
-        run_writer(Path::new(&path));
+        run_writer(Path::new(&path)).await;
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +201,7 @@ fn killed_writer_loses_no_acknowledged_set() {
     let kv = RedbKv::open(&path).unwrap();
     for n in 0..=last {
         assert_eq!(
-            kv.get("writer", &n.to_string()).unwrap(),
+            kv.get("writer", &n.to_string()).await.unwrap(),
             Some(writer_value(n)),
             "key {n} of {last} acknowledged was lost"
         );
@@ -316,14 +330,14 @@ async fn over_cap_key_or_value_is_refused_and_nothing_written() {
         }
 
         // Nothing was written.
-        assert_eq!(kv.get("big", &too_long_key).unwrap(), None, "{kind}");
+        assert_eq!(kv.get("big", &too_long_key).await.unwrap(), None, "{kind}");
         assert_eq!(
-            kv.get("big", "small").unwrap().as_deref(),
+            kv.get("big", "small").await.unwrap().as_deref(),
             Some(&b"before"[..]),
             "{kind}"
         );
         assert_eq!(
-            kv.get("big", &longest_key).unwrap(),
+            kv.get("big", &longest_key).await.unwrap(),
             Some(largest_value),
             "{kind}"
         );

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anywasm::{HostError, Limits, Linker};
-use anywasm_plugin::{CapabilityPolicy, HostCtx, HostServices, KvStore, MemoryKv, define_services};
+use anywasm_plugin::{CapabilityPolicy, HostCtx, HostServices, MemoryKv, define_services};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -213,9 +213,7 @@ impl PluginBuilder {
 
         let kv = Arc::new(MemoryKv::default());
         for (key, value) in self.kv {
-            // A `MemoryKv` has nothing that can fail.
-            kv.set(&manifest.name, &key, value)
-                .expect("MemoryKv::set never fails");
+            kv.insert(&manifest.name, &key, value);
         }
         let log = CapturedLog::default();
         let services = HostServices::new()

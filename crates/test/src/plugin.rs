@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anywasm::{
     BackendKind, Capabilities, Error, ErrorKind, ExternType, Limits, Linker, Plugin, abi,
 };
-use anywasm_plugin::{HostCtx, HostServices, INIT_EXPORT, KvStore, MemoryKv};
+use anywasm_plugin::{HostCtx, HostServices, INIT_EXPORT, MemoryKv};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -111,11 +111,7 @@ impl TestPlugin {
 
     /// The value of `key` in the plugin's key-value namespace.
     pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
-        // A `MemoryKv` has nothing that can fail.
-        self.setup
-            .kv
-            .get(&self.setup.engine.manifest().name, key)
-            .expect("MemoryKv::get never fails")
+        self.setup.kv.value(&self.setup.engine.manifest().name, key)
     }
 
     /// Fuel the last call used, when calls have a fuel budget.
