@@ -9,7 +9,8 @@
 //! future outside the engine, run the finish step with a caller rebuilt from
 //! the store, and resume the call with its results. Fuel slices for
 //! timeouts keep working: an out-of-fuel pause refills as in the
-//! synchronous call.
+//! synchronous call, and yields to the executor once, so a CPU-bound guest
+//! with a deadline does not hold its worker thread for the whole call.
 //!
 //! The finish step cannot look exports up by name (wasmi's caller does not
 //! name its instance outside a host call), so the trampoline resolves the
@@ -118,6 +119,9 @@ async fn drive<T: Send + 'static>(
                     return Err(Error::trap(TrapCode::OutOfFuel, "all fuel consumed"));
                 }
                 refill(store, paused.required_fuel())?;
+                // Between two fuel slices, let the executor run other
+                // tasks: a busy guest does not hold the worker.
+                YieldNow(false).await;
                 paused.resume(&mut *store, results).map_err(engine_error)?
             }
             ResumableCall::HostTrap(paused) => {
@@ -150,6 +154,25 @@ async fn drive<T: Send + 'static>(
                     .map_err(engine_error)?
             }
         };
+    }
+}
+
+/// Return to the executor once (woken at once), runtime-agnostic.
+struct YieldNow(bool);
+
+impl core::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        if self.0 {
+            return core::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        core::task::Poll::Pending
     }
 }
 

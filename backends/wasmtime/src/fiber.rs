@@ -11,11 +11,12 @@
 //! wasmtime requires every entry into a store holding an async host function
 //! to be async (its sync entry points refuse, or panic for the unchecked
 //! ones). Such a store is marked [`Store::async_imports`] when it
-//! instantiates with a linker that has one; from then on its synchronous
-//! `instantiate` and `call` run the async forms to completion on the calling
-//! thread (parking it while a host future is pending), and with fuel on,
-//! CPU-bound guest code yields to the executor every
-//! [`ASYNC_YIELD_FUEL`] units so one busy plugin does not hold a worker.
+//! instantiates with a linker that has one, or (with fuel on) makes its
+//! first async call; from then on its synchronous `instantiate` and `call`
+//! run the async forms to completion on the calling thread (parking it
+//! while a host future is pending), and with fuel on, CPU-bound guest code
+//! in an async call yields to the executor every [`ASYNC_YIELD_FUEL`] units
+//! so one busy plugin does not hold a worker.
 
 use std::sync::Arc;
 
@@ -103,6 +104,10 @@ impl<T: Send + 'static> Store<T> {
             return Err(foreign("function"));
         }
         check_args(&func.info.ty, args, results).map_err(tag)?;
+        if self.engine.config().get_consume_fuel() {
+            // So that this call yields to the executor as it burns fuel.
+            self.enter_async()?;
+        }
         let _deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
         let ty = &func.info.engine_ty;
         let mut scope = RootScope::new(&mut self.inner);

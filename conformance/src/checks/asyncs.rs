@@ -290,6 +290,40 @@ fn cancel(cx: &Ctx) -> Result<(), String> {
     })
 }
 
+fn yields(cx: &Ctx) -> Result<(), String> {
+    // One thread: another task runs during the call only if the call
+    // yields to the executor while the guest computes.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot build a tokio runtime: {e}"))?;
+    let gauge = Arc::default();
+    let config = Config::new().consume_fuel(true).timeouts(true);
+    let limits = Limits::new()
+        .fuel(1 << 50)
+        .timeout(Duration::from_millis(200));
+    let (mut store, inst) = instance(cx, &config, &limits, &gauge)?;
+    rt.block_on(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counted = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        });
+        let r = call(&mut *store, inst, "spin", &[]).await;
+        ticker.abort();
+        expect_trap("a spinning guest", r, TrapCode::Timeout)?;
+        if ticks.load(Ordering::SeqCst) == 0 {
+            return Err(
+                "another task never ran while the guest computed: the call did not yield".into(),
+            );
+        }
+        Ok(())
+    })
+}
+
 fn concurrency(cx: &Ctx) -> Result<(), String> {
     let rt = runtime()?;
     let gauge = Arc::new(Gauge::default());
@@ -420,6 +454,12 @@ pub(crate) fn checks() -> Vec<Check> {
             "dropping a call's future while its host future is pending drops that future; the next call succeeds",
             requires Feature::AsyncSuspend,
             cancel
+        ),
+        check!(
+            "async/yields",
+            "a CPU-bound guest in an async call (fuel and a deadline on) lets other tasks of a one-thread runtime run, then times out",
+            requires Feature::AsyncSuspend,
+            yields
         ),
         check!(
             "async/concurrency",

@@ -579,8 +579,9 @@ impl<T: Send + 'static> Plugin<T> {
     /// instance, possibly left mid-call, is replaced before the next call.
     ///
     /// Guest code between awaits runs on the polling thread: bound it with
-    /// a timeout or fuel (with fuel, wasmtime also yields to the executor
-    /// every `ASYNC_YIELD_FUEL` units).
+    /// a timeout or fuel. A CPU-bound guest yields to the executor as it
+    /// computes on wasmtime with fuel on (every `ASYNC_YIELD_FUEL` units)
+    /// and on wasmi with a timeout (every fuel slice).
     ///
     /// On wasmer, which cannot suspend a guest call, the entry point runs
     /// under `tokio::task::block_in_place` on a multi-threaded runtime (the
