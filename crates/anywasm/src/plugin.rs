@@ -382,11 +382,24 @@ impl<T: Send + 'static> Plugin<T> {
     /// left it poisoned, poison it if this call traps or exits, and tag the
     /// error with the backend.
     fn guarded<R>(&mut self, call: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
-        if self.poisoned {
-            self.replace_instance()?;
-        }
-        let backend = self.store.backend();
+        self.begin_call()?;
         let result = call(self);
+        self.end_call(result)
+    }
+
+    /// Before a call: replace the instance if the last call left it
+    /// poisoned.
+    fn begin_call(&mut self) -> Result<()> {
+        if self.poisoned {
+            self.replace_instance()
+                .map_err(tagged(self.store.backend()))?;
+        }
+        Ok(())
+    }
+
+    /// After a call: poison the instance if the call trapped or exited,
+    /// and tag the error with the backend.
+    fn end_call<R>(&mut self, result: Result<R>) -> Result<R> {
         // A guest that exited (WASI `proc_exit`) stopped mid-call, like a trap.
         if result
             .as_ref()
@@ -394,7 +407,7 @@ impl<T: Send + 'static> Plugin<T> {
         {
             self.poisoned = true;
         }
-        result.map_err(tagged(backend))
+        result.map_err(tagged(self.store.backend()))
     }
 
     fn replace_instance(&mut self) -> Result<()> {
@@ -439,10 +452,15 @@ impl<T: Send + 'static> Plugin<T> {
         let entry = self.entry(name)?;
         let mut buf = core::mem::take(&mut self.buf);
         let result = self.round_trip(name, entry, request, &mut buf);
+        self.keep_buffer(buf);
+        result
+    }
+
+    /// Keep `buf` for the next call unless it grew past [`KEEP_BUFFER`].
+    fn keep_buffer(&mut self, buf: Vec<u8>) {
         if buf.capacity() <= KEEP_BUFFER {
             self.buf = buf;
         }
-        result
     }
 
     /// One ABI call through `buf`: request in, response out.
@@ -595,18 +613,13 @@ impl<T: Send + 'static> Plugin<T> {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let backend = self.store.backend();
-        if self.poisoned {
-            self.replace_instance().map_err(tagged(backend))?;
-        }
+        self.begin_call()?;
         // Poisoned until the call completes: a future dropped half-way
         // leaves the instance to be replaced.
         self.poisoned = true;
         let result = self.call_inner_async(name, request).await;
-        self.poisoned = result
-            .as_ref()
-            .is_err_and(|e| matches!(e.kind(), ErrorKind::Trap(_) | ErrorKind::Exit(_)));
-        result.map_err(tagged(backend))
+        self.poisoned = false;
+        self.end_call(result)
     }
 
     async fn call_inner_async<Req, Resp>(&mut self, name: &str, request: &Req) -> Result<Resp>
@@ -622,9 +635,7 @@ impl<T: Send + 'static> Plugin<T> {
             Ok(()) => self.decode_response(name, &buf),
             Err(e) => Err(e),
         };
-        if buf.capacity() <= KEEP_BUFFER {
-            self.buf = buf;
-        }
+        self.keep_buffer(buf);
         result
     }
 }
