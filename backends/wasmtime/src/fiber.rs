@@ -146,6 +146,7 @@ impl<T: Send + 'static> Store<T> {
             self.inner
                 .fuel_async_yield_interval(Some(ASYNC_YIELD_FUEL))
                 .map_err(|e| err(anywasm_core::ErrorKind::Engine, e.to_string()))?;
+            self.inner.data_mut().fuel_yields = true;
         }
         Ok(())
     }

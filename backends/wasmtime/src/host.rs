@@ -222,6 +222,16 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
         if self.caller.data().reentry_depth >= anywasm_core::MAX_REENTRY_DEPTH {
             return Err(tag(Error::reentry_too_deep()));
         }
+        // The re-entry is a synchronous call: were it to reach a fuel yield
+        // point, wasmtime would trap ("an async-defined libcall which failed
+        // to complete synchronously"). The outermost re-entry switches
+        // yields off until it returns; the fuel burnt still counts.
+        let yields = self.caller.data().fuel_yields && self.caller.data().reentry_depth == 0;
+        if yields {
+            self.caller
+                .fuel_async_yield_interval(None)
+                .map_err(|e| tag(err(ErrorKind::Engine, e.to_string())))?;
+        }
         self.caller.data_mut().reentry_depth += 1;
         let scratch = self.scratch.get_or_insert_with(Default::default);
         let outcome = call_func(
@@ -237,6 +247,11 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             scratch,
         );
         self.caller.data_mut().reentry_depth -= 1;
+        if yields {
+            self.caller
+                .fuel_async_yield_interval(Some(crate::fiber::ASYNC_YIELD_FUEL))
+                .map_err(|e| tag(err(ErrorKind::Engine, e.to_string())))?;
+        }
         outcome
     }
 

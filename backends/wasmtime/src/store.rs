@@ -125,6 +125,7 @@ impl<T: Send + 'static> Store<T> {
                 gas: None,
                 deadline: None,
                 reentry_depth: 0,
+                fuel_yields: false,
             },
         );
         inner.limiter(|d| &mut d.limiter);
@@ -396,4 +397,8 @@ pub(crate) struct StoreData<T> {
     pub(crate) deadline: Option<std::time::Instant>,
     /// `Caller::call`s nested in the running top-level call.
     pub(crate) reentry_depth: u32,
+    /// Whether calls yield to the executor as they burn fuel (set with
+    /// `fuel_async_yield_interval`): a synchronous re-entry must switch
+    /// that off while it runs.
+    pub(crate) fuel_yields: bool,
 }

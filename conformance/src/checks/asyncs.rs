@@ -412,6 +412,60 @@ fn abi(cx: &Ctx) -> Result<(), String> {
     })
 }
 
+/// A host call's re-entry into the guest (the allocator writing an ABI
+/// response) from a store whose calls yield as they burn fuel: the
+/// re-entrant call is synchronous, so it must not stop to yield. The
+/// allocator of `slow_alloc.wat` burns past a yield point on every call.
+fn reentry_with_fuel(cx: &Ctx) -> Result<(), String> {
+    let rt = runtime()?;
+    let config = Config::new().consume_fuel(true).timeouts(true);
+    let engine = ok("engine", cx.engine(&config))?;
+    let wasm = wasm(include_str!("../../fixtures/abi/slow_alloc.wat"));
+    let caps = anywasm::Capabilities::none().grant("add");
+    // With a timeout too: wasmi then runs calls in fuel slices.
+    for (asynchronous, timeout) in [(true, false), (false, false), (true, true), (false, true)] {
+        let mut linker = Linker::<Host>::new();
+        if asynchronous {
+            linker.abi_func_async("add", |_caller, (a, b): (i32, i32)| async move {
+                Ok(a.wrapping_add(b))
+            });
+        } else {
+            // A sync host function in a store that makes async calls.
+            linker.abi_func("add", |_caller, (a, b): (i32, i32)| Ok(a.wrapping_add(b)));
+        }
+        let mut limits = Limits::new().fuel(100_000_000);
+        if timeout {
+            limits = limits.timeout(Duration::from_secs(60));
+        }
+        let mut p = ok(
+            "load slow_alloc.wat",
+            Plugin::load(&*engine, &wasm, &linker, &caps, Host::default(), &limits),
+        )?;
+        let what = match (asynchronous, timeout) {
+            (true, false) => "async",
+            (false, false) => "sync",
+            (true, true) => "async (timeout set)",
+            (false, true) => "sync (timeout set)",
+        };
+        rt.block_on(async {
+            for i in 0..3 {
+                let sum: i32 = ok(
+                    &format!("via_host with an {what} host function, call_async"),
+                    p.call_async("via_host", &(i, 40)).await,
+                )?;
+                expect_eq("via_host", sum, i + 40)?;
+            }
+            Ok::<(), String>(())
+        })?;
+        let sum: i32 = ok(
+            &format!("via_host with an {what} host function, call"),
+            p.call("via_host", &(2, 40)),
+        )?;
+        expect_eq("via_host", sum, 42)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn checks() -> Vec<Check> {
     vec![
         check!(
@@ -438,6 +492,11 @@ pub(crate) fn checks() -> Vec<Check> {
             "async/abi",
             "abi_func_async: a typed async host function behind a capability, through Plugin::call_async; its Err reaches the guest",
             abi
+        ),
+        check!(
+            "async/reentry_fuel",
+            "with fuel on (and with a timeout), an ABI host function (async or sync) writes its response through a guest allocator that burns past a yield point, in call_async and call",
+            reentry_with_fuel
         ),
         check!(
             "async/fuel",
