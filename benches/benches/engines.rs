@@ -24,7 +24,7 @@ use anywasm_benches::workloads::{self, Summary};
 use anywasm_benches::{AbiHost, StaticAbi, raw};
 use anywasm_cache::{ModuleCache, Outcome};
 use anywasm_conformance::guests::{ABI_GUEST, BENCH_GUEST, ECHO_GUEST};
-use anywasm_plugin::PluginManager;
+use anywasm_plugin::{CapabilityPolicy, PluginManager};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_bytes::ByteBuf;
 
@@ -438,10 +438,37 @@ fn limits(c: &mut Criterion) {
     limits_engine::<Wasmi>(c);
 }
 
+/// A plugin `relay` (hand-written, docs/abi.md) whose `relay` hands its
+/// request `(plugin, function, bytes request)` to the `call_plugin` host
+/// service and answers what it answered. Its allocator bumps through one
+/// page and starts over when the page is used up: a call keeps two
+/// buffers live at most.
+const RELAY_WAT: &str = r#"(module
+  (import "anywasm" "call_plugin" (func $call_plugin (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (func (export "anywasm_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (if (i32.gt_u (local.get $len) (i32.const 16384)) (then (return (i32.const 0))))
+    (if (i32.gt_u (i32.add (global.get $heap) (local.get $len)) (i32.const 131072))
+      (then (global.set $heap (i32.const 65536))))
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.and (i32.add (i32.add (local.get $p) (local.get $len)) (i32.const 7))
+                               (i32.const -8)))
+    (local.get $p))
+  (func (export "anywasm_free") (param i32 i32))
+  (func (export "relay") (param i32 i32) (result i64)
+    (call $call_plugin (local.get 0) (local.get 1)))
+  (@custom "anywasm:abi" "\01\00\00\00")
+  (@custom "anywasm:manifest" "name = \"relay\"\0aversion = \"1.0.0\"\0acapabilities = [\"plugins:echo\"]\0a")
+)"#;
+
 /// The plugin manager with its defaults (fuel, a 10 s call timeout, a pool
 /// of 8 instances), the echo guest: `manager/call/<engine>` is one caller's
 /// no-op call, `manager/call_8/<engine>` the time per call with 8 callers at
-/// once on a 2-worker tokio runtime, `manager/reload_unchanged/<engine>`
+/// once on a 2-worker tokio runtime, `manager/call_plugin/<engine>` the
+/// same no-op reached through another plugin (`relay -> echo` with
+/// `call_plugin`), `manager/reload_unchanged/<engine>`
 /// re-reading and swapping in a plugin whose file did not change (the
 /// module is not compiled again; a changed file adds `cold/bench_guest`'s
 /// compile).
@@ -456,11 +483,14 @@ fn manager(c: &mut Criterion) {
         let e = kind.name();
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("echo.wasm"), ECHO_GUEST).expect("write the plugin");
+        let relay = wat::parse_str(RELAY_WAT).expect("relay plugin");
+        std::fs::write(dir.path().join("relay.wasm"), relay).expect("write the plugin");
         let manager = rt.block_on(async {
             let manager = PluginManager::builder()
                 .plugin_dir(dir.path())
                 .engine(kind)
                 .pool_size(CALLERS as usize)
+                .capabilities(CapabilityPolicy::new().grant("relay", "plugins:echo"))
                 .build()
                 .expect("manager");
             let report = manager.discover().await.expect("discover");
@@ -495,6 +525,13 @@ fn manager(c: &mut Criterion) {
                 });
                 // Time per call, for the `iters` criterion asked for.
                 elapsed.mul_f64(iters as f64 / (per_caller * CALLERS) as f64)
+            })
+        });
+        c.bench_function(&format!("manager/call_plugin/{e}"), |b| {
+            let request = ("echo", "noop", serde_bytes::Bytes::new(&[]));
+            b.iter(|| {
+                rt.block_on(manager.call::<_, ByteBuf>("relay", "relay", &request))
+                    .expect("relay")
             })
         });
         c.bench_function(&format!("manager/reload_unchanged/{e}"), |b| {

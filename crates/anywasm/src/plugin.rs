@@ -569,19 +569,25 @@ impl<T: Send + 'static> Plugin<T> {
             let entry = p.entry(name)?;
             let mut buf = request.to_vec();
             p.exchange(name, entry, &mut buf)?;
-            // The envelope: variant 0 (`Ok`) then the payload, or variant 1
-            // (`Err`) then the guest's error.
-            if buf.first() == Some(&0) {
-                buf.remove(0);
-                return Ok(buf);
-            }
-            match Bincode::decode::<core::result::Result<(), GuestError>>(&buf, p.message_cap) {
-                Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
-                Ok(Ok(())) | Err(_) => Err(abi_error(format!(
-                    "`{name}` returned a response whose envelope does not decode"
-                ))),
-            }
+            p.open_envelope(name, buf)
         })
+    }
+
+    /// The encoded `Ok` payload of the response envelope `buf`, or the
+    /// guest's error.
+    fn open_envelope(&self, name: &str, mut buf: Vec<u8>) -> Result<Vec<u8>> {
+        // The envelope: variant 0 (`Ok`) then the payload, or variant 1
+        // (`Err`) then the guest's error.
+        if buf.first() == Some(&0) {
+            buf.remove(0);
+            return Ok(buf);
+        }
+        match Bincode::decode::<core::result::Result<(), GuestError>>(&buf, self.message_cap) {
+            Ok(Err(guest)) => Err(Error::new(ErrorKind::Guest, guest.message)),
+            Ok(Ok(())) | Err(_) => Err(abi_error(format!(
+                "`{name}` returned a response whose envelope does not decode"
+            ))),
+        }
     }
 }
 
@@ -613,11 +619,33 @@ impl<T: Send + 'static> Plugin<T> {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
+        self.guarded_async(async |p| p.call_inner_async(name, request).await)
+            .await
+    }
+
+    /// [`call_bytes`](Self::call_bytes) from async code on tokio: suspends
+    /// and cancels as [`call_async`](Self::call_async) does.
+    pub async fn call_bytes_async(&mut self, name: &str, request: &[u8]) -> Result<Vec<u8>> {
+        self.guarded_async(async |p| {
+            let entry = p.entry(name)?;
+            let mut buf = request.to_vec();
+            p.exchange_async(name, entry, &mut buf).await?;
+            p.open_envelope(name, buf)
+        })
+        .await
+    }
+
+    /// [`guarded`](Self::guarded) for an async call, which may be dropped
+    /// half-way.
+    async fn guarded_async<R>(
+        &mut self,
+        call: impl AsyncFnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
         self.begin_call()?;
         // Poisoned until the call completes: a future dropped half-way
         // leaves the instance to be replaced.
         self.poisoned = true;
-        let result = self.call_inner_async(name, request).await;
+        let result = call(self).await;
         self.poisoned = false;
         self.end_call(result)
     }

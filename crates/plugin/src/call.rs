@@ -15,6 +15,12 @@ use crate::version::Version;
 use crate::manager::{blocking, kind_label};
 use crate::registry::{Entry, Inner};
 
+/// A call's permit on one version of a plugin.
+pub(crate) struct Turn {
+    permit: tokio::sync::OwnedSemaphorePermit,
+    version: Arc<Version>,
+}
+
 impl Inner {
     pub(crate) async fn call_on<Req, Resp>(
         &self,
@@ -35,24 +41,6 @@ impl Inner {
         .await
     }
 
-    /// `function` of the plugin named `plugin`, if it is one of its entry
-    /// points, with an encoded request, answering the encoded response
-    /// (`Plugin::call_bytes`); the guest call runs inline on this thread.
-    pub(crate) async fn call_entry_bytes(
-        &self,
-        plugin: &str,
-        function: &str,
-        request: &[u8],
-    ) -> Result<Vec<u8>> {
-        let entry = self.entry(plugin)?;
-        let version = entry.current();
-        version.check_entry_point(function)?;
-        self.call_with(&entry, version, function, async |instance| {
-            instance.call_bytes(function, request)
-        })
-        .await
-    }
-
     /// One call on `version` (or its replacement, if it is retired while
     /// the call waits for a permit): `invoke` runs on a pooled instance
     /// with its budgets refilled; metrics are recorded, and an instance
@@ -62,24 +50,44 @@ impl Inner {
     async fn call_with<R>(
         &self,
         entry: &Entry,
-        mut version: Arc<Version>,
+        version: Arc<Version>,
         function: &str,
         invoke: impl AsyncFnOnce(&mut Plugin<HostCtx>) -> anywasm::Result<R>,
     ) -> Result<R> {
-        let name = version.manifest.name.clone();
-        let permit = loop {
+        let turn = Self::acquire(entry, version).await?;
+        self.run_on(entry, turn, function, invoke).await
+    }
+
+    /// Wait for a permit to call `version`, or its replacement if it is
+    /// retired while the call waits.
+    pub(crate) async fn acquire(entry: &Entry, mut version: Arc<Version>) -> Result<Turn> {
+        loop {
             match version.pool.permits.clone().acquire_owned().await {
-                Ok(p) => break p,
+                Ok(permit) => return Ok(Turn { permit, version }),
                 // Retired while we waited: the replacement serves the call.
                 Err(_) => {
                     let current = entry.current();
                     if Arc::ptr_eq(&current, &version) {
-                        return Err(PluginError::NotFound { plugin: name });
+                        return Err(PluginError::NotFound {
+                            plugin: version.manifest.name.clone(),
+                        });
                     }
                     version = current;
                 }
             }
-        };
+        }
+    }
+
+    /// The call itself, once [`acquire`](Self::acquire) gave it its turn.
+    pub(crate) async fn run_on<R>(
+        &self,
+        entry: &Entry,
+        turn: Turn,
+        function: &str,
+        invoke: impl AsyncFnOnce(&mut Plugin<HostCtx>) -> anywasm::Result<R>,
+    ) -> Result<R> {
+        let Turn { permit, version } = turn;
+        let name = version.manifest.name.clone();
         let start = Instant::now();
         let mut instance = match version.pool.take() {
             Some(i) => i,

@@ -2,22 +2,27 @@
 //! plugins a call passes through (refused when it would loop or grow too
 //! deep), and its errors.
 //!
-//! A nested call runs on a thread of tokio's blocking pool, not on the
-//! caller's thread: each plugin in a chain gets a fresh native stack (a
-//! JIT guest's stack limit is measured from where its call enters, so
-//! guests nested on one thread could together overrun it), and each
-//! engine sees one call per thread. The caller's thread waits meanwhile.
+//! `call_plugin` is an async host function. On engines that suspend guest
+//! calls (wasmtime, wasmi) the callee's call is awaited inside it: the
+//! caller's call suspends while the callee runs, the callee's own async
+//! host functions suspend both, and dropping the caller's call drops the
+//! callee's (its instance is discarded). Each level still gets its own
+//! stack: a wasmtime guest runs on its call's fiber, a wasmi guest on the
+//! interpreter's heap-allocated stack. On wasmer, which cannot suspend, the
+//! nested call runs on a thread of tokio's blocking pool (a fresh native
+//! stack per level, and one wasmer call per thread) while the caller's
+//! thread waits.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use anywasm::HostError;
+use anywasm::{Feature, HostError};
 
 use crate::builder::DEFAULT_CALL_TIMEOUT;
 use crate::error::PluginError;
+use crate::registry::Inner;
 use crate::services::HostCtx;
 
 /// The most plugins one chain of `call_plugin` calls holds, the first
@@ -85,58 +90,51 @@ impl From<PluginCallError> for HostError {
     }
 }
 
-thread_local! {
-    /// The plugins whose `call_plugin` is waiting on this thread's call,
-    /// outermost first (empty on a thread serving a call from the host).
-    static CHAIN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+impl PluginCallError {
+    fn callee(e: PluginError) -> Self {
+        PluginCallError::Callee(Box::new(e))
+    }
 }
 
-/// The chain a call from `caller` to `callee` would make, or why it may not.
-fn extend_chain(caller: &str, callee: &str) -> Result<Vec<String>, PluginCallError> {
-    let mut chain = CHAIN.with(|c| c.borrow().clone());
-    chain.push(caller.to_owned());
-    let looped = chain.iter().any(|p| p == callee);
-    chain.push(callee.to_owned());
-    if looped {
-        return Err(PluginCallError::Cycle { chain });
+/// The chain a call from `caller` to `callee` would make (`outer` holds
+/// the plugins already waiting on `caller`'s call), or why it may not.
+fn extend_chain(
+    outer: &[Arc<str>],
+    caller: &str,
+    callee: &str,
+) -> Result<Vec<Arc<str>>, PluginCallError> {
+    let names = || {
+        let mut chain: Vec<String> = outer.iter().map(|p| p.to_string()).collect();
+        chain.extend([caller.to_owned(), callee.to_owned()]);
+        chain
+    };
+    if caller == callee || outer.iter().any(|p| &**p == callee) {
+        return Err(PluginCallError::Cycle { chain: names() });
     }
-    if chain.len() > MAX_PLUGIN_CALL_DEPTH {
+    if outer.len() + 2 > MAX_PLUGIN_CALL_DEPTH {
         return Err(PluginCallError::TooDeep {
-            chain,
+            chain: names(),
             max: MAX_PLUGIN_CALL_DEPTH,
         });
     }
-    chain.pop();
+    let mut chain = outer.to_vec();
+    chain.push(caller.into());
     Ok(chain)
 }
 
-/// Holds `CHAIN` for a nested call, and empties it again however the call
-/// ends (blocking-pool threads are reused).
-struct ChainScope;
-
-impl ChainScope {
-    fn enter(chain: Vec<String>) -> Self {
-        CHAIN.with(|c| *c.borrow_mut() = chain);
-        ChainScope
-    }
-}
-
-impl Drop for ChainScope {
-    fn drop(&mut self) {
-        CHAIN.with(|c| c.borrow_mut().clear());
-    }
-}
-
-/// The `call_plugin` host service: `function` of `callee` with the encoded
-/// `request`, answering the encoded response; `remaining` is the caller's
-/// time left ([`Caller::remaining_time`](anywasm::Caller::remaining_time)).
+/// The `call_plugin` host service, started with the caller's state:
+/// checks the grant and the chain, and returns the nested call to await
+/// (`function` of `callee` with the encoded `request`, answering the
+/// encoded response). `remaining` is the caller's time left
+/// ([`Caller::remaining_time`](anywasm::Caller::remaining_time)).
 pub(crate) fn call_plugin(
     ctx: &HostCtx,
     remaining: Option<Duration>,
-    callee: &str,
-    function: &str,
+    callee: String,
+    function: String,
     request: Vec<u8>,
-) -> Result<Vec<u8>, PluginCallError> {
+) -> Result<impl Future<Output = Result<Vec<u8>, PluginCallError>> + Send + use<>, PluginCallError>
+{
     let inner = ctx
         .services()
         .manager
@@ -144,40 +142,106 @@ pub(crate) fn call_plugin(
         .and_then(Weak::upgrade)
         .ok_or(PluginCallError::NoManager)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| PluginCallError::NoManager)?;
-    let caller = ctx.plugin();
     let capability = format!("{PLUGINS_CAPABILITY_PREFIX}{callee}");
     if !ctx.capabilities().is_granted(&capability) {
         return Err(PluginCallError::Denied {
-            caller: caller.into(),
-            callee: callee.into(),
+            caller: ctx.plugin().into(),
+            callee,
         });
     }
-    let chain = extend_chain(caller, callee)?;
+    let chain = extend_chain(&ctx.chain, ctx.plugin(), &callee)?;
     let wait = wait_bound(remaining, inner.limits.get_timeout());
-    let (callee, function) = (callee.to_owned(), function.to_owned());
-    let task = runtime.spawn_blocking(move || {
-        let _scope = ChainScope::enter(chain);
-        let call = inner.call_entry_bytes(&callee, &function, &request);
-        match block_on(call, Some(Instant::now() + wait)) {
-            Some(Ok(response)) => Ok(response),
-            Some(Err(e)) => Err(PluginCallError::Callee(Box::new(e))),
-            // Only the wait for an instance can pend: the call itself runs
-            // within one poll.
-            None => Err(PluginCallError::Busy {
-                callee,
-                waited: wait,
-            }),
+    let suspends =
+        anywasm::support(inner.engine.backend()).is_some_and(|s| s.supports(Feature::AsyncSuspend));
+    let nested = Nested {
+        inner,
+        chain,
+        callee,
+        function,
+        request,
+    };
+    Ok(async move {
+        if suspends {
+            return nested.run(Some(wait)).await;
         }
-    });
-    match block_on(task, None) {
-        Some(Ok(outcome)) => outcome,
-        // The blocking pool is shutting down with the runtime, or the
-        // nested call panicked (the engines catch host panics, so that is a
-        // bug of ours): either way the caller gets an error, not a hang.
-        Some(Err(e)) => Err(PluginCallError::Callee(Box::new(PluginError::Setup(
-            format!("the nested plugin call did not complete: {e}"),
-        )))),
-        None => Err(PluginCallError::NoManager),
+        let callee = nested.callee.clone();
+        let task = runtime.spawn_blocking(move || {
+            // The call runs within one poll (it cannot suspend): only the
+            // wait for an instance can pend.
+            block_on(nested.run(None), Some(Instant::now() + wait)).unwrap_or(Err(
+                PluginCallError::Busy {
+                    callee,
+                    waited: wait,
+                },
+            ))
+        });
+        // An error here: the blocking pool is shutting down with the
+        // runtime, or the nested call panicked (the engines catch host
+        // panics, so that is a bug of ours): either way the caller gets an
+        // error, not a hang.
+        task.await.unwrap_or_else(|e| {
+            Err(PluginCallError::callee(PluginError::Setup(format!(
+                "the nested plugin call did not complete: {e}"
+            ))))
+        })
+    })
+}
+
+/// One nested call, checked and ready to run.
+struct Nested {
+    inner: Arc<Inner>,
+    /// The plugins waiting on it, outermost first: the callee's store
+    /// holds them for the call.
+    chain: Vec<Arc<str>>,
+    callee: String,
+    function: String,
+    request: Vec<u8>,
+}
+
+impl Nested {
+    /// Wait for a free instance of the callee (for at most `wait`, if
+    /// given: then [`PluginCallError::Busy`]) and call it; suspending where
+    /// the engine can (`wait` is given exactly then).
+    async fn run(self, wait: Option<Duration>) -> Result<Vec<u8>, PluginCallError> {
+        let Nested {
+            inner,
+            chain,
+            callee,
+            function,
+            request,
+        } = self;
+        let entry = inner.entry(&callee).map_err(PluginCallError::callee)?;
+        let version = entry.current();
+        version
+            .check_entry_point(&function)
+            .map_err(PluginCallError::callee)?;
+        let acquire = Inner::acquire(&entry, version);
+        let turn =
+            match wait {
+                Some(wait) => tokio::time::timeout(wait, acquire).await.map_err(|_| {
+                    PluginCallError::Busy {
+                        callee: callee.clone(),
+                        waited: wait,
+                    }
+                })?,
+                None => acquire.await,
+            }
+            .map_err(PluginCallError::callee)?;
+        let suspends = wait.is_some();
+        let (function, request) = (function.as_str(), request.as_slice());
+        inner
+            .run_on(&entry, turn, function, async move |instance| {
+                instance.data_mut().chain = chain;
+                let result = if suspends {
+                    instance.call_bytes_async(function, request).await
+                } else {
+                    instance.call_bytes(function, request)
+                };
+                instance.data_mut().chain.clear();
+                result
+            })
+            .await
+            .map_err(PluginCallError::callee)
     }
 }
 
@@ -249,31 +313,24 @@ mod tests {
 
     #[test]
     fn chain_refuses_a_loop_and_a_chain_too_deep() {
-        assert_eq!(extend_chain("a", "b").unwrap(), ["a"]);
+        let names =
+            |n: usize| -> Vec<Arc<str>> { (0..n).map(|i| format!("p{i}").into()).collect() };
+        assert_eq!(extend_chain(&[], "a", "b").unwrap(), [Arc::from("a")]);
         assert!(matches!(
-            extend_chain("a", "a"),
+            extend_chain(&[], "a", "a"),
             Err(PluginCallError::Cycle { chain }) if chain == ["a", "a"]
         ));
-        let outer: Vec<String> = (0..MAX_PLUGIN_CALL_DEPTH - 2)
-            .map(|i| format!("p{i}"))
-            .collect();
-        let _scope = ChainScope::enter(outer);
+        let outer = names(MAX_PLUGIN_CALL_DEPTH - 2);
         assert_eq!(
-            extend_chain("x", "y").unwrap().len(),
+            extend_chain(&outer, "x", "y").unwrap().len(),
             MAX_PLUGIN_CALL_DEPTH - 1
         );
         assert!(matches!(
-            extend_chain("x", "p0"),
-            Err(PluginCallError::Cycle { .. })
+            extend_chain(&outer, "x", "p0"),
+            Err(PluginCallError::Cycle { chain }) if chain.len() == MAX_PLUGIN_CALL_DEPTH
         ));
-        drop(_scope);
-        let _scope = ChainScope::enter(
-            (0..MAX_PLUGIN_CALL_DEPTH - 1)
-                .map(|i| format!("p{i}"))
-                .collect(),
-        );
         assert!(matches!(
-            extend_chain("x", "y"),
+            extend_chain(&names(MAX_PLUGIN_CALL_DEPTH - 1), "x", "y"),
             Err(PluginCallError::TooDeep {
                 max: MAX_PLUGIN_CALL_DEPTH,
                 ..

@@ -93,9 +93,13 @@
 //! that would reach a plugin already in its chain (`a -> a`,
 //! `a -> b -> a`) or make a chain of more than [`MAX_PLUGIN_CALL_DEPTH`]
 //! plugins is refused with a [`PluginCallError`] the caller's guest
-//! receives as its call's error, naming the chain. The nested call runs on
-//! a thread of tokio's blocking pool while the caller waits (the caller's
-//! timeout keeps counting and fires when the guest resumes); it waits for a
+//! receives as its call's error, naming the chain. `call_plugin` is an
+//! async host function: on engines that suspend (wasmtime, wasmi) the
+//! caller's call suspends while the callee runs (and while the callee's
+//! own async host functions await), and dropping the caller's call drops
+//! the callee's; on wasmer the nested call runs on a thread of tokio's
+//! blocking pool while the caller's thread waits, and runs to its end. The
+//! caller's timeout keeps counting meanwhile. A nested call waits for a
 //! free instance of the callee at most half the caller's remaining time,
 //! then fails with [`PluginCallError::Busy`], so two chains holding each
 //! other's last instances end in an error, not a deadlock.

@@ -177,6 +177,9 @@ pub struct HostCtx {
     /// What the plugin was granted: `call_plugin` checks `plugins:<callee>`
     /// here on every call.
     granted: Capabilities,
+    /// The plugins whose `call_plugin` waits on this store's current call,
+    /// outermost first: empty for a call from the host.
+    pub(crate) chain: Vec<Arc<str>>,
 }
 
 impl std::fmt::Debug for HostCtx {
@@ -196,6 +199,7 @@ impl HostCtx {
             services,
             wasi: WasiCtx::builder().build(),
             granted: Capabilities::none(),
+            chain: Vec::new(),
         }
     }
 
@@ -319,18 +323,17 @@ pub fn define_services(linker: &mut Linker<HostCtx>) {
     // Ungated: a guest may import it, and each call is checked against the
     // caller's `plugins:<callee>` grants.
     linker
-        .abi_func(
+        .abi_func_async(
             "call_plugin",
             |caller, (plugin, function, request): (String, String, ByteBuf)| {
-                let remaining = caller.remaining_time();
-                let response = crate::chain::call_plugin(
+                let call = crate::chain::call_plugin(
                     caller.data(),
-                    remaining,
-                    &plugin,
-                    &function,
+                    caller.remaining_time(),
+                    plugin,
+                    function,
                     request.into_vec(),
-                )?;
-                Ok(ByteBuf::from(response))
+                );
+                async move { Ok(ByteBuf::from(call?.await?)) }
             },
         )
         .ungated();

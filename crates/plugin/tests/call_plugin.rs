@@ -341,3 +341,137 @@ async fn a_call_to_a_busy_plugin_ends_in_an_error_not_a_hang() {
         assert_eq!(raw, [3, 3], "{kind}");
     }
 }
+
+/// The backends whose guest calls suspend while a host future is pending
+/// (wasmtime, wasmi); on wasmer the nested call blocks a thread instead.
+fn suspending_backends() -> Vec<anywasm::BackendKind> {
+    backends()
+        .iter()
+        .copied()
+        .filter(|&k| {
+            anywasm::support(k).is_some_and(|s| s.supports(anywasm::Feature::AsyncSuspend))
+        })
+        .collect()
+}
+
+/// `a` (a relay) and `b`, whose `nap` forwards to the async host function
+/// `nap`, defined by `define`.
+fn napping_pair(
+    kind: anywasm::BackendKind,
+    dir: &std::path::Path,
+    pool: usize,
+    define: impl Fn(&mut anywasm::Linker<anywasm_plugin::HostCtx>) + Send + Sync + 'static,
+) -> anywasm_plugin::PluginManager {
+    std::fs::write(dir.join("a.wasm"), relay_plugin("a", &["b"])).unwrap();
+    let b = module(
+        &manifest("b", "1.0.0", "capabilities = [\"nap\"]"),
+        &["nap"],
+        &forward("nap", "nap"),
+    );
+    std::fs::write(dir.join("b.wasm"), b).unwrap();
+    builder(dir, kind)
+        .capabilities(policy_for(&[("a", "b")]).grant("b", "nap"))
+        .pool_size(pool)
+        // Longer than `eventually` waits: a nested call that outlived its
+        // caller's cancellation must not end by its own timeout in time.
+        .limits(anywasm::Limits::new().timeout(std::time::Duration::from_secs(120)))
+        .host_functions(define)
+        .build()
+        .unwrap()
+}
+
+/// On a current-thread runtime, 32 calls `a -> b` whose `b` awaits a
+/// barrier all 32 must reach: it opens only if every call is suspended
+/// in `b`'s host function at once, and every `b` ran on the runtime's one
+/// thread (not on threads of their own).
+#[tokio::test(flavor = "current_thread")]
+async fn nested_calls_suspend_while_the_callee_awaits() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    const CALLS: usize = 32;
+    let runtime_thread = std::thread::current().id();
+    for kind in suspending_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(CALLS));
+        let threads = Arc::new(Mutex::new(HashSet::new()));
+        let seen = threads.clone();
+        let manager = napping_pair(kind, dir.path(), CALLS, move |linker| {
+            let (barrier, seen) = (barrier.clone(), seen.clone());
+            linker.abi_func_async("nap", move |_caller, (): ()| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                let barrier = barrier.clone();
+                async move {
+                    barrier.wait().await;
+                    Ok(())
+                }
+            });
+        });
+        assert_eq!(manager.discover().await.unwrap().loaded.len(), 2, "{kind}");
+        let calls: Vec<_> = (0..CALLS)
+            .map(|_| {
+                let manager = manager.clone();
+                tokio::spawn(async move { relay(&manager, "a", &via("b", "nap", &[])).await })
+            })
+            .collect();
+        for call in calls {
+            let raw = call.await.unwrap().unwrap();
+            assert!(raw.is_empty(), "{kind}: {raw:?}");
+        }
+        let threads = threads.lock().unwrap();
+        assert_eq!(*threads, HashSet::from([runtime_thread]), "{kind}");
+    }
+}
+
+/// Dropping a call to `a` while its callee `b` awaits drops `b`'s host
+/// future; both pools (one instance each) serve the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_call_drops_the_nested_call() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    /// Counts the live host futures.
+    struct Live(Arc<AtomicUsize>);
+    impl Drop for Live {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    for kind in suspending_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Arc::new(AtomicUsize::new(0));
+        let hang = Arc::new(AtomicBool::new(true));
+        let (live2, hang2) = (live.clone(), hang.clone());
+        let manager = napping_pair(kind, dir.path(), 1, move |linker| {
+            let (live, hang) = (live2.clone(), hang2.clone());
+            linker.abi_func_async("nap", move |_caller, (): ()| {
+                live.fetch_add(1, Ordering::SeqCst);
+                let guard = Live(live.clone());
+                let hang = hang.load(Ordering::SeqCst);
+                async move {
+                    let _guard = guard;
+                    if hang {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(())
+                }
+            });
+        });
+        assert_eq!(manager.discover().await.unwrap().loaded.len(), 2, "{kind}");
+        let call = {
+            let manager = manager.clone();
+            tokio::spawn(async move { relay(&manager, "a", &via("b", "nap", &[])).await })
+        };
+        eventually("b's host future started", || {
+            live.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        call.abort();
+        assert!(call.await.unwrap_err().is_cancelled(), "{kind}");
+        eventually("b's host future dropped", || {
+            live.load(Ordering::SeqCst) == 0
+        })
+        .await;
+        hang.store(false, Ordering::SeqCst);
+        let raw = relay(&manager, "a", &via("b", "nap", &[])).await.unwrap();
+        assert!(raw.is_empty(), "{kind}: {raw:?}");
+    }
+}
