@@ -181,6 +181,7 @@ impl<T> HostFunc<T> {
     }
 
     /// Check the values a closure wrote against the signature.
+    #[inline]
     pub(crate) fn check_results(&self, results: &[Val]) -> core::result::Result<(), HostError> {
         for (i, (v, ty)) in results.iter().zip(self.ty.results()).enumerate() {
             if v.ty() != *ty {
