@@ -82,18 +82,16 @@ fn trampoline_with<T: Send + 'static>(
         memory: None,
         alloc: None,
     };
-    let mut arg_buf = ValBuf::new(params.len());
-    let args = arg_buf.as_mut_slice();
-    for (slot, p) in args.iter_mut().zip(params) {
-        *slot = from_wasmi(&mut caller.inner, p).map_err(conversion_failed)?;
-    }
-    let mut res_buf = ValBuf::new(results.len());
-    let outs = res_buf.as_mut_slice();
-    func.invoke(&mut caller, args, outs).map_err(host_trap)?;
-    for (slot, v) in results.iter_mut().zip(outs.iter()) {
-        *slot = to_wasmi(&mut caller.inner, *v).map_err(conversion_failed)?;
-    }
-    Ok(())
+    ValBuf::with_slices(params.len(), results.len(), |args, outs| {
+        for (slot, p) in args.iter_mut().zip(params) {
+            *slot = from_wasmi(&mut caller.inner, p).map_err(conversion_failed)?;
+        }
+        func.invoke(&mut caller, args, outs).map_err(host_trap)?;
+        for (slot, v) in results.iter_mut().zip(outs.iter()) {
+            *slot = to_wasmi(&mut caller.inner, *v).map_err(conversion_failed)?;
+        }
+        Ok(())
+    })
 }
 
 /// What a host function sees: the wasmi caller, i.e. the calling instance

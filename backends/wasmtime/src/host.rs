@@ -14,40 +14,6 @@ use crate::convert::{from_engine, func_type, to_engine};
 use crate::error::{err, into_host, tag};
 use crate::store::StoreData;
 
-/// `$body` with `$f` bound to the trampoline closure for `$host`, a host
-/// function whose signature has no reference types: one with argument and
-/// result arrays of exactly its arity for the common arities, else one
-/// with [`ValBuf`]s (whose eight inline slots are written on every call).
-macro_rules! by_arity {
-    ($host:ident, |$f:ident| $body:expr) => {{
-        let arity = ($host.ty().params().len(), $host.ty().results().len());
-        by_arity!(@arms $host, $f, $body, arity;
-            (0, 0), (1, 0), (2, 0), (3, 0), (4, 0),
-            (0, 1), (1, 1), (2, 1), (3, 1), (4, 1))
-    }};
-    (@arms $host:ident, $f:ident, $body:expr, $arity:ident; $(($p:literal, $r:literal)),*) => {
-        match $arity {
-            $(($p, $r) => {
-                let $f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
-                               raw: &mut [MaybeUninit<ValRaw>]| {
-                    let mut args = [Val::I32(0); $p];
-                    let mut results = [Val::I32(0); $r];
-                    run_plain(&$host, caller, raw, &mut args, &mut results)
-                };
-                $body
-            })*
-            (p, r) => {
-                let $f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
-                               raw: &mut [MaybeUninit<ValRaw>]| {
-                    let (mut args, mut results) = (ValBuf::new(p), ValBuf::new(r));
-                    run_plain(&$host, caller, raw, args.as_mut_slice(), results.as_mut_slice())
-                };
-                $body
-            }
-        }
-    };
-}
-
 /// Create a wasmtime function for `host`, with exactly the import's engine
 /// type `ty` (whose anywasm type equals `host.ty()`).
 pub(crate) fn host_func<T: Send + 'static>(
@@ -61,10 +27,12 @@ pub(crate) fn host_func<T: Send + 'static>(
     }
     let host = host.clone();
     if is_plain(host.ty()) {
-        return Ok(by_arity!(host, |f| {
-            // SAFETY: as in `define_host`.
-            unsafe { wasmtime::Func::new_unchecked(&mut *store, ty, f) }
-        }));
+        let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
+                      raw: &mut [MaybeUninit<ValRaw>]| {
+            trampoline_plain(&host, caller, raw)
+        };
+        // SAFETY: as in `define_host`.
+        return Ok(unsafe { wasmtime::Func::new_unchecked(store, ty, f) });
     }
     let engine_ty = ty.clone();
     wasmtime::Func::try_new(store, ty, move |caller, params, results| {
@@ -90,14 +58,16 @@ pub(crate) fn define_host<T: Send + 'static>(
     }
     let host = host.clone();
     if is_plain(host.ty()) {
-        by_arity!(host, |f| {
-            // SAFETY: `ty` is the engine form of `host.ty()`, which has no
-            // reference types; `run_plain` reads exactly its parameters as
-            // those types from the front of `raw` and writes exactly its
-            // results, checked to have the signature's types by
-            // `HostFunc::invoke`, as those types.
-            unsafe { linker.func_new_unchecked(module, name, ty, f)? };
-        });
+        let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
+                      raw: &mut [MaybeUninit<ValRaw>]| {
+            trampoline_plain(&host, caller, raw)
+        };
+        // SAFETY: `ty` is the engine form of `host.ty()`, which has no
+        // reference types; `trampoline_plain` reads exactly its parameters
+        // as those types from the front of `raw` and writes exactly its
+        // results, checked to have the signature's types by
+        // `HostFunc::invoke`, as those types.
+        unsafe { linker.func_new_unchecked(module, name, ty, f)? };
         return Ok(());
     }
     let engine_ty = ty.clone();
@@ -141,28 +111,27 @@ fn trampoline<T: 'static>(
 }
 
 /// The trampoline for signatures without reference types: values move as
-/// raw bits, with no rooting scope and no per-value type dispatch. `args`
-/// and `results` have the signature's lengths.
-#[inline(always)]
-fn run_plain<T: 'static>(
+/// raw bits, with no rooting scope and no per-value type dispatch.
+fn trampoline_plain<T: 'static>(
     host: &HostFunc<T>,
     caller: wasmtime::Caller<'_, StoreData<T>>,
     raw: &mut [MaybeUninit<ValRaw>],
-    args: &mut [Val],
-    results: &mut [Val],
 ) -> wasmtime::Result<()> {
-    for ((slot, r), t) in args.iter_mut().zip(raw.iter()).zip(host.ty().params()) {
-        // SAFETY: wasmtime initialises the first `params().len()` slots
-        // with the arguments before calling a host function.
-        *slot = from_raw(unsafe { r.assume_init_ref() }, *t);
-    }
-    let mut wrapped = HostCaller::new(caller);
-    host.invoke(&mut wrapped, args, results)
-        .map_err(wasmtime::Error::new)?;
-    for (slot, v) in raw.iter_mut().zip(results.iter()) {
-        *slot = MaybeUninit::new(to_raw(v));
-    }
-    Ok(())
+    let ty = host.ty();
+    ValBuf::with_slices(ty.params().len(), ty.results().len(), |args, res| {
+        for ((slot, r), t) in args.iter_mut().zip(raw.iter()).zip(ty.params()) {
+            // SAFETY: wasmtime initialises the first `params().len()` slots
+            // with the arguments before calling a host function.
+            *slot = from_raw(unsafe { r.assume_init_ref() }, *t);
+        }
+        let mut wrapped = HostCaller::new(caller);
+        host.invoke(&mut wrapped, args, res)
+            .map_err(wasmtime::Error::new)?;
+        for (slot, v) in raw.iter_mut().zip(res.iter()) {
+            *slot = MaybeUninit::new(to_raw(v));
+        }
+        Ok(())
+    })
 }
 
 /// What a host function sees: the calling instance and the store's state.

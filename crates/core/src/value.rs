@@ -316,4 +316,51 @@ impl ValBuf {
             &mut self.inline[..self.len]
         }
     }
+
+    /// Run `f` with an argument slice of `params` values and a result
+    /// slice of `results` values (each `I32(0)` until written): arrays of
+    /// exactly that length for the common arities (up to four parameters
+    /// and one result), so a trampoline writes no more slots than the
+    /// signature has; [`ValBuf`]s beyond.
+    ///
+    /// ```
+    /// use anywasm_core::{Val, ValBuf};
+    /// for (p, r) in [(2, 1), (0, 0), (9, 3)] {
+    ///     let lens = ValBuf::with_slices(p, r, |args, results| {
+    ///         assert!(args.iter().chain(results.iter()).all(|v| *v == Val::I32(0)));
+    ///         (args.len(), results.len())
+    ///     });
+    ///     assert_eq!(lens, (p, r));
+    /// }
+    /// ```
+    #[inline]
+    pub fn with_slices<R>(
+        params: usize,
+        results: usize,
+        f: impl FnOnce(&mut [Val], &mut [Val]) -> R,
+    ) -> R {
+        macro_rules! exact {
+            ($(($p:literal, $r:literal)),*) => {
+                match (params, results) {
+                    $(($p, $r) => f(&mut [Val::I32(0); $p], &mut [Val::I32(0); $r]),)*
+                    _ => {
+                        let (mut args, mut outs) = (ValBuf::new(params), ValBuf::new(results));
+                        f(args.as_mut_slice(), outs.as_mut_slice())
+                    }
+                }
+            };
+        }
+        exact!(
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 0),
+            (4, 0),
+            (0, 1),
+            (1, 1),
+            (2, 1),
+            (3, 1),
+            (4, 1)
+        )
+    }
 }
