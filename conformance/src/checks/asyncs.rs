@@ -374,8 +374,9 @@ fn concurrency(cx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-fn abi(cx: &Ctx) -> Result<(), String> {
-    let rt = runtime()?;
+/// The ABI guest with `anywasm::add` as an async host function that
+/// sleeps 1 ms, counts its calls and refuses an overflow.
+fn async_abi_guest(cx: &Ctx) -> Result<Plugin<Host>, String> {
     let engine = ok("engine", cx.engine(&Config::new()))?;
     let mut linker = Linker::<Host>::new();
     linker
@@ -389,7 +390,7 @@ fn abi(cx: &Ctx) -> Result<(), String> {
         })
         .capability("math");
     let caps = anywasm::Capabilities::none().grant("math");
-    let mut p = ok(
+    ok(
         "load the ABI guest",
         Plugin::load(
             &*engine,
@@ -399,7 +400,12 @@ fn abi(cx: &Ctx) -> Result<(), String> {
             Host::default(),
             &Limits::new(),
         ),
-    )?;
+    )
+}
+
+fn abi(cx: &Ctx) -> Result<(), String> {
+    let rt = runtime()?;
+    let mut p = async_abi_guest(cx)?;
     rt.block_on(async {
         let sum: i32 = ok(
             "add_via_host(20, 22)",
@@ -408,6 +414,35 @@ fn abi(cx: &Ctx) -> Result<(), String> {
         expect_eq("add_via_host(20, 22)", sum, 42)?;
         let r: anywasm::Result<i32> = p.call_async("add_via_host", &(i32::MAX, 1)).await;
         expect_kind("an async host function's Err", r, ErrorKind::Guest)?;
+        expect_eq("host calls counted", p.data().counter, 2)
+    })
+}
+
+/// `Plugin::call_bytes_async`: an encoded request in, the encoded `Ok`
+/// payload out, through an async host function; a guest error; a typed
+/// call after.
+fn call_bytes(cx: &Ctx) -> Result<(), String> {
+    let rt = runtime()?;
+    let mut p = async_abi_guest(cx)?;
+    rt.block_on(async {
+        let request = ok("encode", anywasm::abi::encode(&(40i32, 2i32)))?;
+        let raw = ok(
+            "add_via_host",
+            p.call_bytes_async("add_via_host", &request).await,
+        )?;
+        let sum: i32 = ok(
+            "decode",
+            anywasm::abi::decode(&raw, anywasm::abi::DEFAULT_MESSAGE_CAP),
+        )?;
+        expect_eq("sum", sum, 42)?;
+        let request = ok("encode", anywasm::abi::encode("refused"))?;
+        let r = p.call_bytes_async("fail", &request).await;
+        expect_kind("a guest Err", r, ErrorKind::Guest)?;
+        let sum: i32 = ok(
+            "typed call after",
+            p.call_async("add_via_host", &(1, 2)).await,
+        )?;
+        expect_eq("sum", sum, 3)?;
         expect_eq("host calls counted", p.data().counter, 2)
     })
 }
@@ -492,6 +527,11 @@ pub(crate) fn checks() -> Vec<Check> {
             "async/abi",
             "abi_func_async: a typed async host function behind a capability, through Plugin::call_async; its Err reaches the guest",
             abi
+        ),
+        check!(
+            "async/call_bytes",
+            "Plugin::call_bytes_async passes an encoded request in and the encoded Ok payload out, through an async host function",
+            call_bytes
         ),
         check!(
             "async/reentry_fuel",
