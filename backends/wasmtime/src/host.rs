@@ -95,11 +95,7 @@ fn trampoline<T: 'static>(
             *slot = from_engine(&mut cx, p).map_err(into_host)?;
         }
     }
-    let mut wrapped = HostCaller {
-        caller,
-        scratch: None,
-        memory: None,
-    };
+    let mut wrapped = HostCaller::new(caller);
     host.invoke(&mut wrapped, args, res)
         .map_err(wasmtime::Error::new)?;
     let mut caller = wrapped.caller;

@@ -79,6 +79,26 @@ fn bad_response(cx: &Ctx, kind: u32) -> Result<(), String> {
     echo(&mut p, 16)
 }
 
+/// `call`, a form of `Plugin::call_bytes` on the ABI guest: the encoded
+/// `add_via_host(40, 2)` in, the encoded sum out; `fail` comes back as the
+/// guest's error with its message.
+pub(super) fn encoded_round_trip(
+    mut call: impl FnMut(&str, &[u8]) -> anywasm::Result<Vec<u8>>,
+) -> Result<(), String> {
+    let request = ok("encode", anywasm::abi::encode(&(40i32, 2i32)))?;
+    let raw = ok("add_via_host", call("add_via_host", &request))?;
+    let sum: i32 = ok(
+        "decode",
+        anywasm::abi::decode(&raw, anywasm::abi::DEFAULT_MESSAGE_CAP),
+    )?;
+    expect_eq("sum", sum, 42)?;
+    let request = ok("encode", anywasm::abi::encode("refused"))?;
+    match call("fail", &request) {
+        Err(e) if e.kind() == ErrorKind::Guest => expect_eq("message", e.message(), "refused"),
+        other => Err(format!("expected a guest error, got {other:?}")),
+    }
+}
+
 pub(crate) fn checks() -> Vec<Check> {
     vec![
         check!("abi/echo_0b", "an empty payload round-trips", |cx: &Ctx| {
@@ -128,20 +148,7 @@ pub(crate) fn checks() -> Vec<Check> {
             "Plugin::call_bytes passes an encoded request in and the encoded Ok payload out",
             |cx: &Ctx| {
                 let mut p = guest(cx)?;
-                let request = ok("encode", anywasm::abi::encode(&(40i32, 2i32)))?;
-                let raw = ok("add_via_host", p.call_bytes("add_via_host", &request))?;
-                let sum: i32 = ok(
-                    "decode",
-                    anywasm::abi::decode(&raw, anywasm::abi::DEFAULT_MESSAGE_CAP),
-                )?;
-                expect_eq("sum", sum, 42)?;
-                let request = ok("encode", anywasm::abi::encode("refused"))?;
-                match p.call_bytes("fail", &request) {
-                    Err(e) if e.kind() == ErrorKind::Guest => {
-                        expect_eq("message", e.message(), "refused")?
-                    }
-                    other => return Err(format!("expected a guest error, got {other:?}")),
-                }
+                encoded_round_trip(|name, request| p.call_bytes(name, request))?;
                 let sum: i32 = ok("typed call after", p.call("add_via_host", &(1, 2)))?;
                 expect_eq("sum", sum, 3)
             }

@@ -424,27 +424,13 @@ fn abi(cx: &Ctx) -> Result<(), String> {
 fn call_bytes(cx: &Ctx) -> Result<(), String> {
     let rt = runtime()?;
     let mut p = async_abi_guest(cx)?;
-    rt.block_on(async {
-        let request = ok("encode", anywasm::abi::encode(&(40i32, 2i32)))?;
-        let raw = ok(
-            "add_via_host",
-            p.call_bytes_async("add_via_host", &request).await,
-        )?;
-        let sum: i32 = ok(
-            "decode",
-            anywasm::abi::decode(&raw, anywasm::abi::DEFAULT_MESSAGE_CAP),
-        )?;
-        expect_eq("sum", sum, 42)?;
-        let request = ok("encode", anywasm::abi::encode("refused"))?;
-        let r = p.call_bytes_async("fail", &request).await;
-        expect_kind("a guest Err", r, ErrorKind::Guest)?;
-        let sum: i32 = ok(
-            "typed call after",
-            p.call_async("add_via_host", &(1, 2)).await,
-        )?;
-        expect_eq("sum", sum, 3)?;
-        expect_eq("host calls counted", p.data().counter, 2)
-    })
+    super::abi::encoded_round_trip(|name, request| rt.block_on(p.call_bytes_async(name, request)))?;
+    let sum: i32 = ok(
+        "typed call after",
+        rt.block_on(p.call_async("add_via_host", &(1, 2))),
+    )?;
+    expect_eq("sum", sum, 3)?;
+    expect_eq("host calls counted", p.data().counter, 2)
 }
 
 /// A host call's re-entry into the guest (the allocator writing an ABI
