@@ -8,9 +8,10 @@
 //! memory and exports are always found.
 
 use anywasm_core::{
-    BackendKind, Caller, Error, ErrorKind, HostError, HostFunc, Val, ValBuf, check_args,
+    BackendKind, Caller, Error, ErrorKind, FuncType, HostError, HostFunc, Val, ValBuf, check_args,
     check_range, export_not_found,
 };
+use std::sync::Arc;
 use wasmer::{Extern, FunctionEnv, FunctionEnvMut, Memory, RuntimeError, Value};
 
 use crate::convert::{from_value, from_values_into, func_type, to_values};
@@ -175,6 +176,36 @@ impl<T: Send + 'static> HostCaller<'_, T> {
         }
     }
 
+    /// The calling instance's function `export` and its signature, cached
+    /// in its instance entry after the first re-entry.
+    fn reentry_target(&mut self, export: &str) -> Result<(wasmer::Function, Arc<FuncType>), Error> {
+        let data = self.env.data();
+        if let Some(Some(entry)) = data.instances.get(self.slot)
+            && let Some((_, f, ty)) = entry.reentry.iter().find(|(n, ..)| &**n == export)
+        {
+            return Ok((f.clone(), ty.clone()));
+        }
+        let func = match data.export(self.slot, export) {
+            Some(Extern::Function(f)) => f.clone(),
+            _ => return Err(tag(export_not_found(export, "function"))),
+        };
+        let ty = func_type(&func.ty(&self.env)).ok_or_else(|| {
+            err(
+                ErrorKind::Unsupported,
+                format!("function `{export}` uses a value type anywasm does not support"),
+            )
+        })?;
+        let ty = Arc::new(ty);
+        if let Some(Some(entry)) = self.env.data_mut().instances.get_mut(self.slot)
+            && entry.reentry.len() < crate::store::MAX_REENTRY_EXPORTS
+        {
+            entry
+                .reentry
+                .push((export.into(), func.clone(), ty.clone()));
+        }
+        Ok((func, ty))
+    }
+
     fn memory_or_err(&mut self) -> Result<Memory, Error> {
         self.memory()
             .ok_or_else(|| tag(export_not_found("memory", "memory")))
@@ -231,16 +262,7 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
                 ),
             ));
         }
-        let func = match self.env.data().export(self.slot, export) {
-            Some(Extern::Function(f)) => f.clone(),
-            _ => return Err(tag(export_not_found(export, "function"))),
-        };
-        let ty = func_type(&func.ty(&self.env)).ok_or_else(|| {
-            err(
-                ErrorKind::Unsupported,
-                format!("function `{export}` uses a value type anywasm does not support"),
-            )
-        })?;
+        let (func, ty) = self.reentry_target(export)?;
         check_args(&ty, args, results).map_err(tag)?;
         let values = {
             let (data, mut store) = self.env.data_and_store_mut();

@@ -146,7 +146,11 @@ pub(crate) fn instantiate<T: Send + 'static>(
 
     let data = store.state_mut();
     debug_assert_eq!(data.instances.len(), slot);
-    data.instances.push(Some(InstanceEntry { instance, fuel }));
+    data.instances.push(Some(InstanceEntry {
+        instance,
+        fuel,
+        reentry: Vec::new(),
+    }));
     data.live_instances += 1;
     let handle = Instance {
         store: store.id,

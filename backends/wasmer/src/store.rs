@@ -31,7 +31,16 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct InstanceEntry {
     pub(crate) instance: wasmer::Instance,
     pub(crate) fuel: Option<FuelGlobals>,
+    /// The exports `Caller::call` re-entered, with their signatures, so a
+    /// re-entry (every ABI host call re-enters `anywasm_alloc`) neither
+    /// looks the name up nor converts the type again. At most
+    /// [`MAX_REENTRY_EXPORTS`] names.
+    pub(crate) reentry: Vec<(Box<str>, wasmer::Function, std::sync::Arc<FuncType>)>,
 }
+
+/// See [`InstanceEntry::reentry`]: past this many names (a host calling
+/// exports it picks at run time), exports are resolved on every call.
+pub(crate) const MAX_REENTRY_EXPORTS: usize = 16;
 
 /// The state reachable from host trampolines (lives in a `FunctionEnv`).
 pub(crate) struct StoreData<T> {

@@ -2,12 +2,13 @@
 //! and the [`Caller`] it hands to the closure.
 
 use anywasm_core::{
-    BackendKind, Caller, Error, ErrorKind, HostFunc, Result, Val, ValBuf, check_args, check_range,
-    export_not_found,
+    BackendKind, Caller, Error, ErrorKind, FuncType, HostFunc, Result, Val, ValBuf, check_args,
+    check_range, export_not_found,
 };
 use wasmtime::{AsContextMut, ValRaw};
 
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use crate::call::{Scratch, call_func, from_raw, is_plain, to_raw};
 use crate::convert::{from_engine, func_type, to_engine};
@@ -200,13 +201,8 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
     }
 
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()> {
-        let func = match self.caller.get_export(export) {
-            Some(wasmtime::Extern::Func(f)) => f,
-            _ => return Err(tag(export_not_found(export, "function"))),
-        };
-        let ty = func.ty(&self.caller);
-        let core_ty = func_type(&ty).ok_or_else(|| unrepresentable(export))?;
-        check_args(&core_ty, args, results).map_err(tag)?;
+        let (func, sig) = ReentryCache::resolve(&mut self.caller, export)?;
+        check_args(&sig.core, args, results).map_err(tag)?;
         // wasmtime bounds the wasm stack, not the host frames between
         // re-entries: bounded by depth, as on every engine.
         if self.caller.data().reentry_depth >= anywasm_core::MAX_REENTRY_DEPTH {
@@ -228,9 +224,9 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             self.caller.as_context_mut(),
             &func,
             crate::call::Sig {
-                engine: &ty,
-                core: &core_ty,
-                plain: crate::call::is_plain(&core_ty),
+                engine: &sig.engine,
+                core: &sig.core,
+                plain: sig.plain,
             },
             args,
             results,
@@ -250,6 +246,129 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             .data()
             .deadline
             .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+}
+
+/// The exports host functions re-enter through [`Caller::call`], resolved
+/// once per module and kept in the store: looking an export up by name and
+/// converting its type cost more than a short re-entrant call itself, and
+/// every ABI host call re-enters the guest's `anywasm_alloc`.
+///
+/// wasmtime's `Caller` does not say which instance is calling, only which
+/// exports it has: an entry names a module's export, and
+/// `Caller::get_module_export` gives the function only if the caller is an
+/// instance of that module.
+#[derive(Default)]
+pub(crate) struct ReentryCache {
+    /// Every module instantiated in the store, each once.
+    modules: Vec<wasmtime::Module>,
+    /// Exports resolved so far, at most [`ReentryCache::MAX_EXPORTS`].
+    exports: Vec<CachedExport>,
+}
+
+impl std::fmt::Debug for ReentryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReentryCache")
+            .field("modules", &self.modules.len())
+            .field(
+                "exports",
+                &self.exports.iter().map(|e| &*e.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+struct CachedExport {
+    name: Box<str>,
+    export: wasmtime::ModuleExport,
+    sig: Arc<ReentrySig>,
+}
+
+/// A re-entered export's signature in both forms.
+pub(crate) struct ReentrySig {
+    engine: wasmtime::FuncType,
+    core: FuncType,
+    plain: bool,
+}
+
+impl ReentryCache {
+    /// Past this many names (a host calling exports it picks at run time),
+    /// exports are resolved on every call instead.
+    const MAX_EXPORTS: usize = 16;
+
+    /// Note `module` as instantiated in this store.
+    pub(crate) fn add_module(&mut self, module: &wasmtime::Module) {
+        if !self
+            .modules
+            .iter()
+            .any(|m| wasmtime::Module::same(m, module))
+        {
+            self.modules.push(module.clone());
+        }
+    }
+
+    /// The calling instance's function `export` and its signature.
+    fn resolve<T: 'static>(
+        caller: &mut wasmtime::Caller<'_, StoreData<T>>,
+        export: &str,
+    ) -> Result<(wasmtime::Func, Arc<ReentrySig>)> {
+        let not_found = || tag(export_not_found(export, "function"));
+        for i in 0..caller.data().reentry.exports.len() {
+            let entry = &caller.data().reentry.exports[i];
+            if &*entry.name != export {
+                continue;
+            }
+            let index = entry.export;
+            if let Some(wasmtime::Extern::Func(f)) = caller.get_module_export(&index) {
+                return Ok((f, caller.data().reentry.exports[i].sig.clone()));
+            }
+        }
+        // Not cached: find the module the caller is an instance of.
+        let modules = caller.data().reentry.modules.clone();
+        for module in &modules {
+            let Some(index) = module.get_export_index(export) else {
+                continue;
+            };
+            let Some(found) = caller.get_module_export(&index) else {
+                continue;
+            };
+            let wasmtime::Extern::Func(f) = found else {
+                return Err(not_found());
+            };
+            let sig = Self::sig(caller, &f, export)?;
+            let cache = &mut caller.data_mut().reentry;
+            if cache.exports.len() < Self::MAX_EXPORTS {
+                cache.exports.push(CachedExport {
+                    name: export.into(),
+                    export: index,
+                    sig: sig.clone(),
+                });
+            }
+            return Ok((f, sig));
+        }
+        // Every instance comes from a module noted above; by name all the
+        // same, should one ever not.
+        match caller.get_export(export) {
+            Some(wasmtime::Extern::Func(f)) => {
+                let sig = Self::sig(caller, &f, export)?;
+                Ok((f, sig))
+            }
+            _ => Err(not_found()),
+        }
+    }
+
+    fn sig<T: 'static>(
+        caller: &wasmtime::Caller<'_, StoreData<T>>,
+        f: &wasmtime::Func,
+        export: &str,
+    ) -> Result<Arc<ReentrySig>> {
+        let engine = f.ty(caller);
+        let core = func_type(&engine).ok_or_else(|| unrepresentable(export))?;
+        Ok(Arc::new(ReentrySig {
+            plain: crate::call::is_plain(&core),
+            engine,
+            core,
+        }))
     }
 }
 

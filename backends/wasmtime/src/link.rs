@@ -63,6 +63,9 @@ impl<T: Send + 'static> Store<T> {
             self.enter_async()?;
         }
         let data = self.inner.data_mut();
+        // Before it runs: its start function may already call a host
+        // function that re-enters it.
+        data.reentry.add_module(module.raw());
         data.limiter.reset();
         let deadline = arm_deadline(&mut self.inner, &self.engine, self.timeout);
         let result = if self.async_imports {

@@ -126,6 +126,7 @@ impl<T: Send + 'static> Store<T> {
                 deadline: None,
                 reentry_depth: 0,
                 fuel_yields: false,
+                reentry: Default::default(),
             },
         );
         inner.limiter(|d| &mut d.limiter);
@@ -401,4 +402,6 @@ pub(crate) struct StoreData<T> {
     /// `fuel_async_yield_interval`): a synchronous re-entry must switch
     /// that off while it runs.
     pub(crate) fuel_yields: bool,
+    /// The exports `Caller::call` re-entered, resolved once per module.
+    pub(crate) reentry: crate::host::ReentryCache,
 }

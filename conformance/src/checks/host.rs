@@ -641,6 +641,76 @@ fn caller_checks() -> Vec<Check> {
             }
         ),
         check!(
+            "host/caller_call_reaches_the_calling_instance",
+            "Caller::call runs the export of the instance that called, with that module's signature, when several instances of two modules share a store and call alternately",
+            |cx: &Ctx| {
+                let mut l = Linker::new();
+                // `down(n)` of the caller: i32 if its signature takes one,
+                // else i64; the result widened to i64.
+                l.func(
+                    "env",
+                    "relay_down",
+                    FuncType::new([ValType::I32], [ValType::I64]),
+                    |caller: &mut dyn Caller<Host>, args, results| {
+                        let n = args[0].as_i32().unwrap_or(0);
+                        let mut r32 = [Val::I32(0)];
+                        results[0] = match caller.call("down", &[Val::I32(n)], &mut r32) {
+                            Ok(()) => Val::I64(i64::from(r32[0].as_i32().unwrap_or(0))),
+                            Err(e) if e.kind() == ErrorKind::TypeMismatch => {
+                                let mut r64 = [Val::I64(0)];
+                                caller
+                                    .call("down", &[Val::I64(i64::from(n))], &mut r64)
+                                    .map_err(|e| HostError::new(e.to_string()))?;
+                                r64[0]
+                            }
+                            Err(e) => return Err(HostError::new(e.to_string())),
+                        };
+                        Ok(())
+                    },
+                );
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let narrow = ok(
+                    "compile",
+                    engine.compile(&wasm(
+                        r#"(module (import "env" "relay_down" (func $r (param i32) (result i64)))
+                             (global (export "base") (mut i32) (i32.const 100))
+                             (func (export "down") (param i32) (result i32)
+                               (i32.add (global.get 0) (local.get 0)))
+                             (func (export "go") (param i32) (result i64)
+                               (call $r (local.get 0))))"#,
+                    )),
+                )?;
+                let wide = ok(
+                    "compile",
+                    engine.compile(&wasm(
+                        r#"(module (import "env" "relay_down" (func $r (param i32) (result i64)))
+                             (func (export "down") (param i64) (result i64)
+                               (i64.add (i64.const 1000) (local.get 0)))
+                             (func (export "go") (param i32) (result i64)
+                               (call $r (local.get 0))))"#,
+                    )),
+                )?;
+                let mut store = ok("store", engine.store(Host::default(), &Limits::new()))?;
+                let a = ok("instantiate", store.instantiate(&narrow, &l))?;
+                let w = ok("instantiate", store.instantiate(&wide, &l))?;
+                let b = ok("instantiate", store.instantiate(&narrow, &l))?;
+                ok("set base", store.global_set(b, "base", Val::I32(300)))?;
+                for n in 1..=3 {
+                    let n64 = i64::from(n);
+                    expect_export(&mut *store, a, "go", &[Val::I32(n)], &[Val::I64(100 + n64)])?;
+                    expect_export(
+                        &mut *store,
+                        w,
+                        "go",
+                        &[Val::I32(n)],
+                        &[Val::I64(1000 + n64)],
+                    )?;
+                    expect_export(&mut *store, b, "go", &[Val::I32(n)], &[Val::I64(300 + n64)])?;
+                }
+                Ok(())
+            }
+        ),
+        check!(
             "host/caller_call_errors",
             "Caller::call reports a trapping export, a missing or non-function export and wrong arguments by kind; the store stays usable",
             |cx: &Ctx| {
