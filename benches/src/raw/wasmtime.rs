@@ -137,6 +137,25 @@ pub fn calls(c: &mut Criterion, wasm: &[u8]) {
     c.bench_function("call/host_noop/wasmtime-raw-untyped", |b| {
         b.iter(|| untyped_host.call(&mut store, &[], &mut []).expect("call"))
     });
+    // The host function defined the way anywasm defines it (any
+    // signature, values as raw slots) instead of `func_wrap`.
+    let mut linker = Linker::new(&engine);
+    let f = |_: wasmtime::Caller<'_, ()>, _: &mut [std::mem::MaybeUninit<wasmtime::ValRaw>]| Ok(());
+    // SAFETY: the function neither reads nor writes a value, as its
+    // signature (no parameters, no results) says.
+    unsafe {
+        linker.func_new_unchecked("host", "noop", wasmtime::FuncType::new(&engine, [], []), f)
+    }
+    .expect("define host::noop");
+    let mut store = Store::new(&engine, ());
+    let call_host = linker
+        .instantiate(&mut store, &module)
+        .expect("instantiate")
+        .get_typed_func::<(), ()>(&mut store, "call_host")
+        .expect("call_host");
+    c.bench_function("call/host_noop/wasmtime-raw-unchecked", |b| {
+        b.iter(|| call_host.call(&mut store, ()).expect("call"))
+    });
 }
 
 /// A plugin driven through raw wasmtime.
