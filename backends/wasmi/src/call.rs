@@ -20,7 +20,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use anywasm_core::{Error, ErrorKind, FuncType, Result, TrapCode, Val, check_args};
+use anywasm_core::{Error, ErrorKind, Result, TrapCode, Val, check_args};
 use wasmi::{AsContext, AsContextMut, ResumableCall};
 
 use crate::convert::{self, from_wasmi, to_val_type, to_wasmi};
@@ -204,36 +204,66 @@ pub(crate) fn refill<T>(
 }
 
 /// A host function calling `func` (an export of its caller) re-entrantly.
+///
+/// Every ABI host call comes here once (for `anywasm_alloc`), so up to
+/// four arguments and results stay on the stack and the signature is
+/// compared as wasmi has it; an anywasm `FuncType` is built only to word a
+/// mismatch.
 pub(crate) fn reentrant_call<T>(
     ctx: &mut wasmi::Caller<'_, StoreData<T>>,
     func: wasmi::Func,
     args: &[Val],
     results: &mut [Val],
 ) -> Result<()> {
-    let ty: FuncType = convert::func_type(&func.ty(&*ctx));
-    check_args(&ty, args, results)?;
+    const SMALL: usize = 4;
+    let ty = func.ty(&*ctx);
+    let fits = args.len() == ty.params().len()
+        && results.len() == ty.results().len()
+        && args
+            .iter()
+            .zip(ty.params())
+            .all(|(a, t)| a.ty() == convert::val_type(*t));
+    if !fits {
+        check_args(&convert::func_type(&ty), args, results)?;
+    }
     // Each level is a new native interpreter invocation (about 5 KiB of
     // native stack optimised, 20 KiB unoptimised): bounded by depth.
     if ctx.data().exec.depth >= anywasm_core::MAX_REENTRY_DEPTH {
         return Err(Error::reentry_too_deep());
     }
-    let mut wargs = Vec::with_capacity(args.len());
-    for a in args {
-        wargs.push(to_wasmi(ctx, *a)?);
+    let mut small_args = [const { wasmi::Val::I32(0) }; SMALL];
+    let mut small_res = [const { wasmi::Val::I32(0) }; SMALL];
+    let (mut big_args, mut big_res) = (Vec::new(), Vec::new());
+    let wargs = slots(&mut small_args, &mut big_args, args.len());
+    for (slot, a) in wargs.iter_mut().zip(args) {
+        *slot = to_wasmi(ctx, *a)?;
     }
-    let mut wres: Vec<wasmi::Val> = ty
-        .results()
-        .iter()
-        .map(|t| wasmi::Val::default_for_ty(to_val_type(*t)))
-        .collect();
+    let wres = slots(&mut small_res, &mut big_res, results.len());
+    for (slot, t) in wres.iter_mut().zip(ty.results()) {
+        *slot = wasmi::Val::default_for_ty(*t);
+    }
     ctx.data_mut().exec.depth += 1;
-    let outcome = invoke(ctx, &func, &wargs, &mut wres);
+    let outcome = invoke(ctx, &func, wargs, wres);
     ctx.data_mut().exec.depth -= 1;
     outcome?;
-    for (slot, v) in results.iter_mut().zip(&wres) {
+    for (slot, v) in results.iter_mut().zip(wres.iter()) {
         *slot = from_wasmi(ctx, v)?;
     }
     Ok(())
+}
+
+/// `n` value slots: the front of `small` if they fit, else `big` resized.
+fn slots<'a>(
+    small: &'a mut [wasmi::Val],
+    big: &'a mut Vec<wasmi::Val>,
+    n: usize,
+) -> &'a mut [wasmi::Val] {
+    if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, wasmi::Val::I32(0));
+        big
+    }
 }
 
 impl<T: Send + 'static> Store<T> {
