@@ -250,9 +250,9 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
 }
 
 /// The exports host functions re-enter through [`Caller::call`], resolved
-/// once per module and kept in the store: looking an export up by name and
-/// converting its type cost more than a short re-entrant call itself, and
-/// every ABI host call re-enters the guest's `anywasm_alloc`.
+/// once per module and kept in the store: every ABI host call re-enters the
+/// guest's `anywasm_alloc`, and looking it up by name and converting its
+/// type each time was about a sixth of such a call (`abi/host_call`).
 ///
 /// wasmtime's `Caller` does not say which instance is calling, only which
 /// exports it has: an entry names a module's export, and
