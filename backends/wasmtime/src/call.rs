@@ -6,7 +6,7 @@ use wasmtime::{AsContextMut, RootScope, StoreContextMut, ValRaw};
 
 use crate::convert::{from_engine, to_engine};
 use crate::error::call_error;
-use crate::store::StoreData;
+use crate::store::{FuncInfo, StoreData};
 
 /// Reusable argument/result buffers, so a call does not allocate.
 #[derive(Debug, Default)]
@@ -14,17 +14,6 @@ pub(crate) struct Scratch {
     args: Vec<wasmtime::Val>,
     results: Vec<wasmtime::Val>,
     raw: Vec<ValRaw>,
-}
-
-/// A function's signature, in both forms, and whether it is plain.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Sig<'a> {
-    /// wasmtime's view (for converting reference values).
-    pub(crate) engine: &'a wasmtime::FuncType,
-    /// anywasm's view (result types for the raw path).
-    pub(crate) core: &'a FuncType,
-    /// See [`is_plain`].
-    pub(crate) plain: bool,
 }
 
 /// Whether a signature has only numeric and vector types, so calls to it
@@ -107,7 +96,7 @@ fn call_plain<T: 'static>(
 pub(crate) fn call_func<T: 'static>(
     mut cx: StoreContextMut<'_, StoreData<T>>,
     func: &wasmtime::Func,
-    sig: Sig<'_>,
+    sig: &FuncInfo,
     args: &[Val],
     results: &mut [Val],
     scratch: &mut Scratch,
@@ -122,15 +111,15 @@ pub(crate) fn call_func<T: 'static>(
 fn call_any<T: 'static>(
     mut cx: StoreContextMut<'_, StoreData<T>>,
     func: &wasmtime::Func,
-    sig: Sig<'_>,
+    sig: &FuncInfo,
     args: &[Val],
     results: &mut [Val],
     scratch: &mut Scratch,
 ) -> Result<(), Error> {
     if sig.plain {
-        return call_plain(cx, func, sig.core, args, results, scratch);
+        return call_plain(cx, func, &sig.ty, args, results, scratch);
     }
-    let ty = sig.engine;
+    let ty = &sig.engine_ty;
     let mut scope = RootScope::new(&mut cx);
     let mut cx = scope.as_context_mut();
     scratch.args.clear();

@@ -2,8 +2,8 @@
 //! and the [`Caller`] it hands to the closure.
 
 use anywasm_core::{
-    BackendKind, Caller, Error, ErrorKind, FuncType, HostFunc, Result, Val, ValBuf, check_args,
-    check_range, export_not_found,
+    BackendKind, Caller, Error, ErrorKind, HostFunc, Result, Val, ValBuf, check_args, check_range,
+    export_not_found,
 };
 use wasmtime::{AsContextMut, ValRaw};
 
@@ -11,9 +11,9 @@ use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use crate::call::{Scratch, call_func, from_raw, is_plain, to_raw};
-use crate::convert::{from_engine, func_type, to_engine};
+use crate::convert::{from_engine, to_engine};
 use crate::error::{err, into_host, tag};
-use crate::store::StoreData;
+use crate::store::{FuncInfo, StoreData};
 
 /// Create a wasmtime function for `host`, with exactly the import's engine
 /// type `ty` (whose anywasm type equals `host.ty()`).
@@ -202,7 +202,7 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
 
     fn call(&mut self, export: &str, args: &[Val], results: &mut [Val]) -> Result<()> {
         let (func, sig) = ReentryCache::resolve(&mut self.caller, export)?;
-        check_args(&sig.core, args, results).map_err(tag)?;
+        check_args(&sig.ty, args, results).map_err(tag)?;
         // wasmtime bounds the wasm stack, not the host frames between
         // re-entries: bounded by depth, as on every engine.
         if self.caller.data().reentry_depth >= anywasm_core::MAX_REENTRY_DEPTH {
@@ -223,11 +223,7 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
         let outcome = call_func(
             self.caller.as_context_mut(),
             &func,
-            crate::call::Sig {
-                engine: &sig.engine,
-                core: &sig.core,
-                plain: sig.plain,
-            },
+            &sig,
             args,
             results,
             scratch,
@@ -281,14 +277,7 @@ impl std::fmt::Debug for ReentryCache {
 struct CachedExport {
     name: Box<str>,
     export: wasmtime::ModuleExport,
-    sig: Arc<ReentrySig>,
-}
-
-/// A re-entered export's signature in both forms.
-pub(crate) struct ReentrySig {
-    engine: wasmtime::FuncType,
-    core: FuncType,
-    plain: bool,
+    sig: Arc<FuncInfo>,
 }
 
 impl ReentryCache {
@@ -311,7 +300,7 @@ impl ReentryCache {
     fn resolve<T: 'static>(
         caller: &mut wasmtime::Caller<'_, StoreData<T>>,
         export: &str,
-    ) -> Result<(wasmtime::Func, Arc<ReentrySig>)> {
+    ) -> Result<(wasmtime::Func, Arc<FuncInfo>)> {
         let not_found = || tag(export_not_found(export, "function"));
         for i in 0..caller.data().reentry.exports.len() {
             let entry = &caller.data().reentry.exports[i];
@@ -335,7 +324,7 @@ impl ReentryCache {
             let wasmtime::Extern::Func(f) = found else {
                 return Err(not_found());
             };
-            let sig = Self::sig(caller, &f, export)?;
+            let sig = Arc::new(FuncInfo::of(&*caller, &f, export)?);
             let cache = &mut caller.data_mut().reentry;
             if cache.exports.len() < Self::MAX_EXPORTS {
                 cache.exports.push(CachedExport {
@@ -350,25 +339,11 @@ impl ReentryCache {
         // same, should one ever not.
         match caller.get_export(export) {
             Some(wasmtime::Extern::Func(f)) => {
-                let sig = Self::sig(caller, &f, export)?;
+                let sig = Arc::new(FuncInfo::of(&*caller, &f, export)?);
                 Ok((f, sig))
             }
             _ => Err(not_found()),
         }
-    }
-
-    fn sig<T: 'static>(
-        caller: &wasmtime::Caller<'_, StoreData<T>>,
-        f: &wasmtime::Func,
-        export: &str,
-    ) -> Result<Arc<ReentrySig>> {
-        let engine = f.ty(caller);
-        let core = func_type(&engine).ok_or_else(|| unrepresentable(export))?;
-        Ok(Arc::new(ReentrySig {
-            plain: crate::call::is_plain(&core),
-            engine,
-            core,
-        }))
     }
 }
 

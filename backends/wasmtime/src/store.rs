@@ -40,12 +40,34 @@ pub struct Func {
     pub(crate) info: Arc<FuncInfo>,
 }
 
+/// A function's signature in both forms, and whether it is plain.
 #[derive(Debug)]
 pub(crate) struct FuncInfo {
+    /// anywasm's view (argument checks, result types for the raw path).
     pub(crate) ty: FuncType,
+    /// wasmtime's view (for converting reference values).
     pub(crate) engine_ty: wasmtime::FuncType,
-    /// No reference types: calls take the raw fast path.
-    plain: bool,
+    /// No reference types: calls take the raw fast path (see
+    /// [`is_plain`](crate::call::is_plain)).
+    pub(crate) plain: bool,
+}
+
+impl FuncInfo {
+    /// The signature of `func`, the export `name` (which words the error
+    /// for a signature anywasm cannot express).
+    pub(crate) fn of(
+        store: impl wasmtime::AsContext,
+        func: &wasmtime::Func,
+        name: &str,
+    ) -> Result<Self> {
+        let engine_ty = func.ty(store);
+        let ty = func_type(&engine_ty).ok_or_else(|| unrepresentable(name))?;
+        Ok(Self {
+            plain: crate::call::is_plain(&ty),
+            ty,
+            engine_ty,
+        })
+    }
 }
 
 /// A wasmtime store: instances, their memories, tables and globals, the
@@ -193,16 +215,11 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         let inner = i
             .get_func(&mut self.inner, name)
             .ok_or_else(|| tag(export_not_found(name, "function")))?;
-        let engine_ty = inner.ty(&self.inner);
-        let ty = func_type(&engine_ty).ok_or_else(|| unrepresentable(name))?;
+        let info = Arc::new(FuncInfo::of(&self.inner, &inner, name)?);
         Ok(Func {
             inner,
             store: self.id,
-            info: Arc::new(FuncInfo {
-                plain: crate::call::is_plain(&ty),
-                ty,
-                engine_ty,
-            }),
+            info,
         })
     }
 
@@ -222,11 +239,7 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         call_func(
             self.inner.as_context_mut(),
             &func.inner,
-            crate::call::Sig {
-                engine: &func.info.engine_ty,
-                core: &func.info.ty,
-                plain: func.info.plain,
-            },
+            &func.info,
             args,
             results,
             &mut self.scratch,
