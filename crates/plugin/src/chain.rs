@@ -9,9 +9,12 @@
 //! callee's (its instance is discarded). Each level still gets its own
 //! stack: a wasmtime guest runs on its call's fiber, a wasmi guest on the
 //! interpreter's heap-allocated stack. On wasmer, which cannot suspend, the
-//! nested call runs on a thread of tokio's blocking pool (a fresh native
-//! stack per level, and one wasmer call per thread) while the caller's
-//! thread waits.
+//! nested call runs inline on the caller's thread, inside the caller's
+//! host function. wasmer runs each call's guest code on a stack of its own
+//! (the thread's stack holds only the host frames of the at most
+//! [`MAX_PLUGIN_CALL_DEPTH`] levels) and keeps the stores running on one
+//! thread as a stack, so a deadline's interrupt stops the store it belongs
+//! to, not the one running above it.
 
 use std::future::Future;
 use std::sync::{Arc, Weak};
@@ -141,7 +144,9 @@ pub(crate) fn call_plugin(
         .get()
         .and_then(Weak::upgrade)
         .ok_or(PluginCallError::NoManager)?;
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| PluginCallError::NoManager)?;
+    // Waiting for a callee instance uses tokio's timer on engines that
+    // suspend: outside a runtime there is nothing to run it.
+    tokio::runtime::Handle::try_current().map_err(|_| PluginCallError::NoManager)?;
     let capability = format!("{PLUGINS_CAPABILITY_PREFIX}{callee}");
     if !ctx.capabilities().is_granted(&capability) {
         return Err(PluginCallError::Denied {
@@ -164,26 +169,17 @@ pub(crate) fn call_plugin(
         if suspends {
             return nested.run(Some(wait)).await;
         }
+        // The engine cannot suspend, so this future is polled by a thread
+        // blocked in the caller's host function: the nested call runs
+        // right here, within this poll (it cannot suspend either: only
+        // the wait for an instance can pend).
         let callee = nested.callee.clone();
-        let task = runtime.spawn_blocking(move || {
-            // The call runs within one poll (it cannot suspend): only the
-            // wait for an instance can pend.
-            block_on(nested.run(None), Some(Instant::now() + wait)).unwrap_or(Err(
-                PluginCallError::Busy {
-                    callee,
-                    waited: wait,
-                },
-            ))
-        });
-        // An error here: the blocking pool is shutting down with the
-        // runtime, or the nested call panicked (the engines catch host
-        // panics, so that is a bug of ours): either way the caller gets an
-        // error, not a hang.
-        task.await.unwrap_or_else(|e| {
-            Err(PluginCallError::callee(PluginError::Setup(format!(
-                "the nested plugin call did not complete: {e}"
-            ))))
-        })
+        block_on(nested.run(None), Some(Instant::now() + wait)).unwrap_or(Err(
+            PluginCallError::Busy {
+                callee,
+                waited: wait,
+            },
+        ))
     })
 }
 
@@ -272,8 +268,8 @@ impl Wake for Unpark {
 /// Drive `future` on this thread, parking between polls; `None` if it is
 /// still pending at `deadline` (it is dropped then). A host function cannot
 /// `.await`, and this thread may belong to a current-thread runtime whose
-/// `block_on` would refuse to nest; what is awaited here (a semaphore, a
-/// blocking-pool task) needs no driver, only a waker.
+/// `block_on` would refuse to nest; what is awaited here (the callee's
+/// semaphore) needs no driver, only a waker.
 fn block_on<F: Future>(future: F, deadline: Option<Instant>) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));

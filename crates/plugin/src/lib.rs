@@ -97,8 +97,8 @@
 //! async host function: on engines that suspend (wasmtime, wasmi) the
 //! caller's call suspends while the callee runs (and while the callee's
 //! own async host functions await), and dropping the caller's call drops
-//! the callee's; on wasmer the nested call runs on a thread of tokio's
-//! blocking pool while the caller's thread waits, and runs to its end. The
+//! the callee's; on wasmer the nested call runs on the caller's thread,
+//! inside the caller's host function, and runs to its end. The
 //! caller's timeout keeps counting meanwhile. A nested call waits for a
 //! free instance of the callee at most half the caller's remaining time,
 //! then fails with [`PluginCallError::Busy`], so two chains holding each

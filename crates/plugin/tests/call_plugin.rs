@@ -475,3 +475,39 @@ async fn dropping_a_call_drops_the_nested_call() {
         assert!(raw.is_empty(), "{kind}: {raw:?}");
     }
 }
+
+/// A callee that runs past its own timeout is stopped by it, and only it:
+/// the caller, whose timeout is far off, gets the callee's failure as its
+/// call's error and goes on serving calls. On wasmer the callee runs on the
+/// caller's thread, so this is also the check that the callee's interrupt
+/// reaches the callee's store and not the caller's below it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_past_its_timeout_fails_alone() {
+    use std::time::Duration;
+    let spin =
+        "(func (export \"spin\") (param i32 i32) (result i64) (loop (br 0)) (i64.const 0))\n";
+    for &kind in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wasm"), relay_plugin("a", &["b"])).unwrap();
+        let b = module(
+            &manifest("b", "1.0.0", "[limits]\ntimeout_ms = 200"),
+            &[],
+            &format!("{}{spin}", value_export(3)),
+        );
+        std::fs::write(dir.path().join("b.wasm"), b).unwrap();
+        let manager = builder(dir.path(), kind)
+            .capabilities(policy_for(&[("a", "b")]))
+            .limits(anywasm::Limits::new().timeout(Duration::from_secs(30)))
+            .build()
+            .unwrap();
+        assert_eq!(manager.discover().await.unwrap().loaded.len(), 2, "{kind}");
+        let message = guest_error(
+            relay(&manager, "a", &via("b", "spin", &[])).await,
+            kind.name(),
+        );
+        assert!(message.contains("`b`"), "{kind}: {message}");
+        assert!(message.contains("deadline exceeded"), "{kind}: {message}");
+        let raw = relay(&manager, "a", &via("b", "value", &[])).await.unwrap();
+        assert_eq!(raw, [3, 3], "{kind}");
+    }
+}
