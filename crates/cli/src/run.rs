@@ -47,6 +47,14 @@ pub struct Args {
     /// Memory cap in bytes.
     #[arg(long)]
     max_memory: Option<u64>,
+    /// Refuse a module larger than BYTES before compiling it, or `none`
+    /// [default: 64 MiB].
+    #[arg(long, value_name = "BYTES", value_parser = bound::<u64>)]
+    max_module_bytes: Option<Bound<u64>>,
+    /// Refuse a module defining more than N functions before compiling it,
+    /// or `none` [default: 20000; whole language runtimes may define more].
+    #[arg(long, value_name = "N", value_parser = bound::<u32>)]
+    max_functions: Option<Bound<u32>>,
     /// Call this export with ARGS parsed by its parameter types and print
     /// its results, instead of running the module as a WASI command.
     #[arg(long, value_name = "NAME")]
@@ -69,6 +77,22 @@ pub struct Args {
         value_name = "FILE [ARGS]..."
     )]
     command: Vec<String>,
+}
+
+/// A compile-time bound given on the command line: a number, or `none`.
+#[derive(Clone, Copy, Debug)]
+struct Bound<T>(Option<T>);
+
+fn bound<T: std::str::FromStr>(s: &str) -> Result<Bound<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    if s == "none" {
+        return Ok(Bound(None));
+    }
+    s.parse()
+        .map(|n| Bound(Some(n)))
+        .map_err(|e| format!("{e} (a number, or `none` for no bound)"))
 }
 
 /// Why `run` failed, and the exit status it maps to.
@@ -128,8 +152,22 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
     if let Some(m) = args.max_memory {
         limits = limits.memory_bytes(m);
     }
+    if let Some(Bound(b)) = args.max_module_bytes {
+        config = config.max_module_bytes(b);
+    }
+    if let Some(Bound(n)) = args.max_functions {
+        config = config.max_functions(n);
+    }
     let engine = anywasm::engine_by_name::<WasiCtx>(&args.engine, &config)?;
-    let module = compile(&*engine, &wasm, file, args)?;
+    let module = compile(&*engine, &wasm, file, args).map_err(|e| match e.kind() {
+        ErrorKind::LimitExceeded(anywasm::Resource::ModuleBytes) => {
+            Failure::Other(format!("{e} (raise it with --max-module-bytes)"))
+        }
+        ErrorKind::LimitExceeded(anywasm::Resource::Functions) => {
+            Failure::Other(format!("{e} (raise it with --max-functions)"))
+        }
+        _ => Failure::from(e),
+    })?;
     let kind = anywasm_wasi::module_kind(module.exports())?;
     let ctx = wasi_ctx(file, guest_args, args)?;
     let mut linker = Linker::new();

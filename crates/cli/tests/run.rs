@@ -248,3 +248,54 @@ fn the_module_directory_is_never_read_as_the_cache() {
     assert_eq!(files(&inside), ["hello.wasm"]);
     assert_eq!(files(module_dir.path()), ["sub"]);
 }
+
+/// `--max-functions` and `--max-module-bytes` set the bounds checked
+/// before compiling: a module over one is refused, naming the flag that
+/// raises it, and `none` lifts it.
+#[test]
+fn compile_bounds_come_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("two.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+             (func $one (result i32) i32.const 1)
+             (func (export "two") (result i32) call $one call $one i32.add))"#,
+    )
+    .unwrap();
+    let run = |flags: &[&str]| {
+        anywasm()
+            .args(["run", "--no-cache", "--invoke", "two", "-e"])
+            .arg(anywasm::compiled_backends()[0].name())
+            .args(flags)
+            .arg(&wat)
+            .output()
+            .unwrap()
+    };
+    for flags in [
+        &[][..],
+        &["--max-functions", "2"],
+        &["--max-functions", "none"],
+        &["--max-module-bytes", "none"],
+    ] {
+        let out = run(flags);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n", "{flags:?}");
+        assert!(out.status.success(), "{flags:?}");
+    }
+    for (flags, says) in [
+        (["--max-functions", "1"], "(raise it with --max-functions)"),
+        (
+            ["--max-module-bytes", "8"],
+            "(raise it with --max-module-bytes)",
+        ),
+    ] {
+        let out = run(&flags);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {stderr}");
+    }
+    let out = run(&["--max-functions", "lots"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`none` for no bound"), "{stderr}");
+    assert!(!out.status.success());
+}
