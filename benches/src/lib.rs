@@ -153,6 +153,13 @@ impl<R: Runtime> StaticAbi<R> {
         let mut packed = [Val::I64(0)];
         store.call(&v2, &[], &mut packed).expect("negotiate v2");
         let scratch = abi::unpack(packed[0].as_i64().unwrap_or(0));
+        // The reply area, as `Plugin` negotiates it (docs/abi.md §6.1).
+        if let Ok(replies) = store.get_func(&instance, abi::V2_REPLIES_EXPORT) {
+            let mut area = [Val::I64(0)];
+            store.call(&replies, &[], &mut area).expect("reply area");
+            let (ptr, len) = abi::unpack(area[0].as_i64().unwrap_or(0));
+            store.set_reply_area(abi::Scratch { ptr, len });
+        }
         let memory = store.memory(&instance, abi::MEMORY_EXPORT).expect("memory");
         Self {
             store,

@@ -299,4 +299,8 @@ impl<T: Send + 'static> Caller<T> for HostCaller<'_, T> {
             .deadline
             .map(|d| d.saturating_duration_since(std::time::Instant::now()))
     }
+
+    fn reply_area(&self) -> anywasm_core::abi::Scratch {
+        self.env.data().reply_area
+    }
 }

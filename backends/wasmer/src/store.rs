@@ -67,6 +67,9 @@ pub(crate) struct StoreData<T> {
     pub(crate) gas: Option<wasmer::Global>,
     /// The running top-level call's deadline, if it has one.
     pub(crate) deadline: Option<std::time::Instant>,
+    /// Where ABI host functions write responses that fit
+    /// (`Store::set_reply_area`).
+    pub(crate) reply_area: anywasm_core::abi::Scratch,
 }
 
 impl<T> StoreData<T> {
@@ -190,6 +193,7 @@ impl<T: Send + 'static> Store<T> {
                 .get_gas()
                 .then(|| crate::gas::counter(&mut store, limits)),
             deadline: None,
+            reply_area: anywasm_core::abi::Scratch::NONE,
         };
         let env = FunctionEnv::new(&mut store, state);
         #[cfg(unix)]
@@ -408,6 +412,10 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
         counter
             .set(&mut self.store, Value::I64(anywasm_gas::counter_for(gas)))
             .map_err(|e| err(ErrorKind::Engine, format!("setting gas: {e}")))
+    }
+
+    fn set_reply_area(&mut self, area: anywasm_core::abi::Scratch) {
+        self.state_mut().reply_area = area;
     }
 }
 

@@ -208,4 +208,8 @@ impl<T: Send + 'static> Caller<T> for WasmiCaller<'_, T> {
     fn remaining_time(&self) -> Option<core::time::Duration> {
         self.inner.data().exec.remaining()
     }
+
+    fn reply_area(&self) -> anywasm_core::abi::Scratch {
+        self.inner.data().reply_area
+    }
 }

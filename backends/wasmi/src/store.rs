@@ -43,6 +43,9 @@ pub(crate) struct StoreData<T> {
     pub(crate) async_call: bool,
     /// The async host function the paused call waits for.
     pub(crate) suspended: Option<crate::suspend::Suspended<T>>,
+    /// Where ABI host functions write responses that fit
+    /// (`Store::set_reply_area`).
+    pub(crate) reply_area: anywasm_core::abi::Scratch,
 }
 
 /// Functions handed out as [`FuncRef`] indices.
@@ -136,6 +139,7 @@ impl<T: Send + 'static> Store<T> {
             starting: None,
             async_call: false,
             suspended: None,
+            reply_area: anywasm_core::abi::Scratch::NONE,
         };
         let mut raw = wasmi::Store::new(engine.raw(), data);
         if config.get_gas() {
@@ -343,5 +347,9 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
                 wasmi::Val::I64(anywasm_gas::counter_for(gas)),
             )
             .map_err(|e| tag(Error::new(ErrorKind::Engine, format!("setting gas: {e}"))))
+    }
+
+    fn set_reply_area(&mut self, area: anywasm_core::abi::Scratch) {
+        self.raw.data_mut().reply_area = area;
     }
 }

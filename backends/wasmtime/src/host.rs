@@ -243,6 +243,10 @@ impl<T: 'static> Caller<T> for HostCaller<'_, T> {
             .deadline
             .map(|d| d.saturating_duration_since(std::time::Instant::now()))
     }
+
+    fn reply_area(&self) -> anywasm_core::abi::Scratch {
+        self.caller.data().reply_area
+    }
 }
 
 /// The exports host functions re-enter through [`Caller::call`], resolved

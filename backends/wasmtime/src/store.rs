@@ -149,6 +149,7 @@ impl<T: Send + 'static> Store<T> {
                 reentry_depth: 0,
                 fuel_yields: false,
                 reentry: Default::default(),
+                reply_area: anywasm_core::abi::Scratch::NONE,
             },
         );
         inner.limiter(|d| &mut d.limiter);
@@ -345,6 +346,10 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             )
             .map_err(|e| err(ErrorKind::Engine, chain_message(&e)))
     }
+
+    fn set_reply_area(&mut self, area: anywasm_core::abi::Scratch) {
+        self.inner.data_mut().reply_area = area;
+    }
 }
 
 impl<T: Send + 'static> Store<T> {
@@ -417,4 +422,7 @@ pub(crate) struct StoreData<T> {
     pub(crate) fuel_yields: bool,
     /// The exports `Caller::call` re-entered, resolved once per module.
     pub(crate) reentry: crate::host::ReentryCache,
+    /// Where ABI host functions write responses that fit
+    /// (`Store::set_reply_area`).
+    pub(crate) reply_area: anywasm_core::abi::Scratch,
 }

@@ -16,6 +16,9 @@ const NO_ALLOC: &str = include_str!("../../fixtures/abi/no_alloc.wat");
 const BAD_ALLOC_TYPE: &str = include_str!("../../fixtures/abi/bad_alloc_type.wat");
 const ABI_V3: &str = include_str!("../../fixtures/abi/abi_v3.wat");
 const HAND_V2: &str = include_str!("../../fixtures/abi/hand_v2.wat");
+const HAND_V2_REPLIES: &str = include_str!("../../fixtures/abi/hand_v2_replies.wat");
+/// The line of `hand_v2_replies.wat` that exports its reply area.
+const REPLIES_EXPORT_LINE: &str = "(func (export \"anywasm_abi_v2_replies\") (result i64) (global.set $replies (i32.const 1)) (i64.const 0x0000080000000002))";
 const V2_NO_EXPORT: &str = include_str!("../../fixtures/abi/v2_no_export.wat");
 const V2_SCRATCH_OUT_OF_RANGE: &str =
     include_str!("../../fixtures/abi/v2_scratch_out_of_range.wat");
@@ -57,6 +60,29 @@ fn load_err(cx: &Ctx, wat: &str, kind: ErrorKind) -> Result<(), String> {
         load(cx, &wasm(wat), &Config::new(), &Limits::new()).map(|_| ()),
         kind,
     )
+}
+
+/// `hand_v2_replies.wat` with its reply-area export line replaced by
+/// `export_line`; its `add` answers sums whose response fits the 2-byte area
+/// (`Ok(42)`), sums whose response does not (`Ok(300)`), and a host error,
+/// trapping if the host put any of them in the wrong place.
+fn hand_replies(cx: &Ctx, export_line: &str) -> Result<(), String> {
+    let wat = HAND_V2_REPLIES.replace(REPLIES_EXPORT_LINE, export_line);
+    if wat == HAND_V2_REPLIES && export_line != REPLIES_EXPORT_LINE {
+        return Err("the fixture's reply-area export line was not found".into());
+    }
+    let mut p = ok(
+        "load hand_v2_replies.wat",
+        load(cx, &wasm(&wat), &Config::new(), &Limits::new()),
+    )?;
+    for (a, b) in [(40, 2), (200, 100), (1, 2), (100_000, 1)] {
+        let sum: i32 = ok(&format!("add({a}, {b})"), p.call("add", &(a, b)))?;
+        expect_eq(&format!("add({a}, {b})"), sum, a + b)?;
+    }
+    match p.call::<_, i32>("add", &(i32::MAX, 1)) {
+        Err(e) if e.kind() == ErrorKind::Guest && e.message().contains("overflows") => Ok(()),
+        other => Err(format!("expected the host's error, got {other:?}")),
+    }
 }
 
 fn echo(p: &mut Plugin<Host>, n: usize) -> Result<(), String> {
@@ -267,6 +293,27 @@ pub(crate) fn checks() -> Vec<Check> {
             "abi/wrong_version",
             "ABI version 3 is refused at load",
             |cx: &Ctx| load_err(cx, ABI_V3, ErrorKind::Abi)
+        ),
+        check!(
+            "abi/v2_replies_in_area",
+            "host function responses that fit a version 2 plugin's reply area are written there, larger ones allocated",
+            |cx: &Ctx| hand_replies(cx, REPLIES_EXPORT_LINE)
+        ),
+        check!(
+            "abi/v2_replies_optional",
+            "a version 2 plugin without a reply area gets every host function response allocated",
+            |cx: &Ctx| hand_replies(cx, "")
+        ),
+        check!(
+            "abi/v2_replies_out_of_range",
+            "a reply area outside guest memory is an ABI error at load",
+            |cx: &Ctx| {
+                let wat = HAND_V2_REPLIES.replace(
+                    REPLIES_EXPORT_LINE,
+                    "(func (export \"anywasm_abi_v2_replies\") (result i64) (i64.const 0xFFFF000000000010))",
+                );
+                load_err(cx, &wat, ErrorKind::Abi)
+            }
         ),
         check!(
             "abi/v2_without_export",

@@ -11,7 +11,10 @@
 //!
 //! A version 2 plugin (what the guest SDK builds) takes one engine call per
 //! round trip: requests up to the size of its scratch area are written
-//! there, and its response buffer is reused, never freed by the host. A
+//! there, and its response buffer is reused, never freed by the host. If it
+//! also has a reply area (`anywasm_abi_v2_replies`, the SDK's plugins do),
+//! its ABI host functions write responses that fit there, so a host call
+//! does not re-enter the guest to allocate one (docs/abi.md §6.1). A
 //! version 1 plugin costs up to three: `anywasm_alloc` for the request, the
 //! entry point, `anywasm_free` for the response (docs/abi.md §3).
 //!
@@ -147,6 +150,13 @@ fn speaks_v2(module: &DynModule, version: Option<u32>) -> Result<bool> {
     let has = module.exports().iter().any(|e| e.name == abi::V2_EXPORT);
     if has {
         expect_func(module, abi::V2_EXPORT, &FuncType::new([], [ValType::I64]))?;
+        if has_replies(module) {
+            expect_func(
+                module,
+                abi::V2_REPLIES_EXPORT,
+                &FuncType::new([], [ValType::I64]),
+            )?;
+        }
     }
     match version {
         Some(1) => Ok(false),
@@ -158,22 +168,55 @@ fn speaks_v2(module: &DynModule, version: Option<u32>) -> Result<bool> {
     }
 }
 
+/// Whether the plugin exports `anywasm_abi_v2_replies` (docs/abi.md §6.1).
+fn has_replies(module: &DynModule) -> bool {
+    module
+        .exports()
+        .iter()
+        .any(|e| e.name == abi::V2_REPLIES_EXPORT)
+}
+
 /// Select ABI version 2 on a new instance: call `anywasm_abi_v2` and check
-/// the scratch area it returns lies inside its memory.
+/// the scratch area it returns lies inside its memory; then, if the plugin
+/// has a reply area, the same for `anywasm_abi_v2_replies`, and hand the
+/// area to the store for its ABI host functions.
 fn negotiate_v2<T>(
     store: &mut dyn DynStore<T>,
+    module: &DynModule,
     instance: InstanceId,
     memory: MemoryId,
 ) -> Result<abi::Scratch> {
+    let scratch = guest_area(store, instance, memory, abi::V2_EXPORT, "scratch area")?;
+    if has_replies(module) {
+        let replies = guest_area(
+            store,
+            instance,
+            memory,
+            abi::V2_REPLIES_EXPORT,
+            "reply area",
+        )?;
+        store.set_reply_area(replies);
+    }
+    Ok(scratch)
+}
+
+/// Call `export` (`() -> i64`) and check the area `(ptr, len)` it returns
+/// lies inside the instance's memory.
+fn guest_area<T>(
+    store: &mut dyn DynStore<T>,
+    instance: InstanceId,
+    memory: MemoryId,
+    export: &str,
+    what: &str,
+) -> Result<abi::Scratch> {
     let mut packed = [Val::I64(0)];
-    let f = store.get_func(instance, abi::V2_EXPORT)?;
+    let f = store.get_func(instance, export)?;
     store.call(f, &[], &mut packed)?;
     let (ptr, len) = abi::unpack(packed[0].as_i64().unwrap_or(0));
     let size = store.memory_len(memory)?;
     if u64::from(ptr) + u64::from(len) > size {
         return Err(abi_error(format!(
-            "`{}` returned a scratch area (ptr {ptr:#x}, len {len}) outside its memory of {size} bytes",
-            abi::V2_EXPORT
+            "`{export}` returned a {what} (ptr {ptr:#x}, len {len}) outside its memory of {size} bytes"
         )));
     }
     Ok(abi::Scratch { ptr, len })
@@ -311,7 +354,7 @@ impl<T: Send + 'static> Plugin<T> {
         initialize(&mut *store, instance, &module).map_err(tag)?;
         let memory = store.memory(instance, abi::MEMORY_EXPORT)?;
         let scratch = if v2 {
-            negotiate_v2(&mut *store, instance, memory).map_err(tag)?
+            negotiate_v2(&mut *store, &module, instance, memory).map_err(tag)?
         } else {
             abi::Scratch::NONE
         };
@@ -411,11 +454,14 @@ impl<T: Send + 'static> Plugin<T> {
     }
 
     fn replace_instance(&mut self) -> Result<()> {
+        // The reply area was the old instance's: host functions the new
+        // one calls before it negotiates allocate their responses.
+        self.store.set_reply_area(abi::Scratch::NONE);
         let instance = self.store.instantiate(&self.module, &self.linker)?;
         initialize(&mut *self.store, instance, &self.module)?;
         let memory = self.store.memory(instance, abi::MEMORY_EXPORT)?;
         if self.v2 {
-            self.scratch = negotiate_v2(&mut *self.store, instance, memory)?;
+            self.scratch = negotiate_v2(&mut *self.store, &self.module, instance, memory)?;
         }
         self.alloc = self.store.get_func(instance, abi::ALLOC_EXPORT)?;
         self.free = self.store.get_func(instance, abi::FREE_EXPORT)?;

@@ -290,6 +290,16 @@ impl ModuleInfo {
                 out.push(format!("no exported function `{name}` {sig}"));
             }
         }
+        // Optional, but refused at load when mistyped.
+        if self.abi_version >= 2
+            && let Some(e) = export(abi::V2_REPLIES_EXPORT)
+            && e.ty.as_deref() != Some("() -> (i64)")
+        {
+            out.push(format!(
+                "exported `{}` is not a function () -> (i64)",
+                abi::V2_REPLIES_EXPORT
+            ));
+        }
         let manifest = match &self.manifest {
             None => {
                 out.push("no `anywasm:manifest` section (hosts then need a sidecar .toml)".into());
@@ -323,5 +333,50 @@ impl ModuleInfo {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 2 plugin whose reply-area export has the type `replies`
+    /// (a function type in wat), or none.
+    fn v2_plugin(replies: Option<&str>) -> Vec<u8> {
+        let replies = replies
+            .map(|ty| format!("(func (export \"anywasm_abi_v2_replies\") {ty} unreachable)"))
+            .unwrap_or_default();
+        wat::parse_str(format!(
+            r#"(module
+              (memory (export "memory") 1)
+              (func (export "anywasm_alloc") (param i32) (result i32) unreachable)
+              (func (export "anywasm_free") (param i32 i32))
+              (func (export "anywasm_abi_v2") (result i64) unreachable)
+              {replies}
+              (@custom "anywasm:abi" "\02\00\00\00")
+              (@custom "anywasm:manifest" "name = \"p\"\nversion = \"1.0.0\"\n"))"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_mistyped_reply_area_export_is_a_problem_and_a_missing_one_is_not() {
+        let about_replies = |wasm: Vec<u8>| -> Vec<String> {
+            ModuleInfo::read(&wasm)
+                .unwrap()
+                .problems()
+                .into_iter()
+                .filter(|p| p.contains(abi::V2_REPLIES_EXPORT))
+                .collect()
+        };
+        assert_eq!(about_replies(v2_plugin(None)), Vec::<String>::new());
+        assert_eq!(
+            about_replies(v2_plugin(Some("(result i64)"))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            about_replies(v2_plugin(Some("(result i32)"))),
+            ["exported `anywasm_abi_v2_replies` is not a function () -> (i64)"]
+        );
     }
 }

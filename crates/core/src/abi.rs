@@ -56,6 +56,12 @@ pub const FREE_EXPORT: &str = "anywasm_free";
 /// version 2 rules (docs/abi.md §3.2) and returns its scratch area
 /// `(ptr, len)`, packed like a response ([`pack`]).
 pub const V2_EXPORT: &str = "anywasm_abi_v2";
+/// Optional guest export of an ABI version 2 plugin: `() -> i64`. The host
+/// calls it once per instance, right after [`V2_EXPORT`]; it returns the
+/// guest's reply area `(ptr, len)`, packed like a response, into which
+/// host imports then write responses that fit instead of allocating them
+/// (docs/abi.md §6.1).
+pub const V2_REPLIES_EXPORT: &str = "anywasm_abi_v2_replies";
 /// Guest export: the linear memory all buffers live in.
 pub const MEMORY_EXPORT: &str = "memory";
 /// Import module of host functions that follow the ABI.

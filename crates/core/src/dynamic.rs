@@ -264,6 +264,8 @@ pub trait DynStore<T>: Send {
     fn gas(&mut self) -> Result<u64>;
     /// See [`Store::set_gas`].
     fn set_gas(&mut self, gas: u64) -> Result<()>;
+    /// See [`Store::set_reply_area`].
+    fn set_reply_area(&mut self, area: crate::abi::Scratch);
 
     /// Call the export `name` of `instance`, returning its results.
     fn call_export(&mut self, instance: InstanceId, name: &str, args: &[Val]) -> Result<Vec<Val>> {
@@ -650,5 +652,9 @@ impl<T, S: Store<T>> DynStore<T> for Erased<T, S> {
 
     fn set_gas(&mut self, gas: u64) -> Result<()> {
         self.store.set_gas(gas)
+    }
+
+    fn set_reply_area(&mut self, area: crate::abi::Scratch) {
+        self.store.set_reply_area(area);
     }
 }

@@ -46,6 +46,13 @@ pub trait Caller<T> {
     /// that blocks (a sleep, a wait for input) waits at most this long, so
     /// the deadline holds inside it too. Zero once the deadline has passed.
     fn remaining_time(&self) -> Option<core::time::Duration>;
+    /// Where an ABI host function writes a response that fits, instead of
+    /// allocating it with the guest's `anywasm_alloc`: the area set with
+    /// [`Store::set_reply_area`](crate::Store::set_reply_area), or
+    /// [`Scratch::NONE`](crate::abi::Scratch::NONE) (the default).
+    fn reply_area(&self) -> crate::abi::Scratch {
+        crate::abi::Scratch::NONE
+    }
 }
 
 /// How many [`Caller::call`]s may nest inside one top-level guest call,

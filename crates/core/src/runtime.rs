@@ -246,6 +246,21 @@ pub trait Store<T>: Send {
 
     /// Replace the store's remaining gas (clamped to `i64::MAX`).
     fn set_gas(&mut self, gas: u64) -> Result<()>;
+
+    /// The reply area of the ABI guest running in this store
+    /// ([`abi::V2_REPLIES_EXPORT`](crate::abi::V2_REPLIES_EXPORT)): from now
+    /// on, ABI host functions ([`Linker::abi_func`](crate::Linker::abi_func))
+    /// called from this store write a response that fits there instead of
+    /// allocating it in the guest ([`Caller::reply_area`](crate::Caller::reply_area)).
+    /// [`Scratch::NONE`](crate::abi::Scratch::NONE) turns it off.
+    ///
+    /// The area is the store's, not an instance's: set it only on a store
+    /// whose ABI host functions are called by the one instance that
+    /// returned it, as a `Plugin`'s are. The default keeps no area (every
+    /// response is allocated); every anywasm backend keeps it.
+    fn set_reply_area(&mut self, area: crate::abi::Scratch) {
+        let _ = area;
+    }
 }
 
 /// Conveniences over [`Store`], implemented for every store: calling an

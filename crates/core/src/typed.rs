@@ -241,10 +241,11 @@ fn write_response<T, Resp: Serialize>(
     let trap = |e: crate::Error| protocol(e.message());
     let response = abi::encode(outcome).map_err(trap)?;
     abi::check_cap("response", response.len(), cap).map_err(trap)?;
-    // A response always goes to a fresh guest buffer (the guest frees
-    // it): the guest's scratch area may hold the request being served.
-    let out_ptr = abi::write_message(&mut CallerMemory(caller), &response, abi::Scratch::NONE)
-        .map_err(trap)?;
+    // Into the guest's reply area if it has one and the response fits
+    // (docs/abi.md §6.1), else into a fresh guest buffer the guest frees.
+    // Never the scratch area: it may hold the request being served.
+    let area = caller.reply_area();
+    let out_ptr = abi::write_message(&mut CallerMemory(caller), &response, area).map_err(trap)?;
     results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
     Ok(())
 }

@@ -106,7 +106,9 @@
 //!   as is), the allocator exports `anywasm_alloc` / `anywasm_free` and
 //!   `anywasm_abi_v2`, through which a host selects ABI version 2 (one
 //!   engine call per round trip; a version 1 host never calls it and gets
-//!   the version 1 protocol). Use it exactly once per plugin.
+//!   the version 1 protocol), and `anywasm_abi_v2_replies`, the 4 KiB area
+//!   host functions write responses that fit into (no allocation in the
+//!   guest per host call). Use it exactly once per plugin.
 //! - [`export!`]: for each function, an export of the same name with the ABI
 //!   signature `(i32 ptr, i32 len) -> i64`. It takes the request (from the
 //!   scratch area or a buffer it then frees), decodes it, runs the function
@@ -172,7 +174,7 @@ pub mod services;
 pub use anywasm_core::abi;
 pub use anywasm_core::abi::{ABI_VERSION, GuestError, MAX_MESSAGE_CAP, pack, unpack};
 pub use buffer::{BUFFER_ALIGN, Buffer};
-pub use rt::{Request, SCRATCH_LEN, decode_request, encode_envelope, request, respond};
+pub use rt::{REPLY_LEN, Request, SCRATCH_LEN, decode_request, encode_envelope, request, respond};
 
 // `#[link(wasm_import_module = ...)]` needs a literal: keep it in step.
 const _: () = assert!(matches!(abi::HOST_MODULE.as_bytes(), b"anywasm"));
@@ -200,6 +202,11 @@ pub mod __private {
     /// `anywasm_abi_v2`.
     pub fn abi_v2() -> i64 {
         rt::abi_v2_export()
+    }
+
+    /// `anywasm_abi_v2_replies`.
+    pub fn abi_v2_replies() -> i64 {
+        rt::abi_v2_replies_export()
     }
 
     /// `anywasm_alloc`.
@@ -375,6 +382,13 @@ macro_rules! __plugin_runtime {
             #[unsafe(no_mangle)]
             pub extern "C" fn anywasm_abi_v2() -> i64 {
                 $crate::__private::abi_v2()
+            }
+
+            /// `anywasm_abi_v2_replies() -> (ptr << 32) | len`: the area
+            /// host functions write their responses into when they fit.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn anywasm_abi_v2_replies() -> i64 {
+                $crate::__private::abi_v2_replies()
             }
 
             /// `anywasm_alloc(len) -> ptr`: `len` fresh bytes, 0 on failure.

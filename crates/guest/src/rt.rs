@@ -20,6 +20,12 @@ use crate::buffer::{self, Buffer};
 /// `anywasm_alloc`. Zero-initialised, so it costs no bytes in the module.
 pub const SCRATCH_LEN: usize = 16 << 10;
 
+/// Bytes in the reply area a host writes host function responses of up to
+/// this size into (docs/abi.md §6.1); larger ones come through
+/// `anywasm_alloc`. Small: most host responses are a few bytes, and it sits
+/// in the plugin's first memory page beside the scratch area and stack.
+pub const REPLY_LEN: usize = 4 << 10;
+
 /// A response buffer over this capacity is released at the next response
 /// instead of being kept for reuse.
 const KEEP_RESPONSE: usize = 64 << 10;
@@ -34,6 +40,16 @@ struct Scratch(UnsafeCell<[u8; SCRATCH_LEN]>);
 unsafe impl Sync for Scratch {}
 
 static SCRATCH: Scratch = Scratch(UnsafeCell::new([0; SCRATCH_LEN]));
+
+#[repr(C, align(8))]
+struct Replies(UnsafeCell<[u8; REPLY_LEN]>);
+
+// SAFETY: the host writes the area only inside a host import call, and the
+// guest reads it only in `call_host`, right after that call returned and
+// before anything else can call the host.
+unsafe impl Sync for Replies {}
+
+static REPLIES: Replies = Replies(UnsafeCell::new([0; REPLY_LEN]));
 
 /// Whether the host selected ABI version 2 (by calling `anywasm_abi_v2`).
 static V2: AtomicBool = AtomicBool::new(false);
@@ -78,6 +94,15 @@ fn scratch_ptr() -> *mut u8 {
 pub(crate) fn abi_v2_export() -> i64 {
     V2.store(true, Ordering::Relaxed);
     abi::pack(buffer::to_addr(scratch_ptr()) as u32, SCRATCH_LEN as u32)
+}
+
+/// `anywasm_abi_v2_replies`: the reply area for host function responses,
+/// packed.
+pub(crate) fn abi_v2_replies_export() -> i64 {
+    abi::pack(
+        buffer::to_addr(REPLIES.0.get().cast()) as u32,
+        REPLY_LEN as u32,
+    )
 }
 
 /// A request an entry point received: in the scratch area (borrowed until
@@ -248,7 +273,8 @@ pub(crate) fn guest_error<E: Display>(e: E) -> GuestError {
 /// # Safety
 ///
 /// `import` is a host function of the anywasm ABI: it returns a response
-/// buffer it allocated with `anywasm_alloc` (or `len == 0`).
+/// in the reply area or in a buffer it allocated with `anywasm_alloc` (or
+/// `len == 0`).
 pub(crate) unsafe fn call_host<Req, Resp>(
     name: &str,
     request: &Req,
@@ -283,10 +309,20 @@ where
             "host function `{name}` returned an empty response"
         )));
     }
-    // SAFETY: the caller promises the host allocated it with anywasm_alloc.
-    let response = unsafe { Buffer::from_raw(rptr as i32, rlen as i32) };
-    let envelope: Result<Result<Resp, GuestError>, _> = abi::decode(&response, MAX_MESSAGE_CAP);
-    drop(response);
+    let replies: *mut u8 = REPLIES.0.get().cast();
+    let envelope: Result<Result<Resp, GuestError>, _> =
+        if rlen as usize <= REPLY_LEN && buffer::from_addr(rptr as i32) == replies {
+            // SAFETY: the host wrote `rlen <= REPLY_LEN` bytes into the reply
+            // area during the call and nothing writes it again before the
+            // next host call, after this decode.
+            let response = unsafe { core::slice::from_raw_parts(replies, rlen as usize) };
+            abi::decode(response, MAX_MESSAGE_CAP)
+        } else {
+            // SAFETY: not the reply area, so (the caller's promise) a buffer
+            // the host allocated with anywasm_alloc and gave up.
+            let response = unsafe { Buffer::from_raw(rptr as i32, rlen as i32) };
+            abi::decode(&response, MAX_MESSAGE_CAP)
+        };
     envelope.map_err(|e| {
         GuestError::new(format!(
             "response of host function `{name}` does not decode: {}",

@@ -30,9 +30,10 @@ pub trait GuestMemory {
     fn free(&mut self, ptr: u32, len: u32) -> Result<()>;
 }
 
-/// A version 2 guest's scratch area (docs/abi.md §3.2), where requests of
-/// up to `len` bytes are written; [`Scratch::NONE`] for version 1 guests and
-/// for host function responses.
+/// An area of guest memory the host writes messages of up to `len` bytes
+/// into instead of allocating them: a version 2 guest's scratch area for
+/// requests (docs/abi.md §3.2) or its reply area for host function
+/// responses (§6.1); [`Scratch::NONE`] where the guest has none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scratch {
     /// Its address in guest memory.
