@@ -65,7 +65,8 @@ fn load_err(cx: &Ctx, wat: &str, kind: ErrorKind) -> Result<(), String> {
 /// `hand_v2_replies.wat` with its reply-area export line replaced by
 /// `export_line`; its `add` answers sums whose response fits the 2-byte area
 /// (`Ok(42)`), sums whose response does not (`Ok(300)`), and a host error,
-/// trapping if the host put any of them in the wrong place.
+/// trapping if the host put any of them in the wrong place; again on the
+/// instance that replaces one that trapped.
 fn hand_replies(cx: &Ctx, export_line: &str) -> Result<(), String> {
     let wat = HAND_V2_REPLIES.replace(REPLIES_EXPORT_LINE, export_line);
     if wat == HAND_V2_REPLIES && export_line != REPLIES_EXPORT_LINE {
@@ -75,14 +76,23 @@ fn hand_replies(cx: &Ctx, export_line: &str) -> Result<(), String> {
         "load hand_v2_replies.wat",
         load(cx, &wasm(&wat), &Config::new(), &Limits::new()),
     )?;
-    for (a, b) in [(40, 2), (200, 100), (1, 2), (100_000, 1)] {
-        let sum: i32 = ok(&format!("add({a}, {b})"), p.call("add", &(a, b)))?;
-        expect_eq(&format!("add({a}, {b})"), sum, a + b)?;
+    for round in ["first instance", "after a trap"] {
+        for (a, b) in [(40, 2), (200, 100), (1, 2), (100_000, 1)] {
+            let what = format!("{round}: add({a}, {b})");
+            let sum: i32 = ok(&what, p.call("add", &(a, b)))?;
+            expect_eq(&what, sum, a + b)?;
+        }
+        match p.call::<_, i32>("add", &(i32::MAX, 1)) {
+            Err(e) if e.kind() == ErrorKind::Guest && e.message().contains("overflows") => {}
+            other => return Err(format!("{round}: expected the host's error, got {other:?}")),
+        }
+        expect_kind(
+            "boom",
+            p.call::<_, ()>("boom", &()),
+            ErrorKind::Trap(TrapCode::Unreachable),
+        )?;
     }
-    match p.call::<_, i32>("add", &(i32::MAX, 1)) {
-        Err(e) if e.kind() == ErrorKind::Guest && e.message().contains("overflows") => Ok(()),
-        other => Err(format!("expected the host's error, got {other:?}")),
-    }
+    Ok(())
 }
 
 fn echo(p: &mut Plugin<Host>, n: usize) -> Result<(), String> {
