@@ -2,7 +2,9 @@
 //! signatures derived from Rust types, values, errors and capabilities the
 //! same on every backend.
 
-use anywasm::{Capabilities, Config, ErrorKind, HostError, Limits, Linker, Plugin, TrapCode, Val};
+use anywasm::{
+    Capabilities, Config, ErrorKind, HostError, Limits, Linker, Plugin, Sandbox, TrapCode, Val,
+};
 
 use super::check;
 use crate::guests::ABI_GUEST;
@@ -236,6 +238,52 @@ pub(crate) fn checks() -> Vec<Check> {
                 let sum: i32 = ok("add_via_host", p.call("add_via_host", &(40, 2)))?;
                 expect_eq("sum", sum, 42)?;
                 expect_eq("host saw the call", p.data().counter, 1)
+            }
+        ),
+        check!(
+            "host_typed/sandbox_capability",
+            "a Sandbox grants no capability unless built with it: a gated import fails before instantiation, naming it",
+            |cx: &Ctx| {
+                let mut l = Linker::<Host>::new();
+                l.func_wrap("env", "tick", |caller, (): ()| {
+                    caller.data_mut().counter += 1;
+                    Ok(())
+                })
+                .capability("clock");
+                let engine = ok("engine", cx.engine(&Config::new()))?;
+                let wasm = crate::harness::wasm(
+                    r#"(module (import "env" "tick" (func $tick))
+                         (start $tick)
+                         (func (export "run") (call $tick)))"#,
+                );
+                expect_kind(
+                    "Sandbox::new",
+                    Sandbox::new(&*engine, &wasm, &l, Host::default(), &Limits::new()),
+                    ErrorKind::CapabilityDenied,
+                )?;
+                expect_denied(
+                    "builder, nothing granted",
+                    Sandbox::builder(&*engine).linker(&l).build(&wasm),
+                    "clock",
+                )?;
+                expect_denied(
+                    "builder, another capability granted",
+                    Sandbox::builder(&*engine)
+                        .linker(&l)
+                        .capabilities(&Capabilities::none().grant("net"))
+                        .build(&wasm),
+                    "clock",
+                )?;
+                let mut sb = ok(
+                    "clock granted",
+                    Sandbox::builder(&*engine)
+                        .linker(&l)
+                        .capabilities(&Capabilities::none().grant("clock"))
+                        .build(&wasm),
+                )?;
+                ok("run", sb.call("run", &[]))?;
+                // The start function ran once, `run` once: never before the grant.
+                expect_eq("ticks", sb.data().counter, 2)
             }
         ),
         check!(

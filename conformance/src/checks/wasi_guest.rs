@@ -6,7 +6,7 @@
 //! address 0) and `write_forever` (an `fd_write` with the iovec at 0).
 
 use anywasm::{Config, Limits, Linker, Result as AwResult, Sandbox, Val, ValType};
-use anywasm_wasi::{WasiCtx, add_to_linker};
+use anywasm_wasi::{WasiCtx, add_to_linker, capability};
 
 use crate::Ctx;
 
@@ -66,7 +66,12 @@ impl Guest {
         let engine = anywasm::engine::<WasiCtx>(cx.backend(), config)?;
         let wasm = crate::harness::wasm(&shim());
         Ok(Self {
-            sb: Sandbox::new(&*engine, &wasm, &linker, ctx, limits)?,
+            sb: Sandbox::builder(&*engine)
+                .linker(&linker)
+                .capabilities(&capability::ALL.into_iter().collect())
+                .data(ctx)
+                .limits(limits)
+                .build(&wasm)?,
         })
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anywasm::{BackendKind, Config, Limits, Linker, Sandbox};
-use anywasm_wasi::{Capture, DirPerms, Output, WasiCtx, add_to_linker, run_command};
+use anywasm_wasi::{Capture, DirPerms, Output, WasiCtx, add_to_linker, capability, run_command};
 use serde::Deserialize;
 
 /// The environment variable naming the suite's directory.
@@ -214,7 +214,12 @@ pub fn run(dir: &Path, backend: BackendKind, suite: &str, test: &str) -> Result<
     let engine = anywasm::engine::<WasiCtx>(backend, &Config::new().timeouts(true))
         .map_err(|e| e.to_string())?;
     let limits = Limits::new().timeout(TEST_TIMEOUT);
-    let mut sandbox = Sandbox::new(&*engine, &wasm, &linker, builder.build(), &limits)
+    let mut sandbox = Sandbox::builder(&*engine)
+        .linker(&linker)
+        .capabilities(&capability::ALL.into_iter().collect())
+        .data(builder.build())
+        .limits(&limits)
+        .build(&wasm)
         .map_err(|e| format!("instantiate: {e}"))?;
     let instance = sandbox.instance();
     let status = run_command(sandbox.store_mut(), instance)

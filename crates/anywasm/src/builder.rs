@@ -47,12 +47,13 @@ fn linker_or_empty<'a, T>(
 
 /// Builds a [`Sandbox`]; from [`Sandbox::builder`].
 ///
-/// Defaults: no host functions, [`Limits::new`], `T::default()` as the host
-/// state.
+/// Defaults: no host functions, no capabilities granted, [`Limits::new`],
+/// `T::default()` as the host state.
 #[must_use = "a builder does nothing until `build`"]
 pub struct SandboxBuilder<'a, T, D = DefaultData> {
     engine: &'a dyn DynRuntime<T>,
     linker: Option<&'a Linker<T>>,
+    capabilities: Capabilities,
     limits: Limits,
     data: D,
 }
@@ -86,6 +87,7 @@ impl<T: Send + 'static> Sandbox<T> {
         SandboxBuilder {
             engine,
             linker: None,
+            capabilities: Capabilities::none(),
             limits: Limits::new(),
             data: DefaultData,
         }
@@ -96,6 +98,15 @@ impl<'a, T: Send + 'static, D> SandboxBuilder<'a, T, D> {
     /// The host functions the module may import.
     pub fn linker(mut self, linker: &'a Linker<T>) -> Self {
         self.linker = Some(linker);
+        self
+    }
+
+    /// The capabilities granted (denied by default): a module importing a
+    /// host function gated by a capability not granted fails the build with
+    /// [`ErrorKind::CapabilityDenied`](anywasm_core::ErrorKind), before it is
+    /// instantiated.
+    pub fn capabilities(mut self, granted: &Capabilities) -> Self {
+        self.capabilities = granted.clone();
         self
     }
 
@@ -111,23 +122,26 @@ impl<'a, T: Send + 'static, D> SandboxBuilder<'a, T, D> {
         SandboxBuilder {
             engine: self.engine,
             linker: self.linker,
+            capabilities: self.capabilities,
             limits: self.limits,
             data: Data(data),
         }
     }
 
-    /// Compile `wasm` and instantiate it: [`Sandbox::new`] with these
-    /// settings (without `.data(..)`, the host state is `T::default()`).
+    /// Compile `wasm`, check its imports against the capabilities granted,
+    /// and instantiate it: [`Sandbox::new`] with these settings (without
+    /// `.data(..)`, the host state is `T::default()`).
     pub fn build(self, wasm: &[u8]) -> Result<Sandbox<T>>
     where
         D: HostData<T>,
     {
         let mut empty = None;
         let linker = linker_or_empty(self.linker, &mut empty);
-        Sandbox::new(
+        Sandbox::with_capabilities(
             self.engine,
             wasm,
             linker,
+            &self.capabilities,
             self.data.into_data(),
             &self.limits,
         )

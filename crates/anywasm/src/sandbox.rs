@@ -3,7 +3,9 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use anywasm_core::{DynRuntime, DynStore, InstanceId, Limits, Linker, Result, Val};
+use anywasm_core::{
+    Capabilities, DynRuntime, DynStore, InstanceId, Limits, Linker, Result, Val, check_capabilities,
+};
 
 /// One module instantiated in its own store, on any engine.
 ///
@@ -26,7 +28,13 @@ impl<T> core::fmt::Debug for Sandbox<T> {
 
 impl<T: Send + 'static> Sandbox<T> {
     /// Compile `wasm` on `engine` and instantiate it in a new store holding
-    /// `data`, with `linker`'s host functions and `limits`.
+    /// `data`, with `linker`'s host functions and `limits`. No capability is
+    /// granted: a module importing a host function gated by one (
+    /// [`FuncDef::capability`](anywasm_core::FuncDef::capability),
+    /// [`Linker::func_with_capability`], every WASI function) fails with
+    /// [`ErrorKind::CapabilityDenied`](anywasm_core::ErrorKind) before it is
+    /// instantiated; grant them with
+    /// [`SandboxBuilder::capabilities`](crate::SandboxBuilder::capabilities).
     pub fn new(
         engine: &dyn DynRuntime<T>,
         wasm: &[u8],
@@ -34,10 +42,22 @@ impl<T: Send + 'static> Sandbox<T> {
         data: T,
         limits: &Limits,
     ) -> Result<Self> {
-        limits
-            .check_initial_memory(wasm)
-            .map_err(|e| e.with_backend(engine.backend()))?;
+        Self::with_capabilities(engine, wasm, linker, &Capabilities::none(), data, limits)
+    }
+
+    /// [`new`](Self::new) with the capabilities `granted`.
+    pub(crate) fn with_capabilities(
+        engine: &dyn DynRuntime<T>,
+        wasm: &[u8],
+        linker: &Linker<T>,
+        granted: &Capabilities,
+        data: T,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let tag = |e: anywasm_core::Error| e.with_backend(engine.backend());
+        limits.check_initial_memory(wasm).map_err(tag)?;
         let module = engine.compile(wasm)?;
+        check_capabilities(module.imports(), linker, granted).map_err(tag)?;
         let mut store = engine.store(data, limits)?;
         let instance = store.instantiate(&module, linker)?;
         Ok(Self { store, instance })

@@ -172,7 +172,10 @@ fn go(args: &Args) -> Result<ExitCode, Failure> {
     let ctx = wasi_ctx(file, guest_args, args)?;
     let mut linker = Linker::new();
     add_to_linker(&mut linker);
-    // What `Sandbox::new` does, minus compiling: the module is at hand.
+    // What a `Sandbox` does, minus compiling (the module is at hand) and
+    // the capability check: the command line is the grant, every WASI
+    // function is linked and the context built from the flags decides
+    // what they reach.
     limits
         .check_initial_memory(&wasm)
         .map_err(|e| anywasm_failure(e.with_backend(engine.backend())))?;

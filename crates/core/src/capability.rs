@@ -42,6 +42,13 @@ impl Capabilities {
     }
 }
 
+/// Grant every name: `wasi::capability::ALL.into_iter().collect()`.
+impl<'a> FromIterator<&'a str> for Capabilities {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Self {
+        names.into_iter().fold(Self::none(), Self::grant)
+    }
+}
+
 /// Refuse a module that imports a host function of `linker` whose capability
 /// is not in `granted` ([`ErrorKind::CapabilityDenied`]).
 pub fn check_capabilities<T>(

@@ -516,8 +516,8 @@ macro_rules! __export_one {
 /// `fn name(req: Req) -> Resp` imports `anywasm::name` with the ABI signature
 /// `(i32 ptr, i32 len) -> i64` and defines a safe wrapper
 /// `fn name(req: &Req) -> Result<Resp, GuestError>`: it encodes the request,
-/// calls the host, takes and frees the response buffer and decodes the
-/// envelope. The host's `Err` comes back as the `GuestError`; a response that
+/// calls the host, decodes the response envelope (from the reply area, or
+/// from a buffer the host allocated, which it then frees). The host's `Err` comes back as the `GuestError`; a response that
 /// does not decode is a `GuestError` too. Without `-> Resp` the response is
 /// `()`. `= "import-name"` after the signature imports a name that is not a
 /// Rust identifier. Visibility, doc comments and attributes are kept; several

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use anywasm::{Config, Limits, Linker, Sandbox};
-//! use anywasm_wasi::{Capture, Output, WasiCtx, add_to_linker, run_command};
+//! use anywasm_wasi::{Capture, Output, WasiCtx, add_to_linker, capability, run_command};
 //!
 //! # fn main() -> anywasm::Result<()> {
 //! // A command that prints "hi\n" and exits with status 3.
@@ -28,7 +28,13 @@
 //! let mut linker = Linker::<WasiCtx>::new();
 //! add_to_linker(&mut linker);
 //! let engine = anywasm::engine(anywasm::compiled_backends()[0], &Config::new())?;
-//! let mut sandbox = Sandbox::new(&*engine, &wasm, &linker, ctx, &Limits::new())?;
+//! let mut sandbox = Sandbox::builder(&*engine)
+//!     .linker(&linker)
+//!     // What it imports (every WASI function is gated); the context then
+//!     // decides what they reach.
+//!     .capabilities(&[capability::FD, capability::PROC].into_iter().collect())
+//!     .data(ctx)
+//!     .build(&wasm)?;
 //! let instance = sandbox.instance();
 //! let status = run_command(sandbox.store_mut(), instance)?;
 //! assert_eq!((status, stdout.text().as_str()), (3, "hi\n"));
