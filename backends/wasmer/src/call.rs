@@ -11,6 +11,8 @@
 //! untyped path. Arguments were checked against the signature before a call
 //! reaches here (`check_args`).
 
+use std::cell::Cell;
+
 use anywasm_core::{Error, FuncType, Val, ValType};
 use wasmer::{AsStoreMut, AsStoreRef, Function, RuntimeError, TypedFunction, Value};
 
@@ -18,6 +20,47 @@ use crate::convert::{from_values_into, to_values};
 use crate::error::{Stopped, runtime_error};
 use crate::fuel;
 use crate::store::{Func, Store};
+
+std::thread_local! {
+    /// The host stack pointer where the outermost top-level call running on
+    /// this thread started. A store called from inside another store's host
+    /// function (a plugin calling a plugin, which the plugin manager runs on
+    /// the caller's thread) shares the thread's stack, so the re-entry
+    /// budget in bytes (`REENTRY_STACK_BUDGET`) counts from there: nested
+    /// stores cannot each spend a budget of their own on one stack.
+    static OUTERMOST_SP: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The outermost call's stack pointer on this thread; this call's own if it
+/// is the outermost, until the guard is dropped.
+struct Outermost {
+    sp: usize,
+    owner: bool,
+}
+
+impl Outermost {
+    fn enter() -> Self {
+        let here = crate::host::stack_pointer();
+        match OUTERMOST_SP.get() {
+            Some(sp) => Self { sp, owner: false },
+            None => {
+                OUTERMOST_SP.set(Some(here));
+                Self {
+                    sp: here,
+                    owner: true,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Outermost {
+    fn drop(&mut self) {
+        if self.owner {
+            OUTERMOST_SP.set(None);
+        }
+    }
+}
 
 impl<T: Send + 'static> Store<T> {
     /// Call `func` with `args`/`results` already checked against its
@@ -59,11 +102,13 @@ impl<T: Send + 'static> Store<T> {
             self.with_parts(|data, store| fuel::prepare(data, store))?;
         }
         let (deadline, at) = self.deadline()?;
+        let outermost = Outermost::enter();
         let state = self.state_mut();
-        state.entry_sp = Some(crate::host::stack_pointer());
+        state.entry_sp = Some(outermost.sp);
         state.reentry_depth = 0;
         state.deadline = at;
         let result = call(&mut self.store);
+        drop(outermost);
         let state = self.state_mut();
         state.entry_sp = None;
         state.deadline = None;

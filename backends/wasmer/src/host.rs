@@ -27,7 +27,9 @@ use crate::store::StoreData;
 /// without any wasm stack check seeing it. Past this budget a re-entrant
 /// call fails with `Trap(StackOverflow)` instead of overflowing the thread
 /// stack (which aborts the process). A level costs roughly 2 KiB in release
-/// builds and 8 KiB in debug builds.
+/// builds and 8 KiB in debug builds. The budget is the thread's, counted
+/// from its outermost top-level call: stores called from one another's
+/// host functions on one thread share it.
 pub(crate) const REENTRY_STACK_BUDGET: usize = 1 << 20;
 
 /// The current stack pointer, approximately.

@@ -59,7 +59,9 @@ pub(crate) struct StoreData<T> {
     pub(crate) funcs: Vec<wasmer::Function>,
     /// Engine function pointer -> index in `funcs`.
     func_ids: HashMap<usize, u32>,
-    /// Host stack pointer at the start of the running top-level call.
+    /// Host stack pointer at the start of the outermost top-level call on
+    /// the running call's thread (this store's or, for a store called from
+    /// another's host function, that one's): the re-entry budget's origin.
     pub(crate) entry_sp: Option<usize>,
     /// `Caller::call`s nested in the running top-level call.
     pub(crate) reentry_depth: u32,

@@ -196,3 +196,88 @@ fn runaway_reentrancy_is_a_stack_overflow_not_a_crash() {
         .join()
         .unwrap();
 }
+
+/// Run `f` with 1.2 MiB more of this thread's stack in use.
+#[inline(never)]
+fn after_spending_stack<R>(f: impl FnOnce() -> R) -> R {
+    let block = std::hint::black_box([1u8; 1200 << 10]);
+    let r = f();
+    std::hint::black_box(&block);
+    r
+}
+
+/// The host-stack budget is the thread's: a store called from inside
+/// another store's host function (as the plugin manager runs a plugin
+/// calling a plugin) counts its re-entries from the outer call's start, so
+/// nested stores cannot each spend a full budget on one stack.
+#[test]
+fn a_store_called_from_another_stores_host_function_shares_its_stack_budget() {
+    use std::sync::{Arc, Mutex};
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(|| {
+            let (_e, inner, inst) = sandbox();
+            let inner = Arc::new(Mutex::new((inner, inst)));
+            // `nest(pad)`: spend `pad` KiB of this thread's stack, then call
+            // the inner store's `down(2)`, which re-enters it once.
+            let mut outer_linker = Linker::<()>::new();
+            let shared = inner.clone();
+            outer_linker.func(
+                "env",
+                "nest",
+                FuncType::new([ValType::I32], [ValType::I32]),
+                move |_, args, results| {
+                    let pad = args[0].as_i32().unwrap_or(0) > 0;
+                    let mut guard = shared.lock().unwrap();
+                    let (store, inst) = &mut *guard;
+                    let mut down = || store.call_export(inst, "down", &[Val::I32(2)]);
+                    let outcome = if pad {
+                        after_spending_stack(down)
+                    } else {
+                        down()
+                    };
+                    let value = outcome.map_err(|e| HostError::new(e.to_string()))?;
+                    results[0] = value[0];
+                    Ok(())
+                },
+            );
+            let (_e2, mut outer, outer_inst) = setup_with(
+                r#"(module (import "env" "nest" (func $nest (param i32) (result i32)))
+                     (func (export "run") (param i32) (result i32) (call $nest (local.get 0))))"#,
+                &Config::new(),
+                &Limits::new(),
+                &outer_linker,
+                (),
+            );
+            // Within budget: the inner re-entry runs.
+            assert_eq!(
+                outer
+                    .call_export(&outer_inst, "run", &[Val::I32(0)])
+                    .unwrap(),
+                [Val::I32(2)]
+            );
+            // 1.2 MiB of the thread's stack spent above the outer call: the
+            // inner store's re-entry is refused, though its own call has
+            // used almost none.
+            let e = outer
+                .call_export(&outer_inst, "run", &[Val::I32(1)])
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Trap(TrapCode::HostError), "{e}");
+            assert!(e.to_string().contains("bytes of host stack"), "{e}");
+            // Both stores still work.
+            assert_eq!(
+                outer
+                    .call_export(&outer_inst, "run", &[Val::I32(0)])
+                    .unwrap(),
+                [Val::I32(2)]
+            );
+            let (store, inst) = &mut *inner.lock().unwrap();
+            assert_eq!(
+                store.call_export(inst, "down", &[Val::I32(3)]).unwrap(),
+                [Val::I32(3)]
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
