@@ -194,25 +194,36 @@ fn cold_cache(c: &mut Criterion) {
     cold_plugin::<Wasmi>(c);
 }
 
-/// No-op calls through anywasm, static and dyn.
+/// No-op calls through anywasm, static and dyn; the host function typed
+/// ([`Linker::func_wrap`]) and, as `-untyped`, over raw values.
 fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
-    let linker: Linker<()> = anywasm_benches::call_linker();
-    let engine = R::new(&Config::new()).expect("engine");
     let e = name::<R>();
+    let engine = R::new(&Config::new()).expect("engine");
     let module = engine.compile(wasm).expect("compile");
-    let mut store = engine.store((), &Limits::new()).expect("store");
-    let instance = store.instantiate(&module, &linker).expect("instantiate");
-    for export in ["noop", "call_host"] {
-        let f = store.get_func(&instance, export).expect(export);
-        let workload = if export == "noop" {
-            "noop"
+    for (linker, suffix) in [
+        (anywasm_benches::call_linker(), ""),
+        (anywasm_benches::call_linker_untyped(), "-untyped"),
+    ] {
+        let mut store = engine.store((), &Limits::new()).expect("store");
+        let instance = store.instantiate(&module, &linker).expect("instantiate");
+        let exports = if suffix.is_empty() {
+            &["noop", "call_host"][..]
         } else {
-            "host_noop"
+            &["call_host"][..]
         };
-        c.bench_function(&format!("call/{workload}/{e}"), |b| {
-            b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
-        });
+        for &export in exports {
+            let f = store.get_func(&instance, export).expect(export);
+            let workload = if export == "noop" {
+                "noop"
+            } else {
+                "host_noop"
+            };
+            c.bench_function(&format!("call/{workload}/{e}{suffix}"), |b| {
+                b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
+            });
+        }
     }
+    let linker: Linker<()> = anywasm_benches::call_linker();
     let dyn_engine: &dyn DynRuntime<()> = &engine;
     let module = dyn_engine.compile(wasm).expect("compile");
     let mut store = dyn_engine.store((), &Limits::new()).expect("store");

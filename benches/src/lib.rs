@@ -43,8 +43,16 @@ pub fn call_module() -> Vec<u8> {
     wat::parse_str(CALL_WAT).expect("CALL_WAT parses")
 }
 
-/// The linker [`CALL_WAT`] needs: `host::noop` doing nothing.
+/// The linker [`CALL_WAT`] needs: `host::noop` doing nothing, defined the
+/// way the README recommends ([`Linker::func_wrap`]).
 pub fn call_linker() -> Linker<()> {
+    let mut linker = Linker::new();
+    linker.func_wrap("host", "noop", |_, (): ()| Ok(()));
+    linker
+}
+
+/// [`call_linker`] with `host::noop` over raw values ([`Linker::func`]).
+pub fn call_linker_untyped() -> Linker<()> {
     let mut linker = Linker::new();
     linker.func("host", "noop", anywasm::FuncType::new([], []), |_, _, _| {
         Ok(())

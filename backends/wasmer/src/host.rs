@@ -51,6 +51,9 @@ pub(crate) fn host_function<T: Send + 'static>(
     host: &HostFunc<T>,
     slot: usize,
 ) -> wasmer::Function {
+    if let Some(f) = native(store, env, host, slot) {
+        return f;
+    }
     if let Some(f) = typed_host_function(store, env, host, slot) {
         return f;
     }
@@ -97,9 +100,47 @@ fn invoke_host<T: Send + 'static>(
         .map_err(|e| RuntimeError::user(Box::new(e)))
 }
 
-/// A typed wasmer function for `host` when its signature is one of the
-/// small numeric shapes plugins import most (the ABI's `(i32, i32) -> i64`
-/// among them): wasmer's dynamic functions take a slice of `Value`s and
+/// For every shape of [`anywasm_core::native_shapes`] and each result
+/// wasmer passes natively here (none, `i32`, `i64`): `host`'s typed form
+/// as a wasmer typed function, called with native values, no `Value`
+/// slice, `Vec` or `Val` in between.
+macro_rules! native {
+    ($(($($a:ident: $p:ty),*);)*) => {
+        fn native<T: Send + 'static>(
+            store: &mut wasmer::Store,
+            env: &FunctionEnv<StoreData<T>>,
+            host: &HostFunc<T>,
+            slot: usize,
+        ) -> Option<wasmer::Function> {
+            $(
+                native!(@one store, env, host, slot, ($($a: $p),*) -> ());
+                native!(@one store, env, host, slot, ($($a: $p),*) -> i32);
+                native!(@one store, env, host, slot, ($($a: $p),*) -> i64);
+            )*
+            None
+        }
+    };
+    (@one $store:ident, $env:ident, $host:ident, $slot:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
+        if let Some(f) = $host.native::<($($p,)*), $r>() {
+            let f = f.clone();
+            return Some(wasmer::Function::new_typed_with_env(
+                $store,
+                $env,
+                move |env: FunctionEnvMut<'_, StoreData<T>>, $($a: $p),*| -> Result<$r, RuntimeError> {
+                    let mut caller = HostCaller { env, slot: $slot, memory: None };
+                    anywasm_core::call_native(&*f, &mut caller, ($($a,)*))
+                        .map_err(|e| RuntimeError::user(Box::new(e)))
+                },
+            ));
+        }
+    };
+}
+
+anywasm_core::native_shapes!(native);
+
+/// A typed wasmer function for a [`Linker::func`](anywasm_core::Linker::func)
+/// host function (no typed form) when its signature is one of the
+/// small numeric shapes plugins import most: wasmer's dynamic functions take a slice of `Value`s and
 /// return a fresh `Vec` on every call, typed ones pass native values.
 /// `HostFunc::invoke` checks the result types, so the fallbacks to 0 below
 /// are never taken.

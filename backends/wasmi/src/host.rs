@@ -36,10 +36,46 @@ pub(crate) fn make_func<T: Send + 'static>(
             trampoline(&func, caller, params, results)
         });
     }
+    if let Some(f) = native(store, &func) {
+        return f;
+    }
     wasmi::Func::new(store, ty, move |caller, params, results| {
         trampoline(&func, caller, params, results)
     })
 }
+
+/// For every shape of [`anywasm_core::native_shapes`] and each result
+/// wasmi passes natively here (none, `i32`, `i64`): `host`'s typed form as
+/// a wasmi typed host function, with no `Val` conversion in between.
+macro_rules! native {
+    ($(($($a:ident: $p:ty),*);)*) => {
+        fn native<T: Send + 'static>(
+            store: &mut wasmi::Store<StoreData<T>>,
+            host: &HostFunc<T>,
+        ) -> Option<wasmi::Func> {
+            $(
+                native!(@one store, host, ($($a: $p),*) -> ());
+                native!(@one store, host, ($($a: $p),*) -> i32);
+                native!(@one store, host, ($($a: $p),*) -> i64);
+            )*
+            None
+        }
+    };
+    (@one $store:ident, $host:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
+        if let Some(f) = $host.native::<($($p,)*), $r>() {
+            let f = f.clone();
+            return Some(wasmi::Func::wrap(
+                &mut *$store,
+                move |caller: wasmi::Caller<'_, StoreData<T>>, $($a: $p),*| -> core::result::Result<$r, wasmi::Error> {
+                    let mut caller = WasmiCaller::new(caller);
+                    anywasm_core::call_native(&*f, &mut caller, ($($a,)*)).map_err(host_trap)
+                },
+            ));
+        }
+    };
+}
+
+anywasm_core::native_shapes!(native);
 
 /// [`make_func`] for the import that is its module's start function: when
 /// the backend calls it as the start function it is called from the host

@@ -26,6 +26,9 @@ pub(crate) fn host_func<T: Send + 'static>(
         let f = crate::fiber::async_closure(host, ty.clone());
         return Ok(wasmtime::Func::new_async(store, ty, f));
     }
+    if let Some(f) = native(host, InStore(store)) {
+        return Ok(f);
+    }
     let host = host.clone();
     if is_plain(host.ty()) {
         let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
@@ -57,6 +60,9 @@ pub(crate) fn define_host<T: Send + 'static>(
         linker.func_new_async(module, name, ty, f)?;
         return Ok(());
     }
+    if let Some(defined) = native(host, InLinker(linker, module, name)) {
+        return defined.map(drop);
+    }
     let host = host.clone();
     if is_plain(host.ty()) {
         let f = move |caller: wasmtime::Caller<'_, StoreData<T>>,
@@ -77,6 +83,62 @@ pub(crate) fn define_host<T: Send + 'static>(
     })?;
     Ok(())
 }
+
+/// Where a native host function goes: a store ([`host_func`]) or an
+/// engine-level linker ([`define_host`]).
+trait Define<T: 'static> {
+    type Output;
+    fn define<P, R>(self, f: impl wasmtime::IntoFunc<StoreData<T>, P, R>) -> Self::Output;
+}
+
+struct InStore<'a, T: 'static>(&'a mut wasmtime::Store<StoreData<T>>);
+
+impl<T: 'static> Define<T> for InStore<'_, T> {
+    type Output = wasmtime::Func;
+    fn define<P, R>(self, f: impl wasmtime::IntoFunc<StoreData<T>, P, R>) -> wasmtime::Func {
+        wasmtime::Func::wrap(self.0, f)
+    }
+}
+
+struct InLinker<'a, 'n, T: 'static>(&'a mut wasmtime::Linker<StoreData<T>>, &'n str, &'n str);
+
+impl<T: 'static> Define<T> for InLinker<'_, '_, T> {
+    type Output = wasmtime::Result<()>;
+    fn define<P, R>(self, f: impl wasmtime::IntoFunc<StoreData<T>, P, R>) -> wasmtime::Result<()> {
+        self.0.func_wrap(self.1, self.2, f).map(drop)
+    }
+}
+
+/// For every shape of [`anywasm_core::native_shapes`] and each result
+/// wasmtime passes natively here (none, `i32`, `i64`): `host`'s typed form
+/// as a wasmtime typed host function, called with native values through
+/// wasmtime's own trampolines, no `Val` or raw slot in between.
+macro_rules! native {
+    ($(($($a:ident: $p:ty),*);)*) => {
+        fn native<T: Send + 'static, D: Define<T>>(host: &HostFunc<T>, to: D) -> Option<D::Output> {
+            $(
+                native!(@one host, to, ($($a: $p),*) -> ());
+                native!(@one host, to, ($($a: $p),*) -> i32);
+                native!(@one host, to, ($($a: $p),*) -> i64);
+            )*
+            None
+        }
+    };
+    (@one $host:ident, $to:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
+        if let Some(f) = $host.native::<($($p,)*), $r>() {
+            let f = f.clone();
+            return Some($to.define(
+                move |caller: wasmtime::Caller<'_, StoreData<T>>, $($a: $p),*| -> wasmtime::Result<$r> {
+                    let mut wrapped = HostCaller::new(caller);
+                    anywasm_core::call_native(&*f, &mut wrapped, ($($a,)*))
+                        .map_err(wasmtime::Error::new)
+                },
+            ));
+        }
+    };
+}
+
+anywasm_core::native_shapes!(native);
 
 fn trampoline<T: 'static>(
     host: &HostFunc<T>,

@@ -69,6 +69,62 @@ fn sandbox(cx: &Ctx) -> Result<anywasm::Sandbox<Host>, String> {
     )
 }
 
+/// Guest side of `host_typed/native_shapes`: imports at the edges of the
+/// shapes wasmtime, wasmer and wasmi pass natively (up to four `i32`/`i64`
+/// parameters, no result or one `i32`/`i64`) and just past them.
+const SHAPES: &str = r#"(module
+  (import "env" "mix4" (func $mix4 (param i32 i64 i32 i64) (result i64)))
+  (import "env" "sum5" (func $sum5 (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "store" (func $store (param i64)))
+  (import "env" "load" (func $load (result i64)))
+  (import "env" "reenter" (func $reenter (param i32) (result i32)))
+  (func (export "mix4") (param i32 i64 i32 i64) (result i64)
+    (call $mix4 (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "sum5") (param i32 i32 i32 i32 i32) (result i32)
+    (call $sum5 (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+  (func (export "store_load") (param i64) (result i64)
+    (call $store (local.get 0)) (call $load))
+  (func (export "reenter") (param i32) (result i32) (call $reenter (local.get 0)))
+  (func (export "double") (param i32) (result i32)
+    (i32.add (local.get 0) (local.get 0))))"#;
+
+/// What `env::mix4` computes: every parameter in its own bits, the
+/// unsigned ones zero-extended.
+fn mix4(a: u32, b: u64, c: i32, d: i64) -> u64 {
+    (a as u64) ^ (b << 1) ^ ((c as u32 as u64) << 7) ^ (d as u64).rotate_left(13)
+}
+
+/// The host side of [`SHAPES`].
+fn shapes_linker() -> Linker<Host> {
+    let mut l = Linker::<Host>::new();
+    l.func_wrap("env", "mix4", |_, (a, b, c, d): (u32, u64, i32, i64)| {
+        Ok(mix4(a, b, c, d))
+    });
+    l.func_wrap(
+        "env",
+        "sum5",
+        |_, (a, b, c, d, e): (i32, i32, i32, i32, i32)| {
+            Ok(a.wrapping_sub(b)
+                .wrapping_add(c * 3)
+                .wrapping_sub(d * 5)
+                .wrapping_add(e * 7))
+        },
+    );
+    l.func_wrap("env", "store", |caller, x: i64| {
+        caller.data_mut().counter = x;
+        Ok(())
+    });
+    l.func_wrap("env", "load", |caller, (): ()| Ok(caller.data().counter));
+    l.func_wrap("env", "reenter", |caller, x: i32| {
+        let mut out = [Val::I32(0)];
+        caller
+            .call("double", &[Val::I32(x)], &mut out)
+            .map_err(|e| HostError::new(e.to_string()))?;
+        Ok(out[0].as_i32().unwrap_or(0) + 1)
+    });
+    l
+}
+
 /// Loading the ABI guest (which imports `anywasm::add`) with `linker`,
 /// granting `granted`.
 fn load_abi_guest(
@@ -167,6 +223,40 @@ pub(crate) fn checks() -> Vec<Check> {
                 let panicked = expecting_panic(PANIC_MESSAGE, || sb.call("panic", &[]));
                 expect_trap("panic", panicked, TrapCode::HostError)?;
                 expect_call(&mut sb, "halve", &[Val::I32(-4)], &[Val::I32(-2)])
+            }
+        ),
+        check!(
+            "host_typed/native_shapes",
+            "func_wrap at the edges of the shapes engines pass natively (four i32/i64 parameters read as u32/u64, an i64 result, host state, a re-entrant call) and past them (five parameters) gives exact values",
+            |cx: &Ctx| {
+                let mut sb = ok(
+                    "instantiate the shapes module",
+                    cx.sandbox(SHAPES, &Config::new(), &shapes_linker(), &Limits::new()),
+                )?;
+                for (a, b, c, d) in [
+                    (-1i32, -1i64, -1i32, -1i64),
+                    (i32::MIN, i64::MIN, 1, i64::MAX),
+                    (0x1234_5678, 0x0123_4567_89ab_cdef, -0x7654_3210, -2),
+                ] {
+                    let want = mix4(a as u32, b as u64, c, d) as i64;
+                    expect_call(
+                        &mut sb,
+                        "mix4",
+                        &[Val::I32(a), Val::I64(b), Val::I32(c), Val::I64(d)],
+                        &[Val::I64(want)],
+                    )?;
+                }
+                expect_call(
+                    &mut sb,
+                    "sum5",
+                    &[1, 2, 3, 4, 5].map(Val::I32),
+                    &[Val::I32(1 - 2 + 9 - 20 + 35)],
+                )?;
+                for x in [i64::MIN, -1, 0x7ead_beef_0000_0001] {
+                    expect_call(&mut sb, "store_load", &[Val::I64(x)], &[Val::I64(x)])?;
+                }
+                expect_eq("host state", sb.data().counter, 0x7ead_beef_0000_0001)?;
+                expect_call(&mut sb, "reenter", &[Val::I32(20)], &[Val::I32(41)])
             }
         ),
         check!(

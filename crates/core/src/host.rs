@@ -10,6 +10,7 @@
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::any::Any;
 use core::fmt;
 
 use crate::{BackendKind, Error, FuncType, HostError, Result, Val};
@@ -69,6 +70,82 @@ pub type HostFn<T> = dyn Fn(&mut dyn Caller<T>, &[Val], &mut [Val]) -> core::res
     + Send
     + Sync;
 
+/// The typed form of a host function defined with
+/// [`Linker::func_wrap`] or [`Linker::abi_func`]: the parameters as one
+/// tuple `P` of `i32`, `i64`, `f32`, `f64` (`()` for none), the result `R`
+/// as `()`, one of those types, or a tuple. See [`HostFunc::native`].
+pub type NativeFn<T, P, R> =
+    dyn Fn(&mut dyn Caller<T>, P) -> core::result::Result<R, HostError> + Send + Sync;
+
+/// Run a host function's typed form ([`HostFunc::native`]) with a panic in
+/// it caught, as [`HostFunc::invoke`] runs the `Val` form: a backend's
+/// native trampoline calls this and turns an `Err` into its engine's trap
+/// exactly as it does one from `invoke`.
+#[inline]
+pub fn call_native<T, P, R>(
+    func: &NativeFn<T, P, R>,
+    caller: &mut dyn Caller<T>,
+    params: P,
+) -> core::result::Result<R, HostError> {
+    match catch(|| func(caller, params)) {
+        Ok(outcome) => outcome,
+        Err(panicked) => Err(panicked),
+    }
+}
+
+/// Calls the macro `$callback` with every parameter shape whose typed host
+/// functions ([`HostFunc::native`]) the engine backends define natively:
+/// up to four parameters, each `i32` or `i64`, as a list of
+/// `(name: type, ...);` groups. A backend expands each group once per
+/// result type it supports and asks [`HostFunc::native`] for it.
+///
+/// ```
+/// macro_rules! count {
+///     ($(($($a:ident: $p:ty),*);)*) => { [$(stringify!($($p),*)),*].len() };
+/// }
+/// assert_eq!(anywasm_core::native_shapes!(count), 31);
+/// ```
+#[macro_export]
+macro_rules! native_shapes {
+    ($callback:ident) => {
+        $callback! {
+            ();
+            (a: i32); (a: i64);
+            (a: i32, b: i32); (a: i32, b: i64); (a: i64, b: i32); (a: i64, b: i64);
+            (a: i32, b: i32, c: i32); (a: i32, b: i32, c: i64); (a: i32, b: i64, c: i32);
+            (a: i32, b: i64, c: i64); (a: i64, b: i32, c: i32); (a: i64, b: i32, c: i64);
+            (a: i64, b: i64, c: i32); (a: i64, b: i64, c: i64);
+            (a: i32, b: i32, c: i32, d: i32); (a: i32, b: i32, c: i32, d: i64);
+            (a: i32, b: i32, c: i64, d: i32); (a: i32, b: i32, c: i64, d: i64);
+            (a: i32, b: i64, c: i32, d: i32); (a: i32, b: i64, c: i32, d: i64);
+            (a: i32, b: i64, c: i64, d: i32); (a: i32, b: i64, c: i64, d: i64);
+            (a: i64, b: i32, c: i32, d: i32); (a: i64, b: i32, c: i32, d: i64);
+            (a: i64, b: i32, c: i64, d: i32); (a: i64, b: i32, c: i64, d: i64);
+            (a: i64, b: i64, c: i32, d: i32); (a: i64, b: i64, c: i32, d: i64);
+            (a: i64, b: i64, c: i64, d: i32); (a: i64, b: i64, c: i64, d: i64);
+        }
+    };
+}
+
+/// The `Val` form of a typed host function.
+fn adapter<T, P, R>(native: Arc<NativeFn<T, P, R>>) -> Arc<HostFn<T>>
+where
+    T: 'static,
+    P: crate::WasmParams + 'static,
+    R: crate::WasmResults + 'static,
+{
+    host_fn(move |caller, args, results| {
+        let params = P::from_vals(args).ok_or_else(|| {
+            HostError::new(alloc::format!(
+                "typed host function called with arguments {args:?}, not {:?}",
+                P::types()
+            ))
+        })?;
+        native(caller, params)?.write_vals(results);
+        Ok(())
+    })
+}
+
 /// `func` as a shared [`HostFn`]: the `Fn` bound here gives a closure
 /// written in place its argument types.
 pub(crate) fn host_fn<T, F>(func: F) -> Arc<HostFn<T>>
@@ -90,6 +167,9 @@ pub struct HostFunc<T> {
     func: Arc<HostFn<T>>,
     /// The async form, for async host functions (`func` then blocks on it).
     async_func: Option<Arc<crate::asyncs::AsyncHostFn<T>>>,
+    /// The typed form `func` adapts, if there is one: an
+    /// `Arc<NativeFn<T, P, R>>` for the signature's `P` and `R`.
+    native: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl<T> Clone for HostFunc<T> {
@@ -101,6 +181,7 @@ impl<T> Clone for HostFunc<T> {
             capability: self.capability.clone(),
             func: self.func.clone(),
             async_func: self.async_func.clone(),
+            native: self.native.clone(),
         }
     }
 }
@@ -113,6 +194,7 @@ impl<T> fmt::Debug for HostFunc<T> {
             .field("ty", &self.ty)
             .field("capability", &self.capability)
             .field("async", &self.async_func.is_some())
+            .field("native", &self.native.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -143,9 +225,49 @@ impl<T> HostFunc<T> {
         self.capability = capability;
     }
 
-    /// Replace the closure (same signature).
+    /// Replace the closure (same signature); any typed form goes with it.
     pub(crate) fn set_func(&mut self, func: Arc<HostFn<T>>) {
         self.func = func;
+        self.native = None;
+    }
+
+    /// Replace the closure with `native` (whose `P` and `R` have this
+    /// function's signature) and the `Val` adapter over it.
+    pub(crate) fn set_native<P, R>(&mut self, native: Arc<NativeFn<T, P, R>>)
+    where
+        T: 'static,
+        P: crate::WasmParams + 'static,
+        R: crate::WasmResults + 'static,
+    {
+        self.func = adapter(native.clone());
+        self.native = Some(Arc::new(native));
+    }
+
+    /// The typed form of this function, if it was defined with one
+    /// ([`Linker::func_wrap`], a synchronous [`Linker::abi_func`]) and its
+    /// parameters and result are `P` and `R` exactly: `P` a tuple of
+    /// `i32`, `i64`, `f32`, `f64` (`()` for none; `u32` parameters appear
+    /// as `i32`, `u64` as `i64`), `R` `()`, one such type or a tuple.
+    ///
+    /// A backend whose engine calls host functions with native values asks
+    /// for the shapes it supports and, when one matches, calls it with
+    /// [`call_native`] instead of [`invoke`](Self::invoke): no `Val`
+    /// conversion, no result check (the types guarantee it), one dynamic
+    /// call. Both forms do the same thing.
+    ///
+    /// ```
+    /// use anywasm_core::Linker;
+    /// let mut linker = Linker::<()>::new();
+    /// linker.func_wrap("env", "add", |_, (a, b): (u32, i32)| Ok(a as i32 + b));
+    /// let add = linker.get("env", "add").unwrap();
+    /// assert!(add.native::<(i32, i32), i32>().is_some());
+    /// assert!(add.native::<(i64, i64), i64>().is_none());
+    /// ```
+    pub fn native<P: 'static, R: 'static>(&self) -> Option<&Arc<NativeFn<T, P, R>>>
+    where
+        T: 'static,
+    {
+        self.native.as_deref()?.downcast_ref()
     }
 
     /// Mark this function async, with `start` as its async form.
@@ -205,24 +327,31 @@ impl<T> HostFunc<T> {
 }
 
 /// Run `f`, turning a panic (with `std`) into a [`HostError`] with
-/// [`is_panic`](HostError::is_panic) set.
-#[inline]
+/// [`is_panic`](HostError::is_panic) set. Inlined into every host call, so
+/// nothing but the unwind landing pad is left of it when `f` returns.
+#[inline(always)]
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> core::result::Result<R, HostError> {
     #[cfg(feature = "std")]
     {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-            let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-                String::from(*s)
-            } else if let Some(s) = payload.downcast_ref::<String>() {
-                s.clone()
-            } else {
-                String::from("non-string panic payload")
-            };
-            HostError::panicked(msg)
-        })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(panic_error)
     }
     #[cfg(not(feature = "std"))]
     Ok(f())
+}
+
+/// A caught panic's payload as a [`HostError`].
+#[cfg(feature = "std")]
+#[cold]
+#[inline(never)]
+fn panic_error(payload: alloc::boxed::Box<dyn Any + Send>) -> HostError {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        String::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("non-string panic payload")
+    };
+    HostError::panicked(msg)
 }
 
 /// The host functions offered to guests, engine-agnostic.
@@ -338,9 +467,30 @@ impl<T> Linker<T> {
             capability,
             func,
             async_func: None,
+            native: None,
         });
         let last = self.funcs.len() - 1;
         &mut self.funcs[last]
+    }
+
+    /// [`insert`](Self::insert) for a typed host function: `native` and
+    /// the `Val` adapter over it.
+    pub(crate) fn insert_native<P, R>(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        capability: Option<String>,
+        native: Arc<NativeFn<T, P, R>>,
+    ) -> &mut HostFunc<T>
+    where
+        T: 'static,
+        P: crate::WasmParams + 'static,
+        R: crate::WasmResults + 'static,
+    {
+        let entry = self.insert(module, name, ty, capability, adapter(native.clone()));
+        entry.native = Some(Arc::new(native));
+        entry
     }
 
     /// The host function `module::name`, if defined.

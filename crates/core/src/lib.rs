@@ -80,7 +80,8 @@ pub use dynamic::{
 };
 pub use error::{Error, ErrorKind, HostError, Resource, Result, TrapCode};
 pub use host::{
-    Caller, HostFn, HostFunc, Linker, LinkerId, MAX_REENTRY_DEPTH, check_args, check_range,
+    Caller, HostFn, HostFunc, Linker, LinkerId, MAX_REENTRY_DEPTH, NativeFn, call_native,
+    check_args, check_range,
 };
 #[cfg(feature = "inspect")]
 pub use initial_memory::{PAGE_BYTES, check_module_bounds, initial_memory_bytes};

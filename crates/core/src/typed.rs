@@ -39,14 +39,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::abi::{self, GuestError};
-use crate::host::host_fn;
-use crate::{Caller, FuncType, HostError, HostFn, HostFunc, Linker, Val, ValType};
+use crate::{Caller, FuncType, HostError, HostFunc, Linker, NativeFn, Val, ValType};
 
 fn protocol(message: impl Into<String>) -> HostError {
     HostError::new(message)
 }
 
-impl<T> Linker<T> {
+impl<T: 'static> Linker<T> {
     /// Define the typed host function `anywasm::name` (module
     /// [`abi::HOST_MODULE`]), gated by the capability `name` and refusing
     /// messages over [`abi::DEFAULT_MESSAGE_CAP`] bytes; chain
@@ -88,7 +87,7 @@ impl<T> Linker<T> {
         let func = Arc::new(func);
         let body = move |cap| abi_host_fn::<T, Req, Resp, F>(func.clone(), cap);
         let ty = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
-        let entry = self.insert(
+        let entry = self.insert_native(
             abi::HOST_MODULE,
             name,
             ty,
@@ -111,9 +110,12 @@ pub struct AbiFuncDef<'a, T> {
     wrap: Wrap<T>,
 }
 
+/// The typed form of an ABI host function: `(ptr, len) -> packed response`.
+type AbiFn<T> = NativeFn<T, (i32, i32), i64>;
+
 /// The closure of a typed ABI host function for a given message cap.
 enum AbiBody<T> {
-    Sync(Arc<HostFn<T>>),
+    Sync(Arc<AbiFn<T>>),
     Async(Arc<crate::AsyncHostFn<T>>),
 }
 
@@ -139,7 +141,7 @@ impl<T: 'static> AbiFuncDef<'_, T> {
     /// [`abi::MAX_MESSAGE_CAP`]); the default is [`abi::DEFAULT_MESSAGE_CAP`].
     pub fn message_cap(self, bytes: usize) -> Self {
         match (self.wrap.0)(bytes) {
-            AbiBody::Sync(func) => self.entry.set_func(func),
+            AbiBody::Sync(func) => self.entry.set_native(func),
             AbiBody::Async(start) => {
                 self.entry
                     .set_func(crate::asyncs::blocking_fn(start.clone()));
@@ -194,35 +196,41 @@ impl<T> abi::GuestMemory for CallerMemory<'_, T> {
     }
 }
 
-/// The raw host function behind a typed ABI one: `func` behind the ABI
+/// The host function behind a typed ABI one: `func` behind the ABI
 /// transport, refusing messages over `message_cap` bytes.
-fn abi_host_fn<T, Req, Resp, F>(func: Arc<F>, message_cap: usize) -> Arc<HostFn<T>>
+fn abi_host_fn<T, Req, Resp, F>(func: Arc<F>, message_cap: usize) -> Arc<AbiFn<T>>
 where
     Req: DeserializeOwned,
     Resp: Serialize,
     F: Fn(&mut dyn Caller<T>, Req) -> core::result::Result<Resp, HostError> + Send + Sync + 'static,
 {
     let cap = message_cap.min(abi::MAX_MESSAGE_CAP);
-    host_fn(move |caller, args, results| {
-        let outcome = match read_request::<T, Req>(caller, args, cap)? {
+    Arc::new(move |caller: &mut dyn Caller<T>, (ptr, len): (i32, i32)| {
+        let outcome = match read_request::<T, Req>(caller, ptr as u32, len as u32, cap)? {
             Ok(req) => func(&mut *caller, req).map_err(|e| GuestError::new(e.message())),
             Err(e) => Err(e),
         };
-        write_response(caller, &outcome, cap, results)
+        write_response(caller, &outcome, cap)
     })
 }
 
-/// Read and decode an ABI host call's request (`args` = `(ptr, len)`):
-/// `Err` for a transport failure (the call traps), `Ok(Err)` for a request
-/// that does not decode (the guest gets it as its call's error).
+/// An ABI host call's `(ptr, len)` arguments, from `Val`s of the ABI
+/// signature.
+fn request_args(args: &[Val]) -> (u32, u32) {
+    let arg = |i: usize| args.get(i).and_then(Val::as_i32).unwrap_or(0) as u32;
+    (arg(0), arg(1))
+}
+
+/// Read and decode an ABI host call's request at `ptr`, `len`: `Err` for a
+/// transport failure (the call traps), `Ok(Err)` for a request that does
+/// not decode (the guest gets it as its call's error).
 fn read_request<T, Req: DeserializeOwned>(
     caller: &mut dyn Caller<T>,
-    args: &[Val],
+    ptr: u32,
+    len: u32,
     cap: usize,
 ) -> core::result::Result<core::result::Result<Req, GuestError>, HostError> {
     let trap = |e: crate::Error| protocol(e.message());
-    let ptr = args[0].as_i32().unwrap_or(0) as u32;
-    let len = args[1].as_i32().unwrap_or(0) as u32;
     abi::check_cap("request", len as usize, cap).map_err(trap)?;
     let mut request = Vec::new();
     abi::read_message(&mut CallerMemory(caller), ptr, len, &mut request).map_err(trap)?;
@@ -230,14 +238,13 @@ fn read_request<T, Req: DeserializeOwned>(
         .map_err(|e| GuestError::new(format!("request does not decode: {}", e.message()))))
 }
 
-/// Encode an ABI host call's outcome into a fresh guest buffer and put its
-/// packed address in `results[0]`.
+/// Encode an ABI host call's outcome into guest memory and return its
+/// packed address, the host function's result.
 fn write_response<T, Resp: Serialize>(
     caller: &mut dyn Caller<T>,
     outcome: &core::result::Result<Resp, GuestError>,
     cap: usize,
-    results: &mut [Val],
-) -> core::result::Result<(), HostError> {
+) -> core::result::Result<i64, HostError> {
     let trap = |e: crate::Error| protocol(e.message());
     let response = abi::encode(outcome).map_err(trap)?;
     abi::check_cap("response", response.len(), cap).map_err(trap)?;
@@ -246,8 +253,7 @@ fn write_response<T, Resp: Serialize>(
     // Never the scratch area: it may hold the request being served.
     let area = caller.reply_area();
     let out_ptr = abi::write_message(&mut CallerMemory(caller), &response, area).map_err(trap)?;
-    results[0] = Val::I64(abi::pack(out_ptr, response.len() as u32));
-    Ok(())
+    Ok(abi::pack(out_ptr, response.len() as u32))
 }
 
 impl<T: 'static> Linker<T> {
@@ -281,7 +287,8 @@ impl<T: 'static> Linker<T> {
             let cap = cap.min(abi::MAX_MESSAGE_CAP);
             Arc::new(
                 move |caller: &mut dyn Caller<T>, args: &[Val]| -> crate::HostFuture<T> {
-                    let fut = match read_request::<T, Req>(caller, args, cap) {
+                    let (ptr, len) = request_args(args);
+                    let fut = match read_request::<T, Req>(caller, ptr, len, cap) {
                         Err(e) => return Box::pin(async move { Err(e) }),
                         Ok(Err(e)) => Err(e),
                         Ok(Ok(req)) => Ok(func(caller, req)),
@@ -292,7 +299,8 @@ impl<T: 'static> Linker<T> {
                             Err(e) => Err(e),
                         };
                         Ok(crate::Finish::with(move |caller, results| {
-                            write_response(caller, &outcome, cap, results)
+                            results[0] = Val::I64(write_response(caller, &outcome, cap)?);
+                            Ok(())
                         }))
                     })
                 },

@@ -41,18 +41,24 @@
 //!
 //! # Cost
 //!
-//! A typed function is a raw [`Linker::func`] underneath, so every backend
-//! runs it unchanged: the arguments are read out of the `Val` slice (the
-//! engines have already checked them against the derived signature) and the
-//! results written back, a few moves per call. Returning `Err` traps the guest
-//! with [`TrapCode::HostError`](crate::TrapCode), like a panic in the closure.
+//! A typed function keeps its typed form ([`HostFunc::native`]) beside a
+//! raw [`Linker::func`]-style adapter. wasmtime and wasmer call the typed
+//! form directly for the shapes most host functions have (up to four `i32`
+//! or `i64` parameters, no result or one `i32` or `i64`): the engine passes
+//! native values, with no `Val` in between. Other shapes, and other
+//! engines, go through the adapter: the arguments are read out of the `Val`
+//! slice (the engines have already checked them against the derived
+//! signature) and the results written back, a few moves per call. Either
+//! way, returning `Err` traps the guest with
+//! [`TrapCode::HostError`](crate::TrapCode), like a panic in the closure.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::host::host_fn;
-use crate::{Caller, FuncType, HostError, HostFunc, Linker, Val, ValType};
+use alloc::sync::Arc;
+
+use crate::{Caller, FuncType, HostError, HostFunc, Linker, NativeFn, Val, ValType};
 
 mod sealed {
     pub trait Sealed {}
@@ -63,6 +69,13 @@ mod sealed {
 pub trait WasmTy: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The wasm type.
     const TYPE: ValType;
+    /// The Rust type a backend passes for it: `i32`, `i64`, `f32` or `f64`
+    /// (`u32` travels as `i32`, `u64` as `i64`).
+    type Native: WasmTy;
+    /// From the value as a backend passes it, bit for bit.
+    fn from_native(native: Self::Native) -> Self;
+    /// As a backend passes it, bit for bit.
+    fn into_native(self) -> Self::Native;
     /// The value, if `val` has type [`TYPE`](Self::TYPE).
     fn from_val(val: Val) -> Option<Self>;
     /// As a wasm value.
@@ -70,10 +83,21 @@ pub trait WasmTy: sealed::Sealed + Copy + Send + Sync + 'static {
 }
 
 macro_rules! wasm_ty {
-    ($($ty:ty => $vt:ident, |$v:ident| $from:expr, |$s:ident| $into:expr;)*) => {$(
+    ($($ty:ty => $vt:ident as $native:ty, |$v:ident| $from:expr, |$s:ident| $into:expr;)*) => {$(
         impl sealed::Sealed for $ty {}
         impl WasmTy for $ty {
             const TYPE: ValType = ValType::$vt;
+            type Native = $native;
+            #[inline]
+            #[allow(clippy::unnecessary_cast)]
+            fn from_native(native: $native) -> Self {
+                native as $ty
+            }
+            #[inline]
+            #[allow(clippy::unnecessary_cast)]
+            fn into_native(self) -> $native {
+                self as $native
+            }
             fn from_val(val: Val) -> Option<Self> {
                 match val {
                     Val::$vt($v) => Some($from),
@@ -89,33 +113,44 @@ macro_rules! wasm_ty {
 }
 
 wasm_ty! {
-    i32 => I32, |v| v, |s| s;
-    u32 => I32, |v| v as u32, |s| s as i32;
-    i64 => I64, |v| v, |s| s;
-    u64 => I64, |v| v as u64, |s| s as i64;
-    f32 => F32, |v| f32::from_bits(v), |s| s.to_bits();
-    f64 => F64, |v| f64::from_bits(v), |s| s.to_bits();
+    i32 => I32 as i32, |v| v, |s| s;
+    u32 => I32 as i32, |v| v as u32, |s| s as i32;
+    i64 => I64 as i64, |v| v, |s| s;
+    u64 => I64 as i64, |v| v as u64, |s| s as i64;
+    f32 => F32 as f32, |v| f32::from_bits(v), |s| s.to_bits();
+    f64 => F64 as f64, |v| f64::from_bits(v), |s| s.to_bits();
 }
 
 /// The parameters of a typed host function: `()`, one [`WasmTy`], or a
 /// tuple of up to 8 of them.
 pub trait WasmParams: Sized {
+    /// The parameters as a backend passes them: a tuple of
+    /// [`WasmTy::Native`] types (`()` for none, `(i32,)` for one `u32`).
+    type Native: WasmParams + 'static;
     /// The wasm parameter types, in order.
     fn types() -> Vec<ValType>;
     /// The parameters, if `args` has exactly [`types`](Self::types).
     fn from_vals(args: &[Val]) -> Option<Self>;
+    /// The parameters from their native form, bit for bit.
+    fn from_native(native: Self::Native) -> Self;
 }
 
 /// The results of a typed host function: `()`, one [`WasmTy`], or a tuple
 /// of up to 8 of them.
 pub trait WasmResults {
+    /// The results as a backend takes them: `()`, one [`WasmTy::Native`]
+    /// type, or a tuple of them.
+    type Native: WasmResults + 'static;
     /// The wasm result types, in order.
     fn types() -> Vec<ValType>;
     /// Write the results into `out` (of length `types().len()`).
     fn write_vals(self, out: &mut [Val]);
+    /// The results in their native form, bit for bit.
+    fn into_native(self) -> Self::Native;
 }
 
 impl<X: WasmTy> WasmParams for X {
+    type Native = (X::Native,);
     fn types() -> Vec<ValType> {
         alloc::vec![X::TYPE]
     }
@@ -125,9 +160,14 @@ impl<X: WasmTy> WasmParams for X {
             _ => None,
         }
     }
+    #[inline]
+    fn from_native((x,): Self::Native) -> Self {
+        X::from_native(x)
+    }
 }
 
 impl<X: WasmTy> WasmResults for X {
+    type Native = X::Native;
     fn types() -> Vec<ValType> {
         alloc::vec![X::TYPE]
     }
@@ -136,11 +176,16 @@ impl<X: WasmTy> WasmResults for X {
             *slot = self.into_val();
         }
     }
+    #[inline]
+    fn into_native(self) -> Self::Native {
+        WasmTy::into_native(self)
+    }
 }
 
 macro_rules! tuples {
     ($($n:literal: ($($t:ident),*);)*) => {$(
         impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
+            type Native = ($($t::Native,)*);
             fn types() -> Vec<ValType> {
                 alloc::vec![$($t::TYPE),*]
             }
@@ -151,9 +196,21 @@ macro_rules! tuples {
                     _ => None,
                 }
             }
+            #[inline]
+            #[allow(non_snake_case, clippy::unused_unit)]
+            fn from_native(($($t,)*): Self::Native) -> Self {
+                ($(WasmTy::from_native($t),)*)
+            }
         }
 
         impl<$($t: WasmTy),*> WasmResults for ($($t,)*) {
+            type Native = ($($t::Native,)*);
+            #[inline]
+            #[allow(non_snake_case, clippy::unused_unit)]
+            fn into_native(self) -> Self::Native {
+                let ($($t,)*) = self;
+                ($(WasmTy::into_native($t),)*)
+            }
             fn types() -> Vec<ValType> {
                 alloc::vec![$($t::TYPE),*]
             }
@@ -181,7 +238,7 @@ tuples! {
     8: (A, B, C, D, E, F, G, H);
 }
 
-impl<T> Linker<T> {
+impl<T: 'static> Linker<T> {
     /// Define (or replace) the host function `module::name` from a typed
     /// closure; its wasm signature is derived from the closure's parameter
     /// tuple `P` and result `R` (the module docs show the shape and say why).
@@ -197,18 +254,12 @@ impl<T> Linker<T> {
         F: Fn(&mut dyn Caller<T>, P) -> core::result::Result<R, HostError> + Send + Sync + 'static,
     {
         let ty = FuncType::new(P::types(), R::types());
-        let raw = host_fn(move |caller, args, results| {
-            let params = P::from_vals(args).ok_or_else(|| {
-                HostError::new(alloc::format!(
-                    "typed host function called with arguments {args:?}, not {:?}",
-                    P::types()
-                ))
-            })?;
-            func(caller, params)?.write_vals(results);
-            Ok(())
-        });
+        let native: Arc<NativeFn<T, P::Native, R::Native>> =
+            Arc::new(move |caller: &mut dyn Caller<T>, params: P::Native| {
+                func(caller, P::from_native(params)).map(R::into_native)
+            });
         FuncDef {
-            entry: self.insert(module, name, ty, None, raw),
+            entry: self.insert_native(module, name, ty, None, native),
         }
     }
 }
