@@ -180,8 +180,15 @@ pub enum ErrorKind {
 ///
 /// [`HostError::exit`] is the exception: it ends the guest with an exit
 /// status (WASI `proc_exit`), and the caller sees [`ErrorKind::Exit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostError {
+///
+/// One pointer wide (the details are boxed), so a host function's
+/// `Result<(), HostError>` or `Result<i64, HostError>` comes back in
+/// registers on every call that succeeds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostError(Box<HostErrorInner>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct HostErrorInner {
     message: String,
     panicked: bool,
     exit: Option<u32>,
@@ -189,71 +196,76 @@ pub struct HostError {
 }
 
 impl HostError {
+    fn with(message: String, panicked: bool, exit: Option<u32>, trap: Option<TrapCode>) -> Self {
+        Self(Box::new(HostErrorInner {
+            message,
+            panicked,
+            exit,
+            trap,
+        }))
+    }
+
     /// A host error with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            panicked: false,
-            exit: None,
-            trap: None,
-        }
+        Self::with(message.into(), false, None, None)
     }
 
     /// End the call with the trap `code` (for example
     /// [`TrapCode::Timeout`] when a host function finds the call's deadline
     /// passed): the caller sees [`ErrorKind::Trap`]`(code)`.
     pub fn trap(code: TrapCode, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            panicked: false,
-            exit: None,
-            trap: Some(code),
-        }
+        Self::with(message.into(), false, None, Some(code))
     }
 
     /// A host error recording that the host function panicked.
     pub fn panicked(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            panicked: true,
-            exit: None,
-            trap: None,
-        }
+        Self::with(message.into(), true, None, None)
     }
 
     /// End the guest with exit status `code`: the call unwinds like a trap,
     /// and the caller sees [`ErrorKind::Exit`]`(code)` rather than a trap.
     pub fn exit(code: u32) -> Self {
-        Self {
-            message: alloc::format!("the guest exited with status {code}"),
-            panicked: false,
-            exit: Some(code),
-            trap: None,
-        }
+        Self::with(
+            alloc::format!("the guest exited with status {code}"),
+            false,
+            Some(code),
+            None,
+        )
     }
 
     /// The exit status, if this is [`HostError::exit`].
     pub fn exit_code(&self) -> Option<u32> {
-        self.exit
+        self.0.exit
     }
 
     /// The message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Whether the host function panicked (rather than returning an error).
     pub fn is_panic(&self) -> bool {
-        self.panicked
+        self.0.panicked
+    }
+}
+
+impl fmt::Debug for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostError")
+            .field("message", &self.0.message)
+            .field("panicked", &self.0.panicked)
+            .field("exit", &self.0.exit)
+            .field("trap", &self.0.trap)
+            .finish()
     }
 }
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.panicked {
-            write!(f, "host function panicked: {}", self.message)
+        if self.0.panicked {
+            write!(f, "host function panicked: {}", self.0.message)
         } else {
-            f.write_str(&self.message)
+            f.write_str(&self.0.message)
         }
     }
 }
@@ -326,7 +338,7 @@ impl Error {
     /// A host function's failure surfacing as a trap, or as
     /// [`ErrorKind::Exit`] for [`HostError::exit`].
     pub fn from_host(err: HostError) -> Self {
-        let kind = match (err.exit, err.trap) {
+        let kind = match (err.0.exit, err.0.trap) {
             (Some(code), _) => ErrorKind::Exit(code),
             (None, Some(code)) => ErrorKind::Trap(code),
             (None, None) => ErrorKind::Trap(TrapCode::HostError),
