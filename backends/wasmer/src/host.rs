@@ -100,38 +100,30 @@ fn invoke_host<T: Send + 'static>(
         .map_err(|e| RuntimeError::user(Box::new(e)))
 }
 
-/// For every shape of [`anywasm_core::native_shapes`] and each result
-/// wasmer passes natively here (none, `i32`, `i64`): `host`'s typed form
-/// as a wasmer typed function, called with native values, no `Value`
+/// For every signature of [`anywasm_core::native_shapes`]: `host`'s typed
+/// form as a wasmer typed function, called with native values, no `Value`
 /// slice, `Vec` or `Val` in between.
 macro_rules! native {
-    ($(($($a:ident: $p:ty),*);)*) => {
+    ($(($($a:ident: $p:ty),*) -> $r:ty;)*) => {
         fn native<T: Send + 'static>(
             store: &mut wasmer::Store,
             env: &FunctionEnv<StoreData<T>>,
             host: &HostFunc<T>,
             slot: usize,
         ) -> Option<wasmer::Function> {
-            $(
-                native!(@one store, env, host, slot, ($($a: $p),*) -> ());
-                native!(@one store, env, host, slot, ($($a: $p),*) -> i32);
-                native!(@one store, env, host, slot, ($($a: $p),*) -> i64);
-            )*
+            $(if let Some(f) = host.native::<($($p,)*), $r>() {
+                let f = f.clone();
+                return Some(wasmer::Function::new_typed_with_env(
+                    store,
+                    env,
+                    move |env: FunctionEnvMut<'_, StoreData<T>>, $($a: $p),*| -> Result<$r, RuntimeError> {
+                        let mut caller = HostCaller { env, slot, memory: None };
+                        anywasm_core::call_native(&*f, &mut caller, ($($a,)*))
+                            .map_err(|e| RuntimeError::user(Box::new(e)))
+                    },
+                ));
+            })*
             None
-        }
-    };
-    (@one $store:ident, $env:ident, $host:ident, $slot:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
-        if let Some(f) = $host.native::<($($p,)*), $r>() {
-            let f = f.clone();
-            return Some(wasmer::Function::new_typed_with_env(
-                $store,
-                $env,
-                move |env: FunctionEnvMut<'_, StoreData<T>>, $($a: $p),*| -> Result<$r, RuntimeError> {
-                    let mut caller = HostCaller { env, slot: $slot, memory: None };
-                    anywasm_core::call_native(&*f, &mut caller, ($($a,)*))
-                        .map_err(|e| RuntimeError::user(Box::new(e)))
-                },
-            ));
         }
     };
 }

@@ -44,33 +44,25 @@ pub(crate) fn make_func<T: Send + 'static>(
     })
 }
 
-/// For every shape of [`anywasm_core::native_shapes`] and each result
-/// wasmi passes natively here (none, `i32`, `i64`): `host`'s typed form as
-/// a wasmi typed host function, with no `Val` conversion in between.
+/// For every signature of [`anywasm_core::native_shapes`]: `host`'s typed
+/// form as a wasmi typed host function, with no `Val` conversion in between.
 macro_rules! native {
-    ($(($($a:ident: $p:ty),*);)*) => {
+    ($(($($a:ident: $p:ty),*) -> $r:ty;)*) => {
         fn native<T: Send + 'static>(
             store: &mut wasmi::Store<StoreData<T>>,
             host: &HostFunc<T>,
         ) -> Option<wasmi::Func> {
-            $(
-                native!(@one store, host, ($($a: $p),*) -> ());
-                native!(@one store, host, ($($a: $p),*) -> i32);
-                native!(@one store, host, ($($a: $p),*) -> i64);
-            )*
+            $(if let Some(f) = host.native::<($($p,)*), $r>() {
+                let f = f.clone();
+                return Some(wasmi::Func::wrap(
+                    &mut *store,
+                    move |caller: wasmi::Caller<'_, StoreData<T>>, $($a: $p),*| -> core::result::Result<$r, wasmi::Error> {
+                        let mut caller = WasmiCaller::new(caller);
+                        anywasm_core::call_native(&*f, &mut caller, ($($a,)*)).map_err(host_trap)
+                    },
+                ));
+            })*
             None
-        }
-    };
-    (@one $store:ident, $host:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
-        if let Some(f) = $host.native::<($($p,)*), $r>() {
-            let f = f.clone();
-            return Some(wasmi::Func::wrap(
-                &mut *$store,
-                move |caller: wasmi::Caller<'_, StoreData<T>>, $($a: $p),*| -> core::result::Result<$r, wasmi::Error> {
-                    let mut caller = WasmiCaller::new(caller);
-                    anywasm_core::call_native(&*f, &mut caller, ($($a,)*)).map_err(host_trap)
-                },
-            ));
         }
     };
 }

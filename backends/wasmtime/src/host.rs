@@ -109,31 +109,23 @@ impl<T: 'static> Define<T> for InLinker<'_, '_, T> {
     }
 }
 
-/// For every shape of [`anywasm_core::native_shapes`] and each result
-/// wasmtime passes natively here (none, `i32`, `i64`): `host`'s typed form
-/// as a wasmtime typed host function, called with native values through
-/// wasmtime's own trampolines, no `Val` or raw slot in between.
+/// For every signature of [`anywasm_core::native_shapes`]: `host`'s typed
+/// form as a wasmtime typed host function, called with native values
+/// through wasmtime's own trampolines, no `Val` or raw slot in between.
 macro_rules! native {
-    ($(($($a:ident: $p:ty),*);)*) => {
+    ($(($($a:ident: $p:ty),*) -> $r:ty;)*) => {
         fn native<T: Send + 'static, D: Define<T>>(host: &HostFunc<T>, to: D) -> Option<D::Output> {
-            $(
-                native!(@one host, to, ($($a: $p),*) -> ());
-                native!(@one host, to, ($($a: $p),*) -> i32);
-                native!(@one host, to, ($($a: $p),*) -> i64);
-            )*
+            $(if let Some(f) = host.native::<($($p,)*), $r>() {
+                let f = f.clone();
+                return Some(to.define(
+                    move |caller: wasmtime::Caller<'_, StoreData<T>>, $($a: $p),*| -> wasmtime::Result<$r> {
+                        let mut wrapped = HostCaller::new(caller);
+                        anywasm_core::call_native(&*f, &mut wrapped, ($($a,)*))
+                            .map_err(wasmtime::Error::new)
+                    },
+                ));
+            })*
             None
-        }
-    };
-    (@one $host:ident, $to:ident, ($($a:ident: $p:ty),*) -> $r:ty) => {
-        if let Some(f) = $host.native::<($($p,)*), $r>() {
-            let f = f.clone();
-            return Some($to.define(
-                move |caller: wasmtime::Caller<'_, StoreData<T>>, $($a: $p),*| -> wasmtime::Result<$r> {
-                    let mut wrapped = HostCaller::new(caller);
-                    anywasm_core::call_native(&*f, &mut wrapped, ($($a,)*))
-                        .map_err(wasmtime::Error::new)
-                },
-            ));
         }
     };
 }

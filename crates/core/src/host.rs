@@ -93,22 +93,22 @@ pub fn call_native<T, P, R>(
     }
 }
 
-/// Calls the macro `$callback` with every parameter shape whose typed host
+/// Calls the macro `$callback` with every signature whose typed host
 /// functions ([`HostFunc::native`]) the engine backends define natively:
-/// up to four parameters, each `i32` or `i64`, as a list of
-/// `(name: type, ...);` groups. A backend expands each group once per
-/// result type it supports and asks [`HostFunc::native`] for it.
+/// up to four parameters, each `i32` or `i64`, and no result or one `i32`
+/// or `i64`, as a list of `(name: type, ...) -> result;` items. A backend
+/// expands each item into a check of [`HostFunc::native`] for it.
 ///
 /// ```
 /// macro_rules! count {
-///     ($(($($a:ident: $p:ty),*);)*) => { [$(stringify!($($p),*)),*].len() };
+///     ($(($($a:ident: $p:ty),*) -> $r:ty;)*) => { [$(stringify!($($p),* -> $r)),*].len() };
 /// }
-/// assert_eq!(anywasm_core::native_shapes!(count), 31);
+/// assert_eq!(anywasm_core::native_shapes!(count), 93);
 /// ```
 #[macro_export]
 macro_rules! native_shapes {
     ($callback:ident) => {
-        $callback! {
+        $crate::native_shapes! { @results $callback;
             ();
             (a: i32); (a: i64);
             (a: i32, b: i32); (a: i32, b: i64); (a: i64, b: i32); (a: i64, b: i64);
@@ -123,6 +123,15 @@ macro_rules! native_shapes {
             (a: i64, b: i32, c: i64, d: i32); (a: i64, b: i32, c: i64, d: i64);
             (a: i64, b: i64, c: i32, d: i32); (a: i64, b: i64, c: i32, d: i64);
             (a: i64, b: i64, c: i64, d: i32); (a: i64, b: i64, c: i64, d: i64);
+        }
+    };
+    (@results $callback:ident; $(($($a:ident: $p:ty),*);)*) => {
+        $callback! {
+            $(
+                ($($a: $p),*) -> ();
+                ($($a: $p),*) -> i32;
+                ($($a: $p),*) -> i64;
+            )*
         }
     };
 }
