@@ -8,7 +8,10 @@ use criterion::Criterion;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasmer::sys::{Cranelift, EngineBuilder, Features};
-use wasmer::{Engine, Function, Imports, Instance, Memory, Module, Store, TypedFunction, imports};
+use wasmer::{
+    Engine, Function, FunctionEnv, FunctionEnvMut, Imports, Instance, Memory, Module, Store,
+    TypedFunction, imports,
+};
 
 use crate::{AbiHost, decode_envelope, encode_into, response_buf, rotating};
 
@@ -90,7 +93,7 @@ pub fn lifecycle(c: &mut Criterion, name: &str, wasm: &[u8], call: bool) {
 pub fn calls(c: &mut Criterion, wasm: &[u8]) {
     let engine = engine();
     let module = Module::new(&engine, wasm).expect("compile");
-    let mut store = Store::new(engine);
+    let mut store = Store::new(engine.clone());
     let imports = host_imports(&mut store);
     let instance = Instance::new(&mut store, &module, &imports).expect("instantiate");
     let noop: TypedFunction<(), ()> = instance
@@ -118,6 +121,20 @@ pub fn calls(c: &mut Criterion, wasm: &[u8]) {
     });
     c.bench_function("call/host_noop/wasmer-raw-untyped", |b| {
         b.iter(|| untyped_host.call(&mut store, &[]).expect("call"))
+    });
+    // The host function with an environment, as a host with state (and
+    // anywasm, for its store's data) defines it.
+    let mut store = Store::new(engine);
+    let env = FunctionEnv::new(&mut store, 0u64);
+    let noop = Function::new_typed_with_env(&mut store, &env, |_: FunctionEnvMut<'_, u64>| {});
+    let imports = imports! { "host" => { "noop" => noop } };
+    let call_host: TypedFunction<(), ()> = Instance::new(&mut store, &module, &imports)
+        .expect("instantiate")
+        .exports
+        .get_typed_function(&store, "call_host")
+        .expect("call_host");
+    c.bench_function("call/host_noop/wasmer-raw-env", |b| {
+        b.iter(|| call_host.call(&mut store).expect("call"))
     });
 }
 

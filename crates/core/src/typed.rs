@@ -299,7 +299,10 @@ impl<T: 'static> Linker<T> {
                             Err(e) => Err(e),
                         };
                         Ok(crate::Finish::with(move |caller, results| {
-                            results[0] = Val::I64(write_response(caller, &outcome, cap)?);
+                            let packed = write_response(caller, &outcome, cap)?;
+                            if let Some(slot) = results.first_mut() {
+                                *slot = Val::I64(packed);
+                            }
                             Ok(())
                         }))
                     })
