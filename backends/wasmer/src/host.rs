@@ -131,9 +131,10 @@ macro_rules! native {
 anywasm_core::native_shapes!(native);
 
 /// A typed wasmer function for a [`Linker::func`](anywasm_core::Linker::func)
-/// host function (no typed form) when its signature is one of the
-/// small numeric shapes plugins import most: wasmer's dynamic functions take a slice of `Value`s and
-/// return a fresh `Vec` on every call, typed ones pass native values.
+/// host function (no typed form) when its signature is one of the small
+/// numeric shapes plugins import most: wasmer's dynamic functions take a
+/// slice of `Value`s and return a fresh `Vec` on every call, typed ones
+/// pass native values.
 /// `HostFunc::invoke` checks the result types, so the fallbacks to 0 below
 /// are never taken.
 fn typed_host_function<T: Send + 'static>(

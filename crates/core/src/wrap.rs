@@ -42,11 +42,11 @@
 //! # Cost
 //!
 //! A typed function keeps its typed form ([`HostFunc::native`]) beside a
-//! raw [`Linker::func`]-style adapter. wasmtime and wasmer call the typed
-//! form directly for the shapes most host functions have (up to four `i32`
-//! or `i64` parameters, no result or one `i32` or `i64`): the engine passes
-//! native values, with no `Val` in between. Other shapes, and other
-//! engines, go through the adapter: the arguments are read out of the `Val`
+//! raw [`Linker::func`]-style adapter. wasmtime, wasmer and wasmi call the
+//! typed form directly for the shapes most host functions have (up to four
+//! `i32` or `i64` parameters, no result or one `i32` or `i64`,
+//! [`native_shapes!`](crate::native_shapes)): the engine passes native
+//! values, with no `Val` in between. Other shapes go through the adapter: the arguments are read out of the `Val`
 //! slice (the engines have already checked them against the derived
 //! signature) and the results written back, a few moves per call. Either
 //! way, returning `Err` traps the guest with
