@@ -241,6 +241,27 @@ fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
     }
 }
 
+/// `call/host_noop_x100`: 100 guest->host no-op calls per host->guest call,
+/// the host function typed and (`-untyped`) over raw values.
+fn host_loop_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
+    let e = name::<R>();
+    let engine = R::new(&Config::new()).expect("engine");
+    let module = engine.compile(wasm).expect("compile");
+    for (linker, suffix) in [
+        (anywasm_benches::call_linker(), ""),
+        (anywasm_benches::call_linker_untyped(), "-untyped"),
+    ] {
+        let mut store = engine.store((), &Limits::new()).expect("store");
+        let instance = store.instantiate(&module, &linker).expect("instantiate");
+        let f = store
+            .get_func(&instance, "call_host_100")
+            .expect("call_host_100");
+        c.bench_function(&format!("call/host_noop_x100/{e}{suffix}"), |b| {
+            b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
+        });
+    }
+}
+
 fn calls(c: &mut Criterion) {
     let wasm = anywasm_benches::call_module();
     calls_anywasm::<Wasmtime>(c, &wasm);
@@ -249,6 +270,13 @@ fn calls(c: &mut Criterion) {
     raw::wasmer::calls(c, &wasm);
     calls_anywasm::<Wasmi>(c, &wasm);
     raw::wasmi::calls(c, &wasm);
+    let wasm = anywasm_benches::host_loop_module();
+    host_loop_anywasm::<Wasmtime>(c, &wasm);
+    raw::wasmtime::host_loop(c, &wasm);
+    host_loop_anywasm::<Wasmer>(c, &wasm);
+    raw::wasmer::host_loop(c, &wasm);
+    host_loop_anywasm::<Wasmi>(c, &wasm);
+    raw::wasmi::host_loop(c, &wasm);
 }
 
 /// Typed ABI round trips on the bench guest; each response checked after timing.

@@ -43,7 +43,25 @@ pub fn call_module() -> Vec<u8> {
     wat::parse_str(CALL_WAT).expect("CALL_WAT parses")
 }
 
-/// The linker [`CALL_WAT`] needs: `host::noop` doing nothing, defined the
+/// A module whose export `call_host_100` calls the no-op host import 100
+/// times in a loop: the guest->host call cost without the host->guest
+/// entry's (and its noise) around every one.
+pub const HOST_LOOP_WAT: &str = r#"
+(module
+  (import "host" "noop" (func $host_noop))
+  (func (export "call_host_100") (local $i i32)
+    (loop $again
+      (call $host_noop)
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 100))))))
+"#;
+
+/// [`HOST_LOOP_WAT`] as binary.
+pub fn host_loop_module() -> Vec<u8> {
+    wat::parse_str(HOST_LOOP_WAT).expect("HOST_LOOP_WAT parses")
+}
+
+/// The linker [`CALL_WAT`] (and [`HOST_LOOP_WAT`]) needs: `host::noop` doing nothing, defined the
 /// way the README recommends ([`Linker::func_wrap`]).
 pub fn call_linker() -> Linker<()> {
     let mut linker = Linker::new();

@@ -138,6 +138,36 @@ pub fn calls(c: &mut Criterion, wasm: &[u8]) {
     });
 }
 
+/// `call/host_noop_x100`: [`HOST_LOOP_WAT`](crate::HOST_LOOP_WAT)'s 100
+/// guest->host calls in one host->guest call; `-raw-env` with a
+/// `FunctionEnv`, as anywasm defines its host functions.
+pub fn host_loop(c: &mut Criterion, wasm: &[u8]) {
+    let engine = engine();
+    let module = Module::new(&engine, wasm).expect("compile");
+    let mut store = Store::new(engine.clone());
+    let imports = host_imports(&mut store);
+    let f: TypedFunction<(), ()> = Instance::new(&mut store, &module, &imports)
+        .expect("instantiate")
+        .exports
+        .get_typed_function(&store, "call_host_100")
+        .expect("call_host_100");
+    c.bench_function("call/host_noop_x100/wasmer-raw", |b| {
+        b.iter(|| f.call(&mut store).expect("call"))
+    });
+    let mut store = Store::new(engine);
+    let env = FunctionEnv::new(&mut store, 0u64);
+    let noop = Function::new_typed_with_env(&mut store, &env, |_: FunctionEnvMut<'_, u64>| {});
+    let imports = imports! { "host" => { "noop" => noop } };
+    let f: TypedFunction<(), ()> = Instance::new(&mut store, &module, &imports)
+        .expect("instantiate")
+        .exports
+        .get_typed_function(&store, "call_host_100")
+        .expect("call_host_100");
+    c.bench_function("call/host_noop_x100/wasmer-raw-env", |b| {
+        b.iter(|| f.call(&mut store).expect("call"))
+    });
+}
+
 /// A plugin driven through raw wasmer.
 pub struct Abi {
     store: Store,

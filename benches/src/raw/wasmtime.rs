@@ -158,6 +158,22 @@ pub fn calls(c: &mut Criterion, wasm: &[u8]) {
     });
 }
 
+/// `call/host_noop_x100`: [`HOST_LOOP_WAT`](crate::HOST_LOOP_WAT)'s 100
+/// guest->host calls in one host->guest call.
+pub fn host_loop(c: &mut Criterion, wasm: &[u8]) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wasm).expect("compile");
+    let mut store = Store::new(&engine, ());
+    let f = linker(&engine)
+        .instantiate(&mut store, &module)
+        .expect("instantiate")
+        .get_typed_func::<(), ()>(&mut store, "call_host_100")
+        .expect("call_host_100");
+    c.bench_function("call/host_noop_x100/wasmtime-raw", |b| {
+        b.iter(|| f.call(&mut store, ()).expect("call"))
+    });
+}
+
 /// A plugin driven through raw wasmtime.
 pub struct Abi {
     store: Store<()>,
