@@ -194,11 +194,17 @@ fn cold_cache(c: &mut Criterion) {
     cold_plugin::<Wasmi>(c);
 }
 
-/// No-op calls through anywasm, static and dyn; the host function typed
-/// ([`Linker::func_wrap`]) and, as `-untyped`, over raw values.
-fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
+/// For each `(export, workload)`, `call/<workload>/<engine>` with the host
+/// function typed ([`Linker::func_wrap`]) and, as `-untyped`, over raw
+/// values; `typed_only` exports get no `-untyped` id.
+fn calls_linked<R: Runtime>(
+    c: &mut Criterion,
+    engine: &R,
+    wasm: &[u8],
+    exports: &[(&str, &str)],
+    typed_only: &[&str],
+) {
     let e = name::<R>();
-    let engine = R::new(&Config::new()).expect("engine");
     let module = engine.compile(wasm).expect("compile");
     for (linker, suffix) in [
         (anywasm_benches::call_linker(), ""),
@@ -206,60 +212,47 @@ fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
     ] {
         let mut store = engine.store((), &Limits::new()).expect("store");
         let instance = store.instantiate(&module, &linker).expect("instantiate");
-        let exports = if suffix.is_empty() {
-            &["noop", "call_host"][..]
-        } else {
-            &["call_host"][..]
-        };
-        for &export in exports {
+        for &(export, workload) in exports {
+            if !suffix.is_empty() && typed_only.contains(&export) {
+                continue;
+            }
             let f = store.get_func(&instance, export).expect(export);
-            let workload = if export == "noop" {
-                "noop"
-            } else {
-                "host_noop"
-            };
             c.bench_function(&format!("call/{workload}/{e}{suffix}"), |b| {
                 b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
             });
         }
     }
+}
+
+/// No-op calls through anywasm, static and dyn.
+fn calls_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
+    let e = name::<R>();
+    let engine = R::new(&Config::new()).expect("engine");
+    let exports = [("noop", "noop"), ("call_host", "host_noop")];
+    calls_linked(c, &engine, wasm, &exports, &["noop"]);
     let linker: Linker<()> = anywasm_benches::call_linker();
     let dyn_engine: &dyn DynRuntime<()> = &engine;
     let module = dyn_engine.compile(wasm).expect("compile");
     let mut store = dyn_engine.store((), &Limits::new()).expect("store");
     let instance = store.instantiate(&module, &linker).expect("instantiate");
-    for export in ["noop", "call_host"] {
+    for (export, workload) in exports {
         let f = store.get_func(instance, export).expect(export);
-        let workload = if export == "noop" {
-            "noop"
-        } else {
-            "host_noop"
-        };
         c.bench_function(&format!("call/{workload}/{e}-dyn"), |b| {
             b.iter(|| store.call(black_box(f), &[], &mut []).expect("call"))
         });
     }
 }
 
-/// `call/host_noop_x100`: 100 guest->host no-op calls per host->guest call,
-/// the host function typed and (`-untyped`) over raw values.
+/// `call/host_noop_x100`: 100 guest->host no-op calls per host->guest call.
 fn host_loop_anywasm<R: Runtime>(c: &mut Criterion, wasm: &[u8]) {
-    let e = name::<R>();
     let engine = R::new(&Config::new()).expect("engine");
-    let module = engine.compile(wasm).expect("compile");
-    for (linker, suffix) in [
-        (anywasm_benches::call_linker(), ""),
-        (anywasm_benches::call_linker_untyped(), "-untyped"),
-    ] {
-        let mut store = engine.store((), &Limits::new()).expect("store");
-        let instance = store.instantiate(&module, &linker).expect("instantiate");
-        let f = store
-            .get_func(&instance, "call_host_100")
-            .expect("call_host_100");
-        c.bench_function(&format!("call/host_noop_x100/{e}{suffix}"), |b| {
-            b.iter(|| store.call(black_box(&f), &[], &mut []).expect("call"))
-        });
-    }
+    calls_linked(
+        c,
+        &engine,
+        wasm,
+        &[("call_host_100", "host_noop_x100")],
+        &[],
+    );
 }
 
 fn calls(c: &mut Criterion) {
