@@ -61,8 +61,8 @@ pub fn host_loop_module() -> Vec<u8> {
     wat::parse_str(HOST_LOOP_WAT).expect("HOST_LOOP_WAT parses")
 }
 
-/// The linker [`CALL_WAT`] (and [`HOST_LOOP_WAT`]) needs: `host::noop` doing nothing, defined the
-/// way the README recommends ([`Linker::func_wrap`]).
+/// The linker [`CALL_WAT`] and [`HOST_LOOP_WAT`] need: `host::noop` doing
+/// nothing, defined the way the README recommends ([`Linker::func_wrap`]).
 pub fn call_linker() -> Linker<()> {
     let mut linker = Linker::new();
     linker.func_wrap("host", "noop", |_, (): ()| Ok(()));

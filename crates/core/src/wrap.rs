@@ -61,7 +61,13 @@ use alloc::sync::Arc;
 use crate::{Caller, FuncType, HostError, HostFunc, Linker, NativeFn, Val, ValType};
 
 mod sealed {
+    /// The wasm value types.
     pub trait Sealed {}
+    /// The parameter lists: a backend's native trampoline relies on
+    /// `Native` matching `types()`, so only this module defines them.
+    pub trait Params {}
+    /// The result lists, sealed for the same reason.
+    pub trait Results {}
 }
 
 /// A Rust type that is one wasm value: `i32`, `u32` (as `i32`), `i64`, `u64`
@@ -122,8 +128,28 @@ wasm_ty! {
 }
 
 /// The parameters of a typed host function: `()`, one [`WasmTy`], or a
-/// tuple of up to 8 of them.
-pub trait WasmParams: Sized {
+/// tuple of up to 8 of them. Sealed: these are all the parameter lists.
+/// A backend calls a typed host function with `Native` values in the order
+/// of `types()`, so an outside implementation could not be trusted to keep
+/// them in step; it does not compile:
+///
+/// ```compile_fail
+/// use anywasm_core::{Val, ValType, WasmParams};
+/// struct Pair(i32, i32);
+/// impl WasmParams for Pair {
+///     type Native = (i32, i32);
+///     fn types() -> Vec<ValType> {
+///         vec![ValType::I32, ValType::I32]
+///     }
+///     fn from_vals(args: &[Val]) -> Option<Self> {
+///         <(i32, i32)>::from_vals(args).map(|(a, b)| Pair(a, b))
+///     }
+///     fn from_native((a, b): (i32, i32)) -> Self {
+///         Pair(a, b)
+///     }
+/// }
+/// ```
+pub trait WasmParams: sealed::Params + Sized {
     /// The parameters as a backend passes them: a tuple of
     /// [`WasmTy::Native`] types (`()` for none, `(i32,)` for one `u32`).
     type Native: WasmParams + 'static;
@@ -136,8 +162,8 @@ pub trait WasmParams: Sized {
 }
 
 /// The results of a typed host function: `()`, one [`WasmTy`], or a tuple
-/// of up to 8 of them.
-pub trait WasmResults {
+/// of up to 8 of them. Sealed: these are all the result lists.
+pub trait WasmResults: sealed::Results {
     /// The results as a backend takes them: `()`, one [`WasmTy::Native`]
     /// type, or a tuple of them.
     type Native: WasmResults + 'static;
@@ -148,6 +174,9 @@ pub trait WasmResults {
     /// The results in their native form, bit for bit.
     fn into_native(self) -> Self::Native;
 }
+
+impl<X: WasmTy> sealed::Params for X {}
+impl<X: WasmTy> sealed::Results for X {}
 
 impl<X: WasmTy> WasmParams for X {
     type Native = (X::Native,);
@@ -184,6 +213,9 @@ impl<X: WasmTy> WasmResults for X {
 
 macro_rules! tuples {
     ($($n:literal: ($($t:ident),*);)*) => {$(
+        impl<$($t: WasmTy),*> sealed::Params for ($($t,)*) {}
+        impl<$($t: WasmTy),*> sealed::Results for ($($t,)*) {}
+
         impl<$($t: WasmTy),*> WasmParams for ($($t,)*) {
             type Native = ($($t::Native,)*);
             fn types() -> Vec<ValType> {
