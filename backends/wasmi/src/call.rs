@@ -20,7 +20,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use anywasm_core::{Error, ErrorKind, Result, TrapCode, Val, check_args};
+use anywasm_core::{Error, ErrorKind, FuncType, Result, TrapCode, Val, check_args};
 use wasmi::{AsContext, AsContextMut, ResumableCall};
 
 use crate::convert::{self, from_wasmi, to_val_type, to_wasmi};
@@ -321,6 +321,18 @@ impl<T: Send + 'static> Store<T> {
         args: &[Val],
         results: &mut [Val],
     ) -> Result<()> {
+        if let Some(typed) = &func.typed {
+            let exec = &self.raw.data().exec;
+            // A timed call runs resumably in fuel slices (`run_sliced`).
+            let timed = exec.timeout.is_some() && exec.clock.is_some();
+            if !timed && func.store == self.id {
+                check_args(&func.ty, args, results)?;
+                self.reset_exec();
+                return typed
+                    .call(&mut self.raw, args, results)
+                    .map_err(|e| crate::gas::out_of_gas(&mut self.raw, engine_error(e)));
+            }
+        }
         let mut wargs = core::mem::take(&mut self.scratch_args);
         let mut wres = core::mem::take(&mut self.scratch_results);
         let outcome = (|| {
@@ -334,5 +346,82 @@ impl<T: Send + 'static> Store<T> {
         self.scratch_args = wargs;
         self.scratch_results = wres;
         outcome
+    }
+}
+
+/// A function's typed handle, when its signature is one of the shapes
+/// plugins call most: the plugin ABI's entry points and `anywasm_alloc`,
+/// no-op and counter exports; any other signature takes the untyped path.
+///
+/// wasmi's untyped `Func::call` looks the function's type up in the
+/// engine's type registry and checks every value on every call, which
+/// anywasm's own `check_args` already did; a `TypedFunc` checked its
+/// signature once, when it was made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Typed {
+    /// `[] -> []`
+    Unit(wasmi::TypedFunc<(), ()>),
+    /// `[] -> [i32]`
+    ToI32(wasmi::TypedFunc<(), i32>),
+    /// `[i32] -> []`
+    I32(wasmi::TypedFunc<i32, ()>),
+    /// `[i32] -> [i32]`
+    I32ToI32(wasmi::TypedFunc<i32, i32>),
+    /// `[i32 i32] -> []`
+    I32I32(wasmi::TypedFunc<(i32, i32), ()>),
+    /// `[i32 i32] -> [i32]`
+    I32I32ToI32(wasmi::TypedFunc<(i32, i32), i32>),
+    /// `[i32 i32] -> [i64]`
+    I32I32ToI64(wasmi::TypedFunc<(i32, i32), i64>),
+    /// `[] -> [i64]` (the ABI version 2 entry's packed pointer and length)
+    ToI64(wasmi::TypedFunc<(), i64>),
+    /// `[i64] -> [i64]`
+    I64ToI64(wasmi::TypedFunc<i64, i64>),
+}
+
+impl Typed {
+    /// The typed handle of `func` (signature `ty`), if its shape is covered.
+    pub(crate) fn new(func: &wasmi::Func, ty: &FuncType, ctx: impl AsContext) -> Option<Self> {
+        use anywasm_core::ValType::{I32, I64};
+        Some(match (ty.params(), ty.results()) {
+            ([], []) => Self::Unit(func.typed(ctx).ok()?),
+            ([], [I32]) => Self::ToI32(func.typed(ctx).ok()?),
+            ([I32], []) => Self::I32(func.typed(ctx).ok()?),
+            ([I32], [I32]) => Self::I32ToI32(func.typed(ctx).ok()?),
+            ([I32, I32], []) => Self::I32I32(func.typed(ctx).ok()?),
+            ([I32, I32], [I32]) => Self::I32I32ToI32(func.typed(ctx).ok()?),
+            ([I32, I32], [I64]) => Self::I32I32ToI64(func.typed(ctx).ok()?),
+            ([], [I64]) => Self::ToI64(func.typed(ctx).ok()?),
+            ([I64], [I64]) => Self::I64ToI64(func.typed(ctx).ok()?),
+            _ => return None,
+        })
+    }
+
+    /// Call with `args`/`results` already checked against the signature.
+    fn call(
+        &self,
+        mut ctx: impl AsContextMut,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> core::result::Result<(), wasmi::Error> {
+        let i32_at = |n: usize| args.get(n).and_then(Val::as_i32).unwrap_or(0);
+        let out = match self {
+            Self::Unit(f) => f.call(&mut ctx, ()).map(|()| None)?,
+            Self::ToI32(f) => Some(Val::I32(f.call(&mut ctx, ())?)),
+            Self::I32(f) => f.call(&mut ctx, i32_at(0)).map(|()| None)?,
+            Self::I32ToI32(f) => Some(Val::I32(f.call(&mut ctx, i32_at(0))?)),
+            Self::I32I32(f) => f.call(&mut ctx, (i32_at(0), i32_at(1))).map(|()| None)?,
+            Self::I32I32ToI32(f) => Some(Val::I32(f.call(&mut ctx, (i32_at(0), i32_at(1)))?)),
+            Self::I32I32ToI64(f) => Some(Val::I64(f.call(&mut ctx, (i32_at(0), i32_at(1)))?)),
+            Self::ToI64(f) => Some(Val::I64(f.call(&mut ctx, ())?)),
+            Self::I64ToI64(f) => {
+                let a = args.first().and_then(Val::as_i64).unwrap_or(0);
+                Some(Val::I64(f.call(&mut ctx, a)?))
+            }
+        };
+        if let (Some(v), Some(slot)) = (out, results.first_mut()) {
+            *slot = v;
+        }
+        Ok(())
     }
 }

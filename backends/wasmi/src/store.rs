@@ -94,6 +94,8 @@ pub struct Func {
     pub(crate) raw: wasmi::Func,
     pub(crate) ty: Arc<FuncType>,
     pub(crate) store: u32,
+    /// The typed handle when the signature is one of [`Typed`](crate::call::Typed)'s.
+    pub(crate) typed: Option<crate::call::Typed>,
 }
 
 /// A wasmi store: instances, their memories, tables and globals, the host
@@ -227,10 +229,12 @@ impl<T: Send + 'static> anywasm_core::Store<T> for Store<T> {
             })
             .map_err(tag)?;
         let ty = convert::func_type(&raw.ty(&self.raw));
+        let typed = crate::call::Typed::new(&raw, &ty, &self.raw);
         Ok(Func {
             raw,
             ty: Arc::new(ty),
             store: self.id,
+            typed,
         })
     }
 
